@@ -1,0 +1,313 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/runai"
+	"github.com/fleetgraph/fleetgraph/graph/model"
+)
+
+// batchWait is how long a loader collects keys before it calls upstream. The
+// dataloader default (16 ms) would add latency at every level of a query;
+// 1 ms is enough for gqlgen's concurrent field resolvers to queue their keys.
+// Correctness never depends on it: identical keys are deduplicated by the
+// per-request loader cache, and the metrics fields of one node are merged by
+// reading the query (see Service.NodeMetrics), not by timing.
+const batchWait = time.Millisecond
+
+type clusterKey struct{ Backend, Cluster string }
+
+type nodePoolKey struct{ Backend, Pool, NodePool string }
+
+// metricsKey names one Run:ai metrics call: a node (Target = node UUID) or a
+// node pool (Target = cluster UUID, Pool = pool name), a range, a sample count
+// and the whole set of types, sorted and comma-joined.
+type metricsKey struct {
+	Backend, Target, Pool string
+	Start, End            int64
+	Samples               int
+	Types                 string
+}
+
+type metricsResult struct {
+	series  []*model.MetricSeries
+	partial *backends.PartialError
+}
+
+// Loaders are the per-request dataloaders. Build them per request (Middleware)
+// and reach them through the context: never share them between requests.
+type Loaders struct {
+	clusters        *dataloader.Loader[string, []*model.Cluster]
+	runaiPools      *dataloader.Loader[string, []*model.NodePool]
+	maNodePools     *dataloader.Loader[clusterKey, []*model.NodePool]
+	runaiNodes      *dataloader.Loader[clusterKey, []*model.Node]
+	maPoolNodes     *dataloader.Loader[clusterKey, []*model.Node]
+	maNodePoolNodes *dataloader.Loader[nodePoolKey, []*model.Node]
+	nodeMetrics     *dataloader.Loader[metricsKey, metricsResult]
+	poolMetrics     *dataloader.Loader[metricsKey, metricsResult]
+	allocated       *dataloader.Loader[string, map[string]int]
+}
+
+type loadersKey struct{}
+
+// NewLoaders builds a fresh set of loaders over reg.
+func NewLoaders(reg *Registry) *Loaders {
+	return &Loaders{
+		clusters:        newLoader(func(ctx context.Context, b string) ([]*model.Cluster, error) { return fetchClusters(ctx, reg, b) }),
+		runaiPools:      newLoader(func(ctx context.Context, b string) ([]*model.NodePool, error) { return fetchRunAIPools(ctx, reg, b) }),
+		maNodePools:     newLoader(func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) { return fetchMANodePools(ctx, reg, k) }),
+		runaiNodes:      newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchRunAINodes(ctx, reg, k) }),
+		maPoolNodes:     newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchMAPoolNodes(ctx, reg, k) }),
+		maNodePoolNodes: newLoader(func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) { return fetchMANodePoolNodes(ctx, reg, k) }),
+		nodeMetrics:     newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchNodeMetrics(ctx, reg, k) }),
+		poolMetrics:     newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchPoolMetrics(ctx, reg, k) }),
+		allocated:       newLoader(func(ctx context.Context, b string) (map[string]int, error) { return fetchAllocated(ctx, reg, b) }),
+	}
+}
+
+// WithLoaders returns ctx carrying l.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// loadersFor returns the request's loaders. A context without them is a
+// wiring bug, not a user error.
+func loadersFor(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		panic("fleet: no loaders in context (is fleet.Middleware mounted?)")
+	}
+	return l
+}
+
+// Middleware gives every request its own loaders.
+func Middleware(reg *Registry, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), NewLoaders(reg))))
+	})
+}
+
+// newLoader builds a loader whose batch calls fetch once per key, all keys
+// concurrently, and answers in key order.
+//
+// Failures stay memoised for the rest of the request on purpose: the loaders
+// live for one request, and re-calling a failing backend once per field
+// (a hundred nodes asking for their cluster) is the load a failing vendor
+// needs least. Only a cancelled context is not memoised.
+func newLoader[K comparable, V any](fetch func(context.Context, K) (V, error)) *dataloader.Loader[K, V] {
+	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+		results := make([]*dataloader.Result[V], len(keys))
+		var wg sync.WaitGroup
+		for i, k := range keys {
+			wg.Go(func() {
+				v, err := fetch(ctx, k)
+				if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+					err = dataloader.NewSkipCacheError(err)
+				}
+				results[i] = &dataloader.Result[V]{Data: v, Error: err}
+			})
+		}
+		wg.Wait()
+		return results
+	}
+	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](batchWait))
+}
+
+func unknownBackend(name string) error { return &NotFoundError{What: "backend", Name: name} }
+
+func fetchClusters(ctx context.Context, reg *Registry, backend string) ([]*model.Cluster, error) {
+	if c := reg.RunAI(backend); c != nil {
+		list, err := c.ListClusters(ctx)
+		if err != nil {
+			return nil, wrap(backends.RunAI, backend, err)
+		}
+		out := make([]*model.Cluster, len(list))
+		for i := range list {
+			out[i] = runaiCluster(backend, &list[i])
+		}
+		return out, nil
+	}
+	if c := reg.ModelArts(backend); c != nil {
+		list, err := c.ListPools(ctx)
+		if err != nil {
+			return nil, wrap(backends.ModelArts, backend, err)
+		}
+		out := make([]*model.Cluster, len(list))
+		for i := range list {
+			out[i] = modelartsCluster(backend, &list[i])
+		}
+		return out, nil
+	}
+	return nil, unknownBackend(backend)
+}
+
+func fetchRunAIPools(ctx context.Context, reg *Registry, backend string) ([]*model.NodePool, error) {
+	c := reg.RunAI(backend)
+	if c == nil {
+		return nil, unknownBackend(backend)
+	}
+	list, err := c.ListNodePools(ctx, nil)
+	if err != nil {
+		return nil, wrap(backends.RunAI, backend, err)
+	}
+	out := make([]*model.NodePool, len(list))
+	for i := range list {
+		out[i] = runaiNodePool(backend, &list[i])
+	}
+	return out, nil
+}
+
+func fetchMANodePools(ctx context.Context, reg *Registry, k clusterKey) ([]*model.NodePool, error) {
+	c := reg.ModelArts(k.Backend)
+	if c == nil {
+		return nil, unknownBackend(k.Backend)
+	}
+	list, err := c.ListNodePools(ctx, k.Cluster)
+	if err != nil {
+		return nil, wrap(backends.ModelArts, k.Backend, err)
+	}
+	out := make([]*model.NodePool, len(list))
+	for i := range list {
+		out[i] = modelartsNodePool(k.Backend, k.Cluster, &list[i])
+	}
+	return out, nil
+}
+
+func fetchRunAINodes(ctx context.Context, reg *Registry, k clusterKey) ([]*model.Node, error) {
+	c := reg.RunAI(k.Backend)
+	if c == nil {
+		return nil, unknownBackend(k.Backend)
+	}
+	list, err := c.ListNodes(ctx, k.Cluster, nil)
+	if err != nil {
+		return nil, wrap(backends.RunAI, k.Backend, err)
+	}
+	out := make([]*model.Node, len(list))
+	for i := range list {
+		out[i] = runaiNode(k.Backend, k.Cluster, &list[i])
+	}
+	return out, nil
+}
+
+func fetchMAPoolNodes(ctx context.Context, reg *Registry, k clusterKey) ([]*model.Node, error) {
+	c := reg.ModelArts(k.Backend)
+	if c == nil {
+		return nil, unknownBackend(k.Backend)
+	}
+	list, err := c.ListPoolNodes(ctx, k.Cluster)
+	if err != nil {
+		return nil, wrap(backends.ModelArts, k.Backend, err)
+	}
+	out := make([]*model.Node, len(list))
+	for i := range list {
+		out[i] = modelartsNode(k.Backend, k.Cluster, "", &list[i])
+	}
+	return out, nil
+}
+
+func fetchMANodePoolNodes(ctx context.Context, reg *Registry, k nodePoolKey) ([]*model.Node, error) {
+	c := reg.ModelArts(k.Backend)
+	if c == nil {
+		return nil, unknownBackend(k.Backend)
+	}
+	list, err := c.ListNodePoolNodes(ctx, k.Pool, k.NodePool)
+	if err != nil {
+		return nil, wrap(backends.ModelArts, k.Backend, err)
+	}
+	out := make([]*model.Node, len(list))
+	for i := range list {
+		out[i] = modelartsNode(k.Backend, k.Pool, k.NodePool, &list[i])
+	}
+	return out, nil
+}
+
+func metricsOptions(k metricsKey) runai.MetricsOptions {
+	return runai.MetricsOptions{
+		Types:   strings.Split(k.Types, ","),
+		Start:   time.Unix(0, k.Start).UTC(),
+		End:     time.Unix(0, k.End).UTC(),
+		Samples: k.Samples,
+	}
+}
+
+// metricsAnswer keeps the data of a 207 partial answer and reports what is
+// missing beside it.
+func metricsAnswer(backend string, resp *runai.MetricsResponse, err error) (metricsResult, error) {
+	var partial *backends.PartialError
+	if err != nil && !errors.As(err, &partial) {
+		return metricsResult{}, wrap(backends.RunAI, backend, err)
+	}
+	if resp == nil {
+		return metricsResult{partial: partial}, nil
+	}
+	return metricsResult{series: runaiSeries(resp.Measurements), partial: partial}, nil
+}
+
+func fetchNodeMetrics(ctx context.Context, reg *Registry, k metricsKey) (metricsResult, error) {
+	c := reg.RunAI(k.Backend)
+	if c == nil {
+		return metricsResult{}, unknownBackend(k.Backend)
+	}
+	resp, err := c.NodeMetrics(ctx, k.Target, metricsOptions(k))
+	return metricsAnswer(k.Backend, resp, err)
+}
+
+func fetchPoolMetrics(ctx context.Context, reg *Registry, k metricsKey) (metricsResult, error) {
+	c := reg.RunAI(k.Backend)
+	if c == nil {
+		return metricsResult{}, unknownBackend(k.Backend)
+	}
+	resp, err := c.NodePoolMetrics(ctx, k.Target, k.Pool, metricsOptions(k))
+	return metricsAnswer(k.Backend, resp, err)
+}
+
+// fetchAllocated asks Run:ai telemetry for ALLOCATED_GPUS grouped by cluster
+// and node: one call per backend answers for every node of the tenant.
+func fetchAllocated(ctx context.Context, reg *Registry, backend string) (map[string]int, error) {
+	c := reg.RunAI(backend)
+	if c == nil {
+		return nil, unknownBackend(backend)
+	}
+	resp, err := c.NodeTelemetry(ctx, runai.TelemetryOptions{Type: "ALLOCATED_GPUS", GroupBy: []string{"ClusterId", "Node"}})
+	if err != nil {
+		return nil, wrap(backends.RunAI, backend, err)
+	}
+	out := map[string]int{}
+	for _, v := range resp.Values {
+		var cluster, node string
+		for _, g := range v.Groups {
+			switch g.Key {
+			case "ClusterId":
+				cluster = g.Value
+			case "Node":
+				node = g.Value
+			}
+		}
+		out[cluster+"/"+node] = int(v.Value + 0.5)
+	}
+	return out, nil
+}
+
+// sortedTypes returns the distinct types, sorted, comma-joined: the canonical
+// form used in metrics keys.
+func sortedTypes[T ~string](types []T) string {
+	set := map[string]bool{}
+	for _, t := range types {
+		set[string(t)] = true
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}

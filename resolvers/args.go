@@ -1,0 +1,237 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/fleetgraph/fleetgraph/fleet"
+	"github.com/fleetgraph/fleetgraph/graph/model"
+	"github.com/fleetgraph/fleetgraph/internal/ids"
+)
+
+// Argument bounds. Every one is checked before any upstream call, both by
+// ValidateArguments (for the whole operation) and where the argument is used.
+const (
+	defaultFirst   = 100
+	maxFirst       = 500
+	defaultSamples = 20
+	maxSamples     = 1000
+)
+
+func decodeID(field, s string, kind ids.Kind) (ids.ID, error) {
+	id, err := ids.Decode(s, kind)
+	if err != nil {
+		return ids.ID{}, &InputError{Field: field, Message: err.Error()}
+	}
+	return id, nil
+}
+
+func nodeQuery(f *model.NodeFilter) (fleet.NodeQuery, error) {
+	var q fleet.NodeQuery
+	if f == nil {
+		return q, nil
+	}
+	q.Provider, q.Statuses = f.Provider, f.Status
+	if f.GpuType != nil {
+		q.GPUType = *f.GpuType
+	}
+	if f.NameContains != nil {
+		q.NameContains = *f.NameContains
+	}
+	if f.ClusterID != nil {
+		id, err := decodeID("filter.clusterId", *f.ClusterID, ids.KindCluster)
+		if err != nil {
+			return q, err
+		}
+		q.Cluster = &id
+	}
+	if f.NodePoolID != nil {
+		id, err := decodeID("filter.nodePoolId", *f.NodePoolID, ids.KindNodePool)
+		if err != nil {
+			return q, err
+		}
+		q.NodePool = &id
+	}
+	return q, nil
+}
+
+// window is a validated page request.
+type window struct{ offset, limit int }
+
+func pageWindow(first *int, after *string) (window, error) {
+	w := window{limit: defaultFirst}
+	if first != nil {
+		if *first < 1 || *first > maxFirst {
+			return w, inputErrorf("first", "must be within 1..%d, got %d", maxFirst, *first)
+		}
+		w.limit = *first
+	}
+	if after != nil {
+		n, err := ids.DecodeCursor(*after)
+		if err != nil {
+			return w, &InputError{Field: "after", Message: err.Error()}
+		}
+		w.offset = n + 1
+	}
+	return w, nil
+}
+
+func (w window) bounds(total int) (from, to int) {
+	from = min(w.offset, total)
+	return from, min(from+w.limit, total)
+}
+
+func (w window) pageInfo(from, to, total int) *model.PageInfo {
+	pi := &model.PageInfo{HasNextPage: to < total}
+	if to > from {
+		c := ids.Cursor(to - 1)
+		pi.EndCursor = &c
+	}
+	return pi
+}
+
+func emptyNodeConnection() *model.NodeConnection {
+	return &model.NodeConnection{Edges: []*model.NodeEdge{}, PageInfo: &model.PageInfo{}}
+}
+
+func nodeConnection(ctx context.Context, res fleet.Partial[*model.Node], first *int, after *string) (*model.NodeConnection, error) {
+	w, err := pageWindow(first, after)
+	if err != nil {
+		return nil, err
+	}
+	addErrors(ctx, res.Errors)
+	conn := &model.NodeConnection{TotalCount: len(res.Items), Edges: []*model.NodeEdge{}}
+	from, to := w.bounds(len(res.Items))
+	for i := from; i < to; i++ {
+		conn.Edges = append(conn.Edges, &model.NodeEdge{Cursor: ids.Cursor(i), Node: res.Items[i]})
+	}
+	conn.PageInfo = w.pageInfo(from, to, len(res.Items))
+	return conn, nil
+}
+
+func checkRange(start, end time.Time, samples *int) (int, error) {
+	if !start.Before(end) {
+		return 0, inputErrorf("start", "must be before end (start %s, end %s)", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	n := defaultSamples
+	if samples != nil {
+		if *samples < 0 || *samples > maxSamples {
+			return 0, inputErrorf("samples", "must be within 0..%d, got %d", maxSamples, *samples)
+		}
+		n = *samples
+	}
+	return n, nil
+}
+
+// metricsRequest validates a metrics field and gathers the types of every
+// sibling metrics field (aliases, fragments) on the same object with the same
+// range and samples, so that they are all fetched in one upstream call. It
+// reads the query rather than relying on a batching window, so the merge
+// holds however the field resolvers are scheduled.
+func metricsRequest[T ~string](ctx context.Context, types []T, start, end time.Time, samples *int) (fleet.MetricsRequest, error) {
+	if len(types) == 0 {
+		return fleet.MetricsRequest{}, inputErrorf("types", "must name at least one metric type")
+	}
+	n, err := checkRange(start, end, samples)
+	if err != nil {
+		return fleet.MetricsRequest{}, err
+	}
+	req := fleet.MetricsRequest{Start: start, End: end, Samples: n}
+	for _, t := range types {
+		req.Want = append(req.Want, string(t))
+	}
+	req.All = siblingTypes(ctx, start, end, n)
+	return req, nil
+}
+
+func siblingTypes(ctx context.Context, start, end time.Time, samples int) []string {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	parent := fc.Parent
+	for parent != nil && parent.Field.Field == nil {
+		parent = parent.Parent // list index contexts carry no field
+	}
+	if parent == nil {
+		return nil
+	}
+	oc := graphql.GetOperationContext(ctx)
+	var all []string
+	for _, f := range graphql.CollectFields(oc, parent.Field.Selections, []string{fc.Object}) {
+		if f.Name != fc.Field.Name {
+			continue
+		}
+		args := f.ArgumentMap(oc.Variables)
+		s, okS := timeArg(args["start"])
+		e, okE := timeArg(args["end"])
+		n := defaultSamples
+		if v, ok := args["samples"]; ok && v != nil {
+			i, ok := intArg(v)
+			if !ok {
+				continue
+			}
+			n = int(i)
+		}
+		if !okS || !okE || !s.Equal(start) || !e.Equal(end) || n != samples {
+			continue
+		}
+		if list, ok := args["types"].([]any); ok {
+			for _, t := range list {
+				all = append(all, fmt.Sprint(t))
+			}
+		}
+	}
+	return all
+}
+
+func timeArg(v any) (time.Time, bool) {
+	switch t := v.(type) {
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, t)
+		return p, err == nil
+	case time.Time:
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+func intArg(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), n == float64(int64(n))
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// wantsAllocated says whether the fleetSummary selection asks for
+// allocatedGpus anywhere: only then is Run:ai telemetry called.
+func wantsAllocated(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return true
+	}
+	oc := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "allocatedGpus" {
+			return true
+		}
+		for _, g := range graphql.CollectFields(oc, f.Selections, nil) {
+			if g.Name == "allocatedGpus" {
+				return true
+			}
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,58 @@
+package resolvers
+
+import (
+	"sort"
+
+	"github.com/fleetgraph/fleetgraph/graph/model"
+)
+
+// summarize totals nodes overall, by provider and by GPU type. allocated may
+// be nil (not asked for).
+func summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetSummary {
+	sum := &model.FleetSummary{ByProvider: []*model.FleetSummaryGroup{}, ByGpuType: []*model.FleetSummaryGroup{}}
+	byProvider := map[string]*model.FleetSummaryGroup{}
+	byType := map[string]*model.FleetSummaryGroup{}
+	group := func(m map[string]*model.FleetSummaryGroup, key string) *model.FleetSummaryGroup {
+		g, ok := m[key]
+		if !ok {
+			g = &model.FleetSummaryGroup{Key: key}
+			m[key] = g
+		}
+		return g
+	}
+	for _, n := range nodes {
+		gpuType := "none"
+		if n.GpuType != nil {
+			gpuType = *n.GpuType
+		}
+		ready := n.Status == model.NodeStatusReady
+		for _, g := range []*model.FleetSummaryGroup{group(byProvider, string(n.Provider)), group(byType, gpuType)} {
+			g.Nodes++
+			g.Gpus += n.GpuCount
+			g.AllocatedGpus += allocated[n]
+			if ready {
+				g.ReadyNodes++
+				g.ReadyGpus += n.GpuCount
+			}
+		}
+		sum.Nodes++
+		sum.Gpus += n.GpuCount
+		sum.AllocatedGpus += allocated[n]
+		if ready {
+			sum.ReadyNodes++
+			sum.ReadyGpus += n.GpuCount
+		}
+	}
+	sum.ByProvider = sortedGroups(byProvider)
+	sum.ByGpuType = sortedGroups(byType)
+	return sum
+}
+
+func sortedGroups(m map[string]*model.FleetSummaryGroup) []*model.FleetSummaryGroup {
+	out := make([]*model.FleetSummaryGroup, 0, len(m))
+	for _, g := range m {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}

@@ -1,0 +1,169 @@
+// Command fleetgraph is a GraphQL gateway over GPU fleets on NVIDIA Run:ai and
+// Huawei Cloud ModelArts.
+//
+//	fleetgraph                       demo mode: embedded simulators and Redis
+//	fleetgraph --config fleet.yaml   real backends
+//	fleetgraph sim                   the vendor simulators alone
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/app"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "sim" {
+		err = runSim(os.Args[2:])
+	} else {
+		err = runGateway(os.Args[1:])
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "fleetgraph:", err)
+		os.Exit(1)
+	}
+}
+
+func simFlags(fs *flag.FlagSet) *app.SimOptions {
+	o := &app.SimOptions{}
+	fs.StringVar(&o.RunAIAddr, "runai-addr", "127.0.0.1:9401", "Run:ai simulator address")
+	fs.StringVar(&o.ModelArtsAddr, "modelarts-addr", "127.0.0.1:9402", "ModelArts simulator address")
+	fs.Int64Var(&o.Seed, "seed", 1, "seed of the simulated fleet (same seed, same fleet)")
+	fs.IntVar(&o.Clusters, "clusters", 2, "Run:ai clusters, and ModelArts resource pools, to simulate")
+	fs.IntVar(&o.Pools, "pools", 3, "node pools per cluster")
+	fs.IntVar(&o.NodesPerPool, "nodes-per-pool", 4, "nodes per node pool")
+	fs.DurationVar(&o.Latency, "latency", 0, "latency added to every simulated vendor call, e.g. 20ms")
+	return o
+}
+
+func runGateway(args []string) error {
+	fs := flag.NewFlagSet("fleetgraph", flag.ContinueOnError)
+	addr := fs.String("addr", "", "gateway listen address (default 127.0.0.1:8080, or listen: in the config)")
+	configPath := fs.String("config", "", "YAML configuration of real backends; without it fleetgraph runs in demo mode")
+	checkConfig := fs.Bool("check-config", false, "validate --config and exit")
+	sim := simFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `fleetgraph: one GraphQL graph over NVIDIA Run:ai and Huawei ModelArts GPU fleets.
+
+Usage:
+  fleetgraph [flags]                 demo mode: embedded vendor simulators and Redis
+  fleetgraph --config fleet.yaml     real backends (see README.md for the file)
+  fleetgraph sim [flags]             only the vendor simulators (fleetgraph sim --help)
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var cfg *app.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = app.LoadConfig(*configPath); err != nil {
+			return err
+		}
+		if *checkConfig {
+			fmt.Printf("%s: OK (%d Run:ai, %d ModelArts backends)\n", *configPath, len(cfg.RunAI), len(cfg.ModelArts))
+			return nil
+		}
+	} else {
+		if *checkConfig {
+			return errors.New("--check-config needs --config FILE")
+		}
+		slog.Info("demo mode: no --config given, starting embedded simulators and Redis")
+		sims, err := app.StartSims(*sim)
+		if err != nil {
+			return err
+		}
+		defer sims.Close()
+		slog.Info("Run:ai simulator ready", "url", sims.RunAIURL, "clusters", sim.Clusters, "poolsPerCluster", sim.Pools, "nodesPerPool", sim.NodesPerPool, "latency", sim.Latency)
+		slog.Info("ModelArts simulator ready", "url", sims.ModelArtsURL, "resourcePools", sim.Clusters, "nodePoolsPerPool", sim.Pools, "nodesPerPool", sim.NodesPerPool)
+		mr, err := app.StartRedis()
+		if err != nil {
+			return err
+		}
+		defer mr.Close()
+		slog.Info("embedded Redis (miniredis) ready", "addr", mr.Addr())
+		cfg = sims.DemoConfig()
+		cfg.Redis.Addrs = []string{mr.Addr()}
+	}
+	listen := *addr
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	if listen == "" {
+		listen = "127.0.0.1:8080"
+	}
+	gw, err := app.Build(cfg)
+	if err != nil {
+		return err
+	}
+	for _, b := range gw.Registry.Backends() {
+		slog.Info("backend configured", "name", b.Name, "provider", b.Provider)
+	}
+	return serve(ctx, listen, gw.Handler)
+}
+
+func runSim(args []string) error {
+	fs := flag.NewFlagSet("fleetgraph sim", flag.ContinueOnError)
+	sim := simFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `fleetgraph sim: the Run:ai and ModelArts simulators alone, for benchmarks and demos.
+Control endpoints on each: GET /_sim/stats, POST /_sim/stats/reset, POST|DELETE /_sim/faults.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sims, err := app.StartSims(*sim)
+	if err != nil {
+		return err
+	}
+	defer sims.Close()
+	slog.Info("Run:ai simulator ready", "url", sims.RunAIURL, "clientID", "fleetgraph-demo", "clientSecret", "demo-secret")
+	slog.Info("ModelArts simulator ready", "url", sims.ModelArtsURL, "projectID", sims.DemoConfig().ModelArts[0].ProjectID)
+	<-ctx.Done()
+	slog.Info("stopping simulators")
+	return nil
+}
+
+func serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("fleetgraph ready", "graphiql", "http://"+ln.Addr().String()+"/", "graphql", "http://"+ln.Addr().String()+"/graphql")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
