@@ -235,3 +235,9 @@ func wantsAllocated(ctx context.Context) bool {
 	return false
 }
 
+
+var telemetryGroupBy = map[model.TelemetryGroupBy]string{
+	model.TelemetryGroupByClusterID: "ClusterId",
+	model.TelemetryGroupByNodepool:  "Nodepool",
+	model.TelemetryGroupByNode:      "Node",
+}
