@@ -62,15 +62,19 @@ type loadersKey struct{}
 // NewLoaders builds a fresh set of loaders over reg.
 func NewLoaders(reg *Registry) *Loaders {
 	return &Loaders{
-		clusters:        newLoader(func(ctx context.Context, b string) ([]*model.Cluster, error) { return fetchClusters(ctx, reg, b) }),
-		runaiPools:      newLoader(func(ctx context.Context, b string) ([]*model.NodePool, error) { return fetchRunAIPools(ctx, reg, b) }),
-		maNodePools:     newLoader(func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) { return fetchMANodePools(ctx, reg, k) }),
-		runaiNodes:      newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchRunAINodes(ctx, reg, k) }),
-		maPoolNodes:     newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchMAPoolNodes(ctx, reg, k) }),
-		maNodePoolNodes: newLoader(func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) { return fetchMANodePoolNodes(ctx, reg, k) }),
-		nodeMetrics:     newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchNodeMetrics(ctx, reg, k) }),
-		poolMetrics:     newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchPoolMetrics(ctx, reg, k) }),
-		allocated:       newLoader(func(ctx context.Context, b string) (map[string]int, error) { return fetchAllocated(ctx, reg, b) }),
+		clusters:   newLoader(func(ctx context.Context, b string) ([]*model.Cluster, error) { return fetchClusters(ctx, reg, b) }),
+		runaiPools: newLoader(func(ctx context.Context, b string) ([]*model.NodePool, error) { return fetchRunAIPools(ctx, reg, b) }),
+		maNodePools: newLoader(func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) {
+			return fetchMANodePools(ctx, reg, k)
+		}),
+		runaiNodes:  newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchRunAINodes(ctx, reg, k) }),
+		maPoolNodes: newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchMAPoolNodes(ctx, reg, k) }),
+		maNodePoolNodes: newLoader(func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) {
+			return fetchMANodePoolNodes(ctx, reg, k)
+		}),
+		nodeMetrics: newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchNodeMetrics(ctx, reg, k) }),
+		poolMetrics: newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchPoolMetrics(ctx, reg, k) }),
+		allocated:   newLoader(func(ctx context.Context, b string) (map[string]int, error) { return fetchAllocated(ctx, reg, b) }),
 	}
 }
 
