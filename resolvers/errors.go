@@ -149,3 +149,13 @@ func UserInputCodes(ctx context.Context, next graphql.ResponseHandler) *graphql.
 	}
 	return resp
 }
+
+// partialData keeps data that came with an error (a 207 partial success):
+// the error is reported beside the field instead of nulling it.
+func partialData[T any](ctx context.Context, data []T, err error) ([]T, error) {
+	if err != nil && data != nil {
+		graphql.AddError(ctx, err)
+		return data, nil
+	}
+	return data, err
+}

@@ -29,7 +29,8 @@ func (r *nodeResolver) Metrics(ctx context.Context, obj *model.Node, types []mod
 	if err != nil {
 		return nil, err
 	}
-	return r.Fleet.NodeMetrics(ctx, obj, req)
+	series, err := r.Fleet.NodeMetrics(ctx, obj, req)
+	return partialData(ctx, series, err)
 }
 
 func (r *Resolver) Node() graph.NodeResolver { return &nodeResolver{r} }

@@ -39,7 +39,8 @@ func (r *nodePoolResolver) Metrics(ctx context.Context, obj *model.NodePool, typ
 	if err != nil {
 		return nil, err
 	}
-	return r.Fleet.NodePoolMetrics(ctx, obj, req)
+	series, err := r.Fleet.NodePoolMetrics(ctx, obj, req)
+	return partialData(ctx, series, err)
 }
 
 func (r *Resolver) NodePool() graph.NodePoolResolver { return &nodePoolResolver{r} }

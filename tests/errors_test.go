@@ -1,0 +1,163 @@
+package tests
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
+	"github.com/fleetgraph/fleetgraph/internal/ids"
+)
+
+func TestBadInputIsRejectedBeforeAnyUpstreamCall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	node := firstRunAINode(t, e, true)
+	tests := []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"malformed node id", `{ node(id: "not-an-id") { name } }`, nil},
+		{"cluster id where a node id is expected", `query($id: ID!) { node(id: $id) { name } }`, map[string]any{"id": ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "c")}},
+		{"first 0", `{ nodes(first: 0) { totalCount } }`, nil},
+		{"first 501", `{ nodePools(first: 501) { totalCount } }`, nil},
+		{"bad cursor", `{ nodes(after: "zzz") { totalCount } }`, nil},
+		{"bad filter cluster id", `{ nodes(filter: {clusterId: "x"}) { totalCount } }`, nil},
+		{"start after end, nested under a list", `{ nodes { edges { node {
+			metrics(types: [GPU_UTILIZATION], start: "2026-11-25T11:00:00Z", end: "2026-11-25T10:00:00Z") { type } } } } }`, nil},
+		{"start equals end", `query($id: ID!) { node(id: $id) {
+			metrics(types: [GPU_UTILIZATION], start: "2026-11-25T11:00:00Z", end: "2026-11-25T11:00:00Z") { type } } }`, map[string]any{"id": node}},
+		{"samples 1001 in a variable", `query($id: ID!, $n: Int) { node(id: $id) {
+			metrics(types: [GPU_UTILIZATION], start: "2026-11-25T10:00:00Z", end: "2026-11-25T11:00:00Z", samples: $n) { type } } }`, map[string]any{"id": node, "n": 1001}},
+		{"no metric types", `query($id: ID!) { node(id: $id) {
+			metrics(types: [], start: "2026-11-25T10:00:00Z", end: "2026-11-25T11:00:00Z") { type } } }`, map[string]any{"id": node}},
+		{"unknown metric type literal", `query($id: ID!) { node(id: $id) {
+			metrics(types: [GPU_MAGIC], start: "2026-11-25T10:00:00Z", end: "2026-11-25T11:00:00Z") { type } } }`, map[string]any{"id": node}},
+		{"unknown metric type variable", `query($id: ID!, $t: [NodeMetricType!]!) { node(id: $id) {
+			metrics(types: $t, start: "2026-11-25T10:00:00Z", end: "2026-11-25T11:00:00Z") { type } } }`, map[string]any{"id": node, "t": []string{"GPU_MAGIC"}}},
+		{"bad timestamp", `query($id: ID!) { node(id: $id) {
+			metrics(types: [GPU_UTILIZATION], start: "yesterday", end: "2026-11-25T11:00:00Z") { type } } }`, map[string]any{"id": node}},
+		{"too many groupBy", `{ nodeTelemetry(type: READY_GPUS, groupBy: [NODE, NODEPOOL, CLUSTER_ID]) { value } }`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.upstreamCalls()
+			r := e.query(t, tt.query, tt.vars)
+			if len(r.Errors) == 0 || !slices.Contains(r.codes(), "BAD_USER_INPUT") {
+				t.Fatalf("errors %+v, want BAD_USER_INPUT", r.Errors)
+			}
+			if got := e.upstreamCalls() - before; got != 0 {
+				t.Fatalf("%d upstream calls for a rejected request, want 0", got)
+			}
+		})
+	}
+}
+
+func TestUnknownButWellFormedIDsAreNull(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	cluster := e.ra.Fleet().Clusters[0].UUID
+	vars := map[string]any{
+		"node":      ids.Encode(ids.KindNode, backends.RunAI, "runai-a", cluster, "no-such-node"),
+		"otherNode": ids.Encode(ids.KindNode, backends.RunAI, "unconfigured", cluster, "n1"),
+		"cluster":   ids.Encode(ids.KindCluster, backends.ModelArts, "modelarts-a", "no-such-pool"),
+		"pool":      ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", "no-such-pool", "np"),
+	}
+	var out map[string]any
+	e.query(t, `query($node: ID!, $otherNode: ID!, $cluster: ID!, $pool: ID!) {
+		a: node(id: $node) { name } b: node(id: $otherNode) { name }
+		c: cluster(id: $cluster) { name } d: nodePool(id: $pool) { name } }`, vars).mustData(t, &out)
+	for k, v := range out {
+		if v != nil {
+			t.Errorf("%s resolved to %v, want null", k, v)
+		}
+	}
+	if len(out) != 4 {
+		t.Fatalf("data %v", out)
+	}
+}
+
+func TestOneProviderDownKeepsTheOther(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if err := e.ma.Control().SetFaults(simctl.Faults{Down: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.query(t, `{ clusters { name provider } nodes(first: 500) { totalCount edges { node { provider } } } }`, nil)
+	var data struct {
+		Clusters []cluster
+		Nodes    struct {
+			TotalCount int
+			Edges      []struct{ Node struct{ Provider string } }
+		}
+	}
+	if err := jsonUnmarshal(r.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Clusters) != 2 || data.Nodes.TotalCount == 0 {
+		t.Fatalf("Run:ai data missing: %s", r.Data)
+	}
+	for _, c := range data.Clusters {
+		if c.Provider != "RUNAI" {
+			t.Fatalf("cluster of a down provider: %+v", c)
+		}
+	}
+	if len(r.Errors) == 0 {
+		t.Fatal("no error for the down provider")
+	}
+	for _, e := range r.Errors {
+		if e.Extensions["code"] != "UPSTREAM_UNAVAILABLE" || e.Extensions["provider"] != "MODELARTS" || len(e.Path) == 0 {
+			t.Fatalf("error %+v: want UPSTREAM_UNAVAILABLE for MODELARTS with a path", e)
+		}
+	}
+}
+
+func TestUpstreamTimeoutHasItsOwnCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{configure: func(c *app.Config) {
+		c.ModelArts[0].Timeout = app.Duration(50 * time.Millisecond)
+	}})
+	if err := e.ma.Control().SetFaults(simctl.Faults{LatencyMs: 300}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.query(t, `{ clusters { provider } }`, nil)
+	if !slices.Contains(r.codes(), "UPSTREAM_TIMEOUT") {
+		t.Fatalf("codes %v, want UPSTREAM_TIMEOUT", r.codes())
+	}
+	if !contains(string(r.Data), "RUNAI") {
+		t.Fatalf("Run:ai data lost: %s", r.Data)
+	}
+}
+
+func TestPassThroughCredentials(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{configure: func(c *app.Config) {
+		c.RunAI[0].ClientID, c.RunAI[0].ClientSecret, c.RunAI[0].PassThrough = "", "", true
+		c.ModelArts[0].AccessKey, c.ModelArts[0].SecretKey, c.ModelArts[0].PassThrough = "", "", true
+	}})
+	// No credentials: UNAUTHENTICATED for both providers, nothing sent upstream.
+	r := e.query(t, `{ clusters { name } }`, nil)
+	if codes := r.codes(); len(codes) != 2 || codes[0] != "UNAUTHENTICATED" || codes[1] != "UNAUTHENTICATED" {
+		t.Fatalf("codes %v, want two UNAUTHENTICATED", codes)
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("%d upstream calls without credentials, want 0", n)
+	}
+	// A wrong Run:ai token is refused by the vendor: UNAUTHENTICATED for RUNAI only.
+	r = e.query(t, `{ clusters { provider } }`, nil, "Authorization", "Bearer forged", "X-Auth-Token", e.ma.IssueToken())
+	if codes := r.codes(); len(codes) != 1 || codes[0] != "UNAUTHENTICATED" || r.Errors[0].Extensions["provider"] != "RUNAI" {
+		t.Fatalf("errors %+v, want UNAUTHENTICATED from RUNAI only", r.Errors)
+	}
+	// Both callers' credentials: everything.
+	var data struct{ Clusters []cluster }
+	e.query(t, `{ clusters { provider } }`, nil, "Authorization", "Bearer "+e.ra.IssueToken(), "X-Auth-Token", e.ma.IssueToken()).mustData(t, &data)
+	if len(data.Clusters) != 4 {
+		t.Fatalf("%d clusters with both credentials, want 4", len(data.Clusters))
+	}
+	if n := e.ra.Control().Count(raToken); n != 0 {
+		t.Fatalf("pass-through fetched %d service tokens", n)
+	}
+}

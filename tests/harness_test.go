@@ -1,0 +1,139 @@
+// Package tests runs the gateway end to end: real HTTP from a GraphQL client
+// to the gateway, and from the gateway to both vendor simulators, asserting
+// responses, error codes and the simulators' request counters.
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/backends/modelarts/modelartssim"
+	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
+)
+
+// env is a gateway over one Run:ai and one ModelArts simulator.
+type env struct {
+	ra    *runaisim.Server
+	ma    *modelartssim.Server
+	raURL string
+	maURL string
+	gw    *httptest.Server
+}
+
+type envOptions struct {
+	runai     runaisim.Options
+	modelarts modelartssim.Options
+	// configure edits the gateway config before it is built.
+	configure func(*app.Config)
+}
+
+const (
+	projectID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	accessKey = "DEMOACCESSKEY"
+	secretKey = "demo-secret-key"
+)
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{ra: runaisim.New(o.runai), ma: modelartssim.New(o.modelarts)}
+	raSrv := httptest.NewServer(e.ra.Handler())
+	t.Cleanup(raSrv.Close)
+	maSrv := httptest.NewServer(e.ma.Handler())
+	t.Cleanup(maSrv.Close)
+	e.raURL, e.maURL = raSrv.URL, maSrv.URL
+	cfg := &app.Config{
+		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: raSrv.URL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
+		ModelArts: []app.ModelArtsConfig{{
+			Name: "modelarts-a", Endpoint: maSrv.URL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
+		}},
+	}
+	if o.configure != nil {
+		o.configure(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := app.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gw = httptest.NewServer(gw.Handler)
+	t.Cleanup(e.gw.Close)
+	return e
+}
+
+// resetCounters zeroes both simulators' counters.
+func (e *env) resetCounters() {
+	e.ra.Control().ResetStats()
+	e.ma.Control().ResetStats()
+}
+
+// upstreamCalls is the number of vendor requests both simulators saw.
+func (e *env) upstreamCalls() int64 { return e.ra.Control().Total() + e.ma.Control().Total() }
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+	status int
+}
+
+// codes returns extensions.code of every error.
+func (r gqlResponse) codes() []string {
+	out := make([]string, len(r.Errors))
+	for i, e := range r.Errors {
+		out[i], _ = e.Extensions["code"].(string)
+	}
+	return out
+}
+
+func (e *env) query(t *testing.T, query string, vars map[string]any, header ...string) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.gw.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out gqlResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)
+	}
+	out.status = resp.StatusCode
+	return out
+}
+
+// mustData fails on any error and decodes data into v.
+func (r gqlResponse) mustData(t *testing.T, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode data: %v: %s", err, r.Data)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
