@@ -137,3 +137,10 @@ func (r gqlResponse) mustData(t *testing.T, v any) {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func newServer(t *testing.T, gw *app.Gateway) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
