@@ -1,0 +1,220 @@
+package modelarts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+)
+
+const (
+	// refreshBefore renews an IAM token when less than this is left of its
+	// 24 h, so no call is made with a token about to expire in flight.
+	refreshBefore = time.Hour
+	// defaultTokenLifetime applies when IAM's body carries no usable times.
+	defaultTokenLifetime = 24 * time.Hour
+)
+
+// IAMConfig is an IAM user's password login, scoped to a project (ModelArts
+// rejects domain-scoped tokens). All fields are required.
+type IAMConfig struct {
+	// Endpoint is the IAM root, e.g. https://iam.cn-north-4.myhuaweicloud.com
+	// (may carry a path prefix); the client POSTs {Endpoint}/v3/auth/tokens.
+	Endpoint string
+	Username string
+	Password string
+	// Domain is the account (domain) name of the user.
+	Domain string
+	// Project is the project name the token is scoped to, e.g. "cn-north-4".
+	Project string
+}
+
+// iamSource caches one IAM token and renews it. Concurrent callers needing a
+// token share one IAM call (single flight).
+type iamSource struct {
+	c   *Client
+	cfg IAMConfig
+	url string
+
+	mu   sync.Mutex
+	tok  string
+	exp  time.Time // local clock
+	call *iamCall  // the fetch in flight, if any
+}
+
+type iamCall struct {
+	done chan struct{}
+	tok  string
+	err  error
+}
+
+func newIAMSource(c *Client, cfg IAMConfig) (*iamSource, error) {
+	base, err := parseEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("Endpoint: %w", err)
+	}
+	if cfg.Username == "" || cfg.Password == "" || cfg.Domain == "" || cfg.Project == "" {
+		return nil, errors.New("Username, Password, Domain and Project are required")
+	}
+	u := *base
+	u.Path += iamRoute
+	u.RawPath = ""
+	// nocatalog: the service catalog is most of the body and unused here.
+	u.RawQuery = url.Values{"nocatalog": {"true"}}.Encode()
+	return &iamSource{c: c, cfg: cfg, url: u.String()}, nil
+}
+
+// token returns a token valid for at least refreshBefore, fetching one when
+// needed. While a renewal fails, a cached token that has not yet expired is
+// still used (the next call tries again).
+func (s *iamSource) token(ctx context.Context) (string, error) {
+	now := s.c.now()
+	s.mu.Lock()
+	if s.tok != "" && now.Before(s.exp.Add(-refreshBefore)) {
+		tok := s.tok
+		s.mu.Unlock()
+		return tok, nil
+	}
+	call := s.call
+	if call == nil {
+		call = &iamCall{done: make(chan struct{})}
+		s.call = call
+		// Detached from ctx: the other waiters must not fail because the
+		// first caller gave up. The fetch has its own timeout.
+		go s.fetch(context.WithoutCancel(ctx), call)
+	}
+	stale, staleExp := s.tok, s.exp
+	s.mu.Unlock()
+
+	select {
+	case <-call.done:
+		if call.err != nil {
+			if stale != "" && now.Before(staleExp) {
+				return stale, nil
+			}
+			return "", call.err
+		}
+		return call.tok, nil
+	case <-ctx.Done():
+		return "", s.c.transportError(ctx, iamRoute, ctx.Err())
+	}
+}
+
+// invalidate drops tok if it is still the cached token (a concurrent call
+// may already have replaced it).
+func (s *iamSource) invalidate(tok string) {
+	s.mu.Lock()
+	if s.tok == tok {
+		s.tok, s.exp = "", time.Time{}
+	}
+	s.mu.Unlock()
+}
+
+func (s *iamSource) fetch(ctx context.Context, call *iamCall) {
+	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.Timeout)
+	defer cancel()
+	tok, exp, err := s.request(ctx)
+	s.mu.Lock()
+	if err == nil {
+		s.tok, s.exp = tok, exp
+	}
+	s.call = nil
+	s.mu.Unlock()
+	call.tok, call.err = tok, err
+	close(call.done)
+}
+
+type iamRequest struct {
+	Auth struct {
+		Identity struct {
+			Methods  []string `json:"methods"`
+			Password struct {
+				User struct {
+					Name     string  `json:"name"`
+					Password string  `json:"password"`
+					Domain   iamName `json:"domain"`
+				} `json:"user"`
+			} `json:"password"`
+		} `json:"identity"`
+		Scope struct {
+			Project iamName `json:"project"`
+		} `json:"scope"`
+	} `json:"auth"`
+}
+
+type iamName struct {
+	Name string `json:"name"`
+}
+
+type iamResponse struct {
+	Token struct {
+		ExpiresAt string `json:"expires_at"`
+		IssuedAt  string `json:"issued_at"`
+	} `json:"token"`
+}
+
+// request performs POST /v3/auth/tokens and returns the token and its expiry
+// on the local clock.
+func (s *iamSource) request(ctx context.Context) (string, time.Time, error) {
+	var body iamRequest
+	body.Auth.Identity.Methods = []string{"password"}
+	body.Auth.Identity.Password.User.Name = s.cfg.Username
+	body.Auth.Identity.Password.User.Password = s.cfg.Password
+	body.Auth.Identity.Password.User.Domain.Name = s.cfg.Domain
+	body.Auth.Scope.Project.Name = s.cfg.Project
+	data, err := json.Marshal(body)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(data))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("%s %s: build IAM request: %w", backends.ModelArts, s.c.cfg.Name, err)
+	}
+	req.Header.Set("Content-Type", "application/json;charset=utf8")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	start := s.c.now()
+	resp, err := s.c.hc.Do(req)
+	if err != nil {
+		return "", time.Time{}, s.c.transportError(ctx, iamRoute, err)
+	}
+	if err := s.c.checkResponse(resp, http.MethodPost, iamRoute); err != nil {
+		return "", time.Time{}, err
+	}
+	raw, err := readBody(resp, maxErrorBytes*16)
+	if err != nil {
+		return "", time.Time{}, s.c.transportError(ctx, iamRoute, err)
+	}
+	tok := resp.Header.Get("X-Subject-Token")
+	if tok == "" {
+		return "", time.Time{}, fmt.Errorf("%s %s: POST %s: %d answer without X-Subject-Token: %w",
+			backends.ModelArts, s.c.cfg.Name, iamRoute, resp.StatusCode, backends.ErrUpstream)
+	}
+	var out iamResponse
+	_ = json.Unmarshal(raw, &out) // the times are optional to us; the header is what counts
+	return tok, expiry(start, out.Token.IssuedAt, out.Token.ExpiresAt), nil
+}
+
+// expiry places the token's end on the local clock: the lifetime IAM states
+// (expires_at - issued_at) counted from when the request was sent, so a skewed
+// clock on either side does not shorten or stretch it. Without both times it
+// falls back to expires_at, then to the documented 24 h.
+func expiry(start time.Time, issuedAt, expiresAt string) time.Time {
+	exp, errE := time.Parse(time.RFC3339Nano, expiresAt)
+	iss, errI := time.Parse(time.RFC3339Nano, issuedAt)
+	switch {
+	case errE == nil && errI == nil && exp.After(iss):
+		return start.Add(exp.Sub(iss))
+	case errE == nil:
+		return exp
+	default:
+		return start.Add(defaultTokenLifetime)
+	}
+}
