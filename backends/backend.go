@@ -131,3 +131,18 @@ func CredentialsFrom(ctx context.Context) (Credentials, bool) {
 	c, ok := ctx.Value(credentialsKey{}).(Credentials)
 	return c, ok
 }
+
+type routeKey struct{}
+
+// WithRoute tags ctx with the route template of the vendor call it carries
+// ("/api/v1/clusters/{clusterUuid}/nodes"), so that transport layers
+// (metrics, breakers, retries) can label a call without parsing its URL.
+func WithRoute(ctx context.Context, route string) context.Context {
+	return context.WithValue(ctx, routeKey{}, route)
+}
+
+// RouteFrom returns the route template set by WithRoute, or "".
+func RouteFrom(ctx context.Context) string {
+	r, _ := ctx.Value(routeKey{}).(string)
+	return r
+}
