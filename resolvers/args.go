@@ -235,7 +235,6 @@ func wantsAllocated(ctx context.Context) bool {
 	return false
 }
 
-
 var telemetryGroupBy = map[model.TelemetryGroupBy]string{
 	model.TelemetryGroupByClusterID: "ClusterId",
 	model.TelemetryGroupByNodepool:  "Nodepool",

@@ -248,4 +248,3 @@ func TestDemoModeWiring(t *testing.T) {
 		t.Fatalf("Run:ai stats %v, ModelArts stats %v", sims.RunAISim.Control().Stats(), sims.ModelArtsSim.Control().Stats())
 	}
 }
-

@@ -1,0 +1,363 @@
+// Package runai is the REST client for the NVIDIA Run:ai 2.22 control-plane
+// API: clusters, nodes, node pools, node metrics and node telemetry.
+//
+// A Client authenticates either with an application's client credentials
+// (it fetches, caches and refreshes the service token itself) or in
+// pass-through mode, forwarding the caller's own bearer from the context.
+// Every non-2xx answer becomes a *backends.APIError; failures to reach the
+// API become *backends.TransportError. The client never retries: retries for
+// idempotent calls belong to the layer above it.
+package runai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+)
+
+const (
+	defaultTimeout  = 10 * time.Second
+	defaultPageSize = 500
+	maxPageSize     = 500 // the API's own maximum for limit
+
+	// maxErrorBody bounds what is read of an error answer: enough for the
+	// vendor's {"code","message","details"}, not enough to hurt.
+	maxErrorBody = 64 << 10
+	// maxBody bounds a successful answer; a 500-node page is well under 1 MiB.
+	maxBody = 64 << 20
+)
+
+// Config configures a Client. BaseURL and Name are required, and exactly one
+// of client credentials (ClientID and ClientSecret) or PassThrough.
+type Config struct {
+	// Name is the backend instance name, unique in the gateway
+	// (e.g. "runai-prod"). It goes into every error.
+	Name string
+	// BaseURL is the tenant URL, e.g. https://tenant.run.ai. It may carry a
+	// path prefix; API paths are appended to it.
+	BaseURL string
+	// ClientID and ClientSecret are an application's credentials for the
+	// client_credentials grant of POST /api/v1/token.
+	ClientID     string
+	ClientSecret string
+	// PassThrough sends the caller's bearer (backends.CredentialsFrom(ctx)
+	// .RunAIBearer) instead of a service token. A call without one fails
+	// with backends.ErrNoCredentials before reaching the API.
+	PassThrough bool
+	// Timeout bounds one exchange with the API (token, request, one
+	// re-authentication, decoding). A listing applies it to each page.
+	// Default 10s.
+	Timeout time.Duration
+	// PageSize is the limit sent when following offset/limit pages.
+	// Default and maximum 500.
+	PageSize int
+	// HTTPClient is the client used for every call. The default has its own
+	// Transport with MaxIdleConnsPerHost 64, because a gateway sends many
+	// concurrent calls to one host. The Client does not own a caller's value.
+	HTTPClient *http.Client
+}
+
+// Client calls one Run:ai tenant. It is safe for concurrent use.
+type Client struct {
+	name     string
+	baseURL  string // scheme://host[/prefix], without a trailing slash
+	timeout  time.Duration
+	pageSize int
+	hc       *http.Client
+	tokens   *tokenSource // nil in pass-through mode
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("runai: Config.Name is required")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("runai %s: BaseURL: %w", cfg.Name, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("runai %s: BaseURL %q must be an absolute http(s) URL without query or fragment", cfg.Name, cfg.BaseURL)
+	}
+	hasCreds := cfg.ClientID != "" || cfg.ClientSecret != ""
+	switch {
+	case cfg.PassThrough && hasCreds:
+		return nil, fmt.Errorf("runai %s: set either client credentials or PassThrough, not both", cfg.Name)
+	case !cfg.PassThrough && (cfg.ClientID == "" || cfg.ClientSecret == ""):
+		return nil, fmt.Errorf("runai %s: ClientID and ClientSecret are required unless PassThrough is set", cfg.Name)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("runai %s: Timeout must not be negative", cfg.Name)
+	}
+	if cfg.PageSize < 0 || cfg.PageSize > maxPageSize {
+		return nil, fmt.Errorf("runai %s: PageSize must be within 1..%d (0 for the default)", cfg.Name, maxPageSize)
+	}
+	c := &Client{
+		name:     cfg.Name,
+		baseURL:  strings.TrimRight(u.String(), "/"),
+		timeout:  orDefault(cfg.Timeout, defaultTimeout),
+		pageSize: orDefault(cfg.PageSize, defaultPageSize),
+		hc:       cfg.HTTPClient,
+	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	if !cfg.PassThrough {
+		c.tokens = newTokenSource(c, cfg.ClientID, cfg.ClientSecret)
+	}
+	return c, nil
+}
+
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t}
+}
+
+// Name returns the backend instance name.
+func (c *Client) Name() string { return c.name }
+
+// request is one API exchange. route is the path template
+// ("/api/v1/clusters/{clusterUuid}/nodes"); args fill its {placeholders} in
+// order. The template, not the filled path, goes into errors.
+type request struct {
+	method string
+	route  string
+	args   []string
+	query  url.Values
+	body   []byte // JSON; nil for none
+}
+
+// do performs one exchange under the client timeout: authentication, the
+// request, one re-authentication on 401 with a service token, the status
+// check and decoding into out (when out is non-nil). It returns the 2xx
+// status so that callers can tell 207 from 200.
+func (c *Client) do(ctx context.Context, req request, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	bearer, err := c.bearer(ctx, req.route)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.send(ctx, req, bearer)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && c.tokens != nil {
+		// The cached service token was revoked or expired early: this is
+		// authentication, not a retry policy, so it happens once.
+		discard(resp)
+		c.tokens.invalidate(bearer)
+		if bearer, err = c.bearer(ctx, req.route); err != nil {
+			return 0, err
+		}
+		if resp, err = c.send(ctx, req, bearer); err != nil {
+			return 0, err
+		}
+	}
+	return c.finish(ctx, req, resp, out)
+}
+
+// finish checks the status of resp, decodes its body into out (when out is
+// non-nil) and closes it.
+func (c *Client) finish(ctx context.Context, req request, resp *http.Response, out any) (int, error) {
+	defer resp.Body.Close()
+	if err := c.checkResponse(req, resp); err != nil {
+		return resp.StatusCode, err
+	}
+	if out == nil {
+		discard(resp)
+		return resp.StatusCode, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return 0, c.transportError(ctx, req.route, err)
+	}
+	if len(data) > maxBody {
+		return 0, fmt.Errorf("%s %s: %s %s: response larger than %d bytes", backends.RunAI, c.name, req.method, req.route, maxBody)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return 0, c.decodeError(req, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// bearer returns the token to send: the caller's in pass-through mode,
+// otherwise the cached (or freshly fetched) service token.
+func (c *Client) bearer(ctx context.Context, route string) (string, error) {
+	if c.tokens != nil {
+		return c.tokens.token(ctx)
+	}
+	creds, _ := backends.CredentialsFrom(ctx)
+	if creds.RunAIBearer == "" {
+		return "", fmt.Errorf("%s %s: %s: %w", backends.RunAI, c.name, route, backends.ErrNoCredentials)
+	}
+	return creds.RunAIBearer, nil
+}
+
+// send builds and sends one HTTP request. bearer may be empty (token call).
+func (c *Client) send(ctx context.Context, req request, bearer string) (*http.Response, error) {
+	u := c.baseURL + expand(req.route, req.args)
+	if len(req.query) > 0 {
+		// Commas stay literal: they delimit explode:false arrays
+		// (metricType=A,B), as OpenAPI's form style writes them. A comma is
+		// legal in a query, and a server decodes %2C to the same thing.
+		u += "?" + strings.ReplaceAll(req.query.Encode(), "%2C", ",")
+	}
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %s %s: build request: %w", backends.RunAI, c.name, req.method, req.route, err)
+	}
+	hreq.Header.Set("Accept", "application/json")
+	if req.body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		hreq.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		return nil, c.transportError(ctx, req.route, err)
+	}
+	return resp, nil
+}
+
+// expand fills the {placeholders} of route with args, escaped, in order.
+func expand(route string, args []string) string {
+	if len(args) == 0 {
+		return route
+	}
+	var b strings.Builder
+	rest := route
+	for _, a := range args {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			break
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(url.PathEscape(a))
+		rest = rest[j+1:]
+	}
+	b.WriteString(rest)
+	return b.String()
+}
+
+// transportError wraps a failure to reach the API. When ctx is done its
+// error is wrapped too: "context deadline exceeded" says more than
+// "connection reset", and callers test it with errors.Is.
+func (c *Client) transportError(ctx context.Context, route string, err error) error {
+	te := &backends.TransportError{Backend: c.name, Provider: backends.RunAI, Route: route, Err: err}
+	if cerr := ctx.Err(); cerr != nil {
+		if !errors.Is(err, cerr) {
+			te.Err = fmt.Errorf("%w: %w", cerr, err)
+		}
+		te.Timeout = errors.Is(cerr, context.DeadlineExceeded)
+	} else {
+		var ne interface{ Timeout() bool }
+		te.Timeout = errors.As(err, &ne) && ne.Timeout()
+	}
+	return te
+}
+
+func (c *Client) decodeError(req request, err error) error {
+	return fmt.Errorf("%s %s: %s %s: decode response: %w", backends.RunAI, c.name, req.method, req.route, err)
+}
+
+// errorBody is the vendor's Error schema.
+type errorBody struct {
+	Code    *int   `json:"code"`
+	Message string `json:"message"`
+	Details string `json:"details"`
+}
+
+// checkResponse turns every non-2xx answer into a *backends.APIError. It
+// reads at most maxErrorBody bytes of the body and never echoes a request
+// header, so no token reaches an error string.
+func (c *Client) checkResponse(req request, resp *http.Response) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	e := &backends.APIError{
+		Backend:    c.name,
+		Provider:   backends.RunAI,
+		Method:     req.method,
+		Route:      req.route,
+		Status:     resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var body errorBody
+	if json.Unmarshal(data, &body) == nil && (body.Code != nil || body.Message != "") {
+		if body.Code != nil {
+			e.Code = strconv.Itoa(*body.Code)
+		}
+		e.Message = body.Message
+		if body.Details != "" {
+			e.Message = strings.TrimSpace(e.Message + ": " + body.Details)
+		}
+	} else {
+		// Not the vendor's body (a proxy or load balancer answered): keep a
+		// short excerpt, it is usually the only clue.
+		e.Message = excerpt(data, 200)
+	}
+	return e
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func excerpt(data []byte, n int) string {
+	s := strings.TrimSpace(string(data))
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}
+
+// discard drains a little of the body so the connection can be reused, then
+// closes it.
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+}

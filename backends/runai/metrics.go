@@ -1,0 +1,225 @@
+package runai
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+)
+
+// MetricsOptions are the query parameters of NodeMetrics and
+// NodePoolMetrics. Types, Start and End are required.
+type MetricsOptions struct {
+	// Types are NodeMetricType values for NodeMetrics (GPU_UTILIZATION,
+	// CPU_USAGE_CORES, GPU_UTILIZATION_PER_GPU, ...) and MetricsType values
+	// for NodePoolMetrics (TOTAL_GPU, ALLOCATED_GPU, ...). They are sent as
+	// one comma-separated metricType parameter.
+	Types      []string
+	Start, End time.Time
+	// Samples is numberOfSamples, 1..1000 points evenly spaced in
+	// [Start, End]. 0 sends no parameter: the API's default is 20.
+	Samples int
+}
+
+// MetricsResponse holds one measurement per requested type, or per GPU for
+// the *_PER_GPU types.
+type MetricsResponse struct {
+	Measurements []Measurement
+}
+
+// Measurement is one time series.
+type Measurement struct {
+	Type string
+	// Labels tell series of one type apart, e.g. {"gpu": "3"}; nil when the
+	// vendor sent none.
+	Labels map[string]string
+	// Values is nil when the vendor sent null: no data for this type (a GPU
+	// metric on a CPU-only node, for one).
+	Values []Sample
+}
+
+// Sample is one point of a series. The vendor sends the value as a string.
+type Sample struct {
+	Value     float64
+	Timestamp time.Time // zero when the vendor sent null
+}
+
+const (
+	routeNodeMetrics     = "/api/v1/nodes/{nodeId}/metrics"
+	routeNodePoolMetrics = "/api/v1/clusters/{clusterUuid}/nodepools/{nodepoolName}/metrics"
+
+	maxSamples = 1000
+)
+
+// NodeMetrics returns a node's metrics over [opts.Start, opts.End].
+//
+// On 207 (partial success) it returns the response and a
+// *backends.PartialError naming the requested types that came back without
+// values; both are non-nil and the response is valid.
+func (c *Client) NodeMetrics(ctx context.Context, nodeID string, opts MetricsOptions) (*MetricsResponse, error) {
+	return c.metrics(ctx, routeNodeMetrics, []string{nodeID}, opts)
+}
+
+// NodePoolMetrics returns a node pool's metrics over [opts.Start, opts.End].
+// The pool is addressed by cluster UUID and pool name, not by pool id. A 207
+// is reported as in NodeMetrics.
+func (c *Client) NodePoolMetrics(ctx context.Context, clusterUUID, nodePoolName string, opts MetricsOptions) (*MetricsResponse, error) {
+	return c.metrics(ctx, routeNodePoolMetrics, []string{clusterUUID, nodePoolName}, opts)
+}
+
+func (c *Client) metrics(ctx context.Context, route string, args []string, opts MetricsOptions) (*MetricsResponse, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("%s %s: GET %s: %w: %s", backends.RunAI, c.name, route, backends.ErrBadRequest, err)
+	}
+	q := url.Values{}
+	setList(q, "metricType", opts.Types)
+	q.Set("start", formatTime(opts.Start))
+	q.Set("end", formatTime(opts.End))
+	if opts.Samples > 0 {
+		q.Set("numberOfSamples", strconv.Itoa(opts.Samples))
+	}
+	req := request{method: http.MethodGet, route: route, args: args, query: q}
+	var body wireMetrics
+	status, err := c.do(ctx, req, &body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := body.convert()
+	if err != nil {
+		return nil, c.decodeError(req, err)
+	}
+	if status == http.StatusMultiStatus {
+		return resp, &backends.PartialError{Backend: c.name, Provider: backends.RunAI, Route: route, Missing: resp.missing(opts.Types)}
+	}
+	return resp, nil
+}
+
+func (o MetricsOptions) validate() error {
+	switch {
+	case len(o.Types) == 0:
+		return fmt.Errorf("at least one metric type is required")
+	case o.Start.IsZero() || o.End.IsZero():
+		return fmt.Errorf("start and end are required")
+	case !o.Start.Before(o.End):
+		return fmt.Errorf("start must be before end")
+	case o.Samples < 0 || o.Samples > maxSamples:
+		return fmt.Errorf("samples must be within 0..%d, got %d", maxSamples, o.Samples)
+	}
+	return nil
+}
+
+// missing returns the requested types for which no measurement carries
+// values, in request order.
+func (r *MetricsResponse) missing(requested []string) []string {
+	have := map[string]bool{}
+	for _, m := range r.Measurements {
+		if m.Values != nil {
+			have[m.Type] = true
+		}
+	}
+	var out []string
+	for _, t := range requested {
+		if !have[t] && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// formatTime renders a query timestamp as the API's examples do
+// (2023-06-06T12:09:18.211Z).
+func formatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+type wireMetrics struct {
+	Measurements []wireMeasurement `json:"measurements"`
+}
+
+type wireMeasurement struct {
+	Type   string          `json:"type"`
+	Labels json.RawMessage `json:"labels"`
+	Values []wireSample    `json:"values"`
+}
+
+type wireSample struct {
+	Value     flexNumber `json:"value"`
+	Timestamp *string    `json:"timestamp"`
+}
+
+func (w wireMetrics) convert() (*MetricsResponse, error) {
+	out := &MetricsResponse{Measurements: make([]Measurement, 0, len(w.Measurements))}
+	for _, wm := range w.Measurements {
+		m := Measurement{Type: wm.Type, Labels: parseLabels(wm.Labels)}
+		if wm.Values != nil {
+			m.Values = make([]Sample, len(wm.Values))
+			for i, ws := range wm.Values {
+				m.Values[i].Value = float64(ws.Value)
+				if ws.Timestamp != nil && *ws.Timestamp != "" {
+					t, err := parseVendorTime(*ws.Timestamp)
+					if err != nil {
+						return nil, fmt.Errorf("measurement %s: %w", wm.Type, err)
+					}
+					m.Values[i].Timestamp = t
+				}
+			}
+		}
+		out.Measurements = append(out.Measurements, m)
+	}
+	return out, nil
+}
+
+// parseLabels reads the labels object. The vendor's own example once showed
+// it as a Python-dict string ("{'gpu': '3'}"); that form is read too rather
+// than failing the whole answer, and anything else counts as no labels.
+func parseLabels(raw json.RawMessage) map[string]string {
+	var m map[string]string
+	if json.Unmarshal(raw, &m) == nil {
+		return m
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil && json.Unmarshal([]byte(strings.ReplaceAll(s, "'", `"`)), &m) == nil {
+		return m
+	}
+	return nil
+}
+
+// flexNumber decodes a number the vendor sends as a string ("85"); a bare
+// JSON number is accepted too.
+type flexNumber float64
+
+func (f *flexNumber) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return fmt.Errorf("value %s is not a number", b)
+	}
+	*f = flexNumber(v)
+	return nil
+}
+
+// vendorTimeLayouts: RFC 3339 as the schema says, and the space-separated
+// UTC form of the vendor's examples (2023-06-06 12:09:18.211). Fractional
+// seconds are optional in both when parsing.
+var vendorTimeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05"}
+
+func parseVendorTime(s string) (time.Time, error) {
+	for _, layout := range vendorTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor 2006-01-02 15:04:05.000", s)
+}

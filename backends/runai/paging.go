@@ -1,0 +1,110 @@
+package runai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// rawHolder is a DTO that keeps the vendor object it was decoded from.
+type rawHolder[T any] interface {
+	*T
+	setRaw(json.RawMessage)
+}
+
+// decodeElems decodes each element and keeps its bytes in Raw.
+func decodeElems[T any, P rawHolder[T]](elems []json.RawMessage) ([]T, error) {
+	out := make([]T, len(elems))
+	for i, raw := range elems {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+		P(&out[i]).setRaw(raw)
+	}
+	return out, nil
+}
+
+// decodeOne decodes a single-object answer and keeps its bytes in Raw.
+func decodeOne[T any, P rawHolder[T]](c *Client, req request, raw json.RawMessage) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, c.decodeError(req, err)
+	}
+	P(v).setRaw(raw)
+	return v, nil
+}
+
+// listAll follows offset/limit pages of a listing whose body is
+// {"<key>": [...]} until a page comes back shorter than the limit: the 2.22
+// bodies carry no cursor and no total.
+func listAll[T any, P rawHolder[T]](ctx context.Context, c *Client, req request, key string) ([]T, error) {
+	var (
+		all   []T
+		first json.RawMessage // first element of the previous page
+	)
+	for offset := 0; ; {
+		q := url.Values{}
+		for k, v := range req.query {
+			q[k] = v
+		}
+		q.Set("offset", strconv.Itoa(offset))
+		q.Set("limit", strconv.Itoa(c.pageSize))
+		page := req
+		page.query = q
+
+		var body map[string][]json.RawMessage
+		if _, err := c.do(ctx, page, &body); err != nil {
+			return nil, err
+		}
+		elems := body[key]
+		if len(elems) > 0 && first != nil && bytes.Equal(elems[0], first) {
+			// A server that ignores offset would otherwise be paged forever.
+			return nil, c.decodeError(req, fmt.Errorf("page at offset %d repeats the previous page: offset is not honoured", offset))
+		}
+		items, err := decodeElems[T, P](elems)
+		if err != nil {
+			return nil, c.decodeError(req, err)
+		}
+		all = append(all, items...)
+		if len(elems) < c.pageSize || (offset == 0 && len(elems) > c.pageSize) {
+			// Shorter than the limit: the last page. Longer than the limit:
+			// the server ignored limit and sent everything.
+			return all, nil
+		}
+		first = elems[0]
+		offset += len(elems)
+	}
+}
+
+// count calls a .../count route and reads {"count": n}.
+func (c *Client) count(ctx context.Context, req request) (int64, error) {
+	var body struct {
+		Count *int64 `json:"count"`
+	}
+	if _, err := c.do(ctx, req, &body); err != nil {
+		return 0, err
+	}
+	if body.Count == nil {
+		return 0, c.decodeError(req, fmt.Errorf("no count in the answer"))
+	}
+	return *body.Count, nil
+}
+
+// setList sets an explode:false array parameter: one parameter, items joined
+// by commas (filterBy=name==a,status==Ready), as the API documents it.
+func setList(q url.Values, name string, items []string) {
+	if len(items) > 0 {
+		q.Set(name, strings.Join(items, ","))
+	}
+}
+
+// setString sets a parameter when v is not empty.
+func setString(q url.Values, name, v string) {
+	if v != "" {
+		q.Set(name, v)
+	}
+}

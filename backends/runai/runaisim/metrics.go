@@ -1,0 +1,210 @@
+package runaisim
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// nodeMetricTypes is the NodeMetricType enum.
+var nodeMetricTypes = []string{
+	"GPU_UTILIZATION_PER_GPU", "GPU_UTILIZATION", "GPU_MEMORY_UTILIZATION_PER_GPU", "GPU_MEMORY_UTILIZATION",
+	"GPU_MEMORY_USAGE_BYTES_PER_GPU", "GPU_MEMORY_USAGE_BYTES", "GPU_ALLOCATION_PER_GPU",
+	"GPU_MEMORY_ALLOCATION_BYTES_PER_GPU", "GPU_IDLE_TIME_SECONDS_PER_GPU", "CPU_USAGE_CORES", "CPU_UTILIZATION",
+	"CPU_MEMORY_USAGE_BYTES", "CPU_MEMORY_UTILIZATION", "GPU_OOMKILL_BURST_COUNT_PER_GPU",
+	"GPU_OOMKILL_IDLE_COUNT_PER_GPU", "GPU_OOMKILL_SWAP_OUT_OF_RAM_COUNT_PER_GPU",
+	"GPU_GRAPHICS_ENGINE_ACTIVITY_PER_GPU", "GPU_SM_ACTIVITY_PER_GPU", "GPU_SM_OCCUPANCY_PER_GPU",
+	"GPU_TENSOR_ACTIVITY_PER_GPU", "GPU_FP64_ENGINE_ACTIVITY_PER_GPU", "GPU_FP32_ENGINE_ACTIVITY_PER_GPU",
+	"GPU_FP16_ENGINE_ACTIVITY_PER_GPU", "GPU_MEMORY_BANDWIDTH_UTILIZATION_PER_GPU",
+	"GPU_NVLINK_TRANSMITTED_BANDWIDTH_PER_GPU", "GPU_NVLINK_RECEIVED_BANDWIDTH_PER_GPU",
+	"GPU_PCIE_TRANSMITTED_BANDWIDTH_PER_GPU", "GPU_PCIE_RECEIVED_BANDWIDTH_PER_GPU",
+}
+
+// poolMetricTypes is the MetricsType enum of node-pool metrics.
+var poolMetricTypes = []string{
+	"TOTAL_GPU_NODES", "GPU_UTILIZATION", "GPU_UTILIZATION_DISTRIBUTION", "GPU_MEMORY_UTILIZATION",
+	"CPU_UTILIZATION", "CPU_MEMORY_UTILIZATION", "TOTAL_GPU", "GPU_QUOTA", "ALLOCATED_GPU", "UNALLOCATED_GPU",
+	"AVG_WORKLOAD_WAIT_TIME",
+}
+
+const (
+	defaultSamples = 20
+	maxSamples     = 1000
+)
+
+type metricsJSON struct {
+	Measurements []measurementJSON `json:"measurements"`
+}
+
+// measurementJSON is MeasurementResponse; nil Labels and Values encode as
+// null, which the schema allows.
+type measurementJSON struct {
+	Type   string            `json:"type"`
+	Labels map[string]string `json:"labels"`
+	Values []sampleJSON      `json:"values"`
+}
+
+type sampleJSON struct {
+	Value     string `json:"value"`
+	Timestamp string `json:"timestamp"`
+}
+
+// metricsQuery is a validated metrics request.
+type metricsQuery struct {
+	types []string
+	times []time.Time // the sample instants
+}
+
+func parseMetricsQuery(q url.Values, allowed []string) (metricsQuery, error) {
+	types, err := listParam(q, "metricType")
+	if err != nil {
+		return metricsQuery{}, err
+	}
+	if len(types) == 0 {
+		return metricsQuery{}, badf("Required parameter is missing: metricType")
+	}
+	for _, t := range types {
+		if !slices.Contains(allowed, t) {
+			return metricsQuery{}, badf("Bad request - unknown metricType %q", t)
+		}
+	}
+	start, err := timeParam(q, "start")
+	if err != nil {
+		return metricsQuery{}, err
+	}
+	end, err := timeParam(q, "end")
+	if err != nil {
+		return metricsQuery{}, err
+	}
+	if !start.Before(end) {
+		return metricsQuery{}, badf("Bad request - start must be before end")
+	}
+	n, err := intParam(q, "numberOfSamples", defaultSamples, 0, maxSamples)
+	if err != nil {
+		return metricsQuery{}, err
+	}
+	return metricsQuery{types: types, times: sampleTimes(start, end, n)}, nil
+}
+
+// sampleTimes spreads n instants evenly over [start, end], both included.
+// n of 0 or 1 gives the single instant end: the latest value.
+func sampleTimes(start, end time.Time, n int) []time.Time {
+	if n <= 1 {
+		return []time.Time{end.Truncate(time.Millisecond)}
+	}
+	step := end.Sub(start) / time.Duration(n-1)
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = start.Add(time.Duration(i) * step).Truncate(time.Millisecond)
+	}
+	out[n-1] = end.Truncate(time.Millisecond)
+	return out
+}
+
+// sample builds one series over the query's instants.
+func (mq metricsQuery) sample(typ string, labels map[string]string, f func(time.Time) float64) measurementJSON {
+	m := measurementJSON{Type: typ, Labels: labels, Values: make([]sampleJSON, len(mq.times))}
+	for i, t := range mq.times {
+		m.Values[i] = sampleJSON{Value: formatValue(f(t)), Timestamp: formatTimestamp(t)}
+	}
+	return m
+}
+
+// formatTimestamp renders times as RFC 3339 in UTC with milliseconds.
+func formatTimestamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// writeMetrics answers 207 (partial success) when some series has no
+// values, 200 otherwise.
+func writeMetrics(w http.ResponseWriter, ms []measurementJSON) {
+	status := http.StatusOK
+	for _, m := range ms {
+		if m.Values == nil {
+			status = http.StatusMultiStatus
+		}
+	}
+	writeJSON(w, status, metricsJSON{Measurements: ms})
+}
+
+// nodeMetrics is GET /api/v1/nodes/{nodeId}/metrics. GPU metrics of a
+// CPU-only node come back with values null, and the answer is 207.
+func (s *Server) nodeMetrics(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.fleet.node(r.PathValue("nodeId"))
+	if !ok {
+		writeError(w, http.StatusNotFound, statusMessage(http.StatusNotFound))
+		return
+	}
+	mq, err := parseMetricsQuery(r.URL.Query(), nodeMetricTypes)
+	if err != nil {
+		writeBadRequest(w, err)
+		return
+	}
+	m := s.model(n)
+	var out []measurementJSON
+	for _, typ := range mq.types {
+		switch {
+		case strings.HasPrefix(typ, "GPU_") && m.hw.gpus == 0:
+			out = append(out, measurementJSON{Type: typ})
+		case strings.HasSuffix(typ, "_PER_GPU"):
+			for i := range m.hw.gpus {
+				out = append(out, mq.sample(typ, map[string]string{"gpu": strconv.Itoa(i)}, func(t time.Time) float64 {
+					return m.gpuMetric(typ, i, t)
+				}))
+			}
+		default:
+			out = append(out, mq.sample(typ, nil, func(t time.Time) float64 { return m.nodeMetric(typ, t) }))
+		}
+	}
+	writeMetrics(w, out)
+}
+
+// nodePoolMetrics is GET /api/v1/clusters/{clusterUuid}/nodepools/{nodepoolName}/metrics.
+// Averages over no GPUs or no ready node (a CPU-only or empty pool) come
+// back with values null, and the answer is 207.
+func (s *Server) nodePoolMetrics(w http.ResponseWriter, r *http.Request) {
+	clusterID, name := r.PathValue("clusterUuid"), r.PathValue("nodepoolName")
+	pool, found := s.fleet.poolByName(clusterID, name)
+	if !found {
+		writeError(w, http.StatusNotFound, statusMessage(http.StatusNotFound))
+		return
+	}
+	mq, err := parseMetricsQuery(r.URL.Query(), poolMetricTypes)
+	if err != nil {
+		writeBadRequest(w, err)
+		return
+	}
+	pm := poolModel{waitKey: hashKey(s.opts.Seed, "pool/"+pool.ID)}
+	for _, n := range s.fleet.allNodes() {
+		if n.dto.ClusterUUID == clusterID && n.dto.NodePool == name {
+			pm.add(s.model(n))
+		}
+	}
+	var out []measurementJSON
+	for _, typ := range mq.types {
+		switch {
+		case !pm.hasData(typ):
+			out = append(out, measurementJSON{Type: typ})
+		case typ == "GPU_UTILIZATION_DISTRIBUTION":
+			for _, b := range utilisationBuckets {
+				out = append(out, mq.sample(typ, map[string]string{"range": b.label}, func(t time.Time) float64 {
+					return pm.gpusWithin(b.lo, b.hi, t)
+				}))
+			}
+		default:
+			out = append(out, mq.sample(typ, nil, func(t time.Time) float64 { return pm.value(typ, t) }))
+		}
+	}
+	writeMetrics(w, out)
+}
+
+// utilisationBuckets are the labels of GPU_UTILIZATION_DISTRIBUTION: how
+// many GPUs run within each utilisation range (percent, upper bound
+// excluded but for the last).
+var utilisationBuckets = []struct {
+	label  string
+	lo, hi float64
+}{{"0-25", 0, 25}, {"25-50", 25, 50}, {"50-75", 50, 75}, {"75-100", 75, 101}}

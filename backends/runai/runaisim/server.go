@@ -1,0 +1,195 @@
+// Package runaisim is a Run:ai 2.22 control-plane simulator: a real HTTP
+// server speaking the vendor's contract (paths, parameters, JSON bodies,
+// error bodies, bearer tokens) over a deterministic fleet of clusters, node
+// pools and nodes. Demo mode, benchmarks and end-to-end tests stand on it.
+//
+// Every vendor route goes through a simctl.Controller, so requests are
+// counted per route template and faults (latency, errors, down) can be
+// injected at runtime through the /_sim control routes.
+package runaisim
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
+)
+
+// Options configure a Server. Zero values take the defaults.
+type Options struct {
+	// Seed makes the fleet and its metrics deterministic. Default 1.
+	Seed int64
+	// Clusters, PoolsPerCluster and NodesPerPool size the fleet (defaults
+	// 2, 3 and 4); a negative value means none. The first pool of each
+	// cluster is "default"; with three or more pools the last one is
+	// CPU-only.
+	Clusters        int
+	PoolsPerCluster int
+	NodesPerPool    int
+	// Latency is added to every vendor request.
+	Latency time.Duration
+	// ClientID and ClientSecret are the accepted client credentials.
+	// Defaults "fleetgraph-demo" and "demo-secret".
+	ClientID     string
+	ClientSecret string
+	// TokenTTL is the lifetime of issued tokens. Default 1h.
+	TokenTTL time.Duration
+	// Now is the clock for token expiry, telemetry and liveness. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// Default credentials of the simulator.
+const (
+	DefaultClientID     = "fleetgraph-demo"
+	DefaultClientSecret = "demo-secret"
+)
+
+func (o Options) withDefaults() Options {
+	def := func(v *int, d int) {
+		switch {
+		case *v == 0:
+			*v = d
+		case *v < 0:
+			*v = 0
+		}
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	def(&o.Clusters, 2)
+	def(&o.PoolsPerCluster, 3)
+	def(&o.NodesPerPool, 4)
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = DefaultClientSecret
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Server is a simulated Run:ai tenant. It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	ctl     *simctl.Controller
+	fleet   *fleet
+	handler http.Handler
+
+	signingKey []byte
+	tokenSeq   atomic.Int64
+}
+
+// New builds the fleet and the routes.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		opts:       opts,
+		fleet:      newFleet(opts),
+		signingKey: make([]byte, 32),
+	}
+	_, _ = rand.Read(s.signingKey) // a fresh key per server: tokens of one simulator do not open another
+	s.ctl = simctl.New(writeStatusError, opts.Latency)
+
+	mux := http.NewServeMux()
+	s.ctl.Handle(mux, "POST /api/v1/token", s.grantToken)
+	vendor := []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"GET /api/v1/clusters", s.listClusters},
+		{"GET /api/v1/clusters/{clusterUuid}", s.getCluster},
+		{"GET /api/v1/clusters/{clusterUuid}/nodes", s.listNodes},
+		{"GET /api/v1/clusters/{clusterUuid}/nodes/count", s.countNodes},
+		{"GET /api/v1/nodes/telemetry", s.nodeTelemetry},
+		{"GET /api/v1/nodes/{nodeId}/metrics", s.nodeMetrics},
+		{"GET /api/v1/clusters/{clusterUuid}/nodepools/{nodepoolName}/metrics", s.nodePoolMetrics},
+		{"GET /api/v1/node-pools", s.listNodePools},
+		{"GET /api/v1/node-pools/count", s.countNodePools},
+		{"GET /api/v1/node-pools/{nodepoolId}", s.getNodePool},
+	}
+	for _, v := range vendor {
+		s.ctl.Handle(mux, v.pattern, s.authenticated(v.h))
+	}
+	s.ctl.RegisterControl(mux)
+	mux.HandleFunc("GET /_sim/fleet", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Fleet())
+	})
+	mux.HandleFunc("POST /_sim/token", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"accessToken": s.IssueToken()})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "Resource not found.")
+	})
+	s.handler = mux
+	return s
+}
+
+// Handler returns the vendor routes and the /_sim control routes:
+//
+//	GET  /_sim/fleet  the fleet snapshot (Fleet as JSON)
+//	POST /_sim/token  {"accessToken": ...}, a valid bearer for pass-through demos
+//
+// plus simctl's /_sim/stats and /_sim/faults.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Control returns the request counters and fault injection.
+func (s *Server) Control() *simctl.Controller { return s.ctl }
+
+// IssueToken returns a bearer the simulator accepts until TokenTTL passes.
+func (s *Server) IssueToken() string { return s.issue(s.opts.ClientID) }
+
+// Fleet returns a snapshot of the simulated tenant, in creation order.
+func (s *Server) Fleet() Fleet { return s.fleet.snapshot() }
+
+func (s *Server) now() time.Time { return s.opts.Now().UTC() }
+
+// errorBody is the vendor's Error schema.
+type errorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Code: status, Message: msg})
+}
+
+// writeStatusError is simctl's ErrorWriter: injected faults answer with the
+// vendor's body and its usual messages.
+func writeStatusError(w http.ResponseWriter, _ *http.Request, status int) {
+	writeError(w, status, statusMessage(status))
+}
+
+// statusMessage returns the message Run:ai's examples show for status.
+func statusMessage(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "Required parameter is missing"
+	case http.StatusUnauthorized:
+		return "Issuer is not familiar."
+	case http.StatusForbidden:
+		return "You do not have sufficient permissions."
+	case http.StatusNotFound:
+		return "Resource id not found."
+	case http.StatusInternalServerError:
+		return "Something went wrong."
+	case http.StatusServiceUnavailable:
+		return "Please try again in few minutes."
+	}
+	return http.StatusText(status)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
