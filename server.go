@@ -114,6 +114,7 @@ Flags:
 	if err != nil {
 		return err
 	}
+	defer gw.Close()
 	for _, b := range gw.Registry.Backends() {
 		slog.Info("backend configured", "name", b.Name, "provider", b.Provider)
 	}

@@ -1,20 +1,24 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph"
+	"github.com/fleetgraph/fleetgraph/internal/metrics"
 	"github.com/fleetgraph/fleetgraph/resolvers"
 	"github.com/fleetgraph/fleetgraph/web"
 )
@@ -23,6 +27,16 @@ import (
 type Gateway struct {
 	Registry *fleet.Registry
 	Handler  http.Handler
+	Metrics  *metrics.Metrics
+	redis    redis.UniversalClient
+}
+
+// Close releases the gateway's Redis client.
+func (g *Gateway) Close() error {
+	if g.redis != nil {
+		return g.redis.Close()
+	}
+	return nil
 }
 
 // Build creates the vendor clients of cfg and the gateway's HTTP handler:
@@ -31,7 +45,9 @@ type Gateway struct {
 //	GET /              GraphiQL, from embedded assets
 //	GET /assets/...    GraphiQL's files
 //	GET /healthz       liveness
+//	GET /metrics       Prometheus metrics
 func Build(cfg *Config) (*Gateway, error) {
+	m := metrics.New()
 	var ra []*runai.Client
 	for _, r := range cfg.RunAI {
 		c, err := runai.New(runai.Config{
@@ -62,10 +78,28 @@ func Build(cfg *Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{Registry: reg, Handler: newHandler(reg)}, nil
+	for _, r := range cfg.RunAI {
+		if r.PassThrough {
+			reg.SetPassThrough(r.Name)
+		}
+	}
+	for _, m := range cfg.ModelArts {
+		if m.PassThrough {
+			reg.SetPassThrough(m.Name)
+		}
+	}
+	fc, rc, err := newCache(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	timeout := time.Duration(cfg.RequestTimeout)
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	return &Gateway{Registry: reg, Handler: newHandler(reg, fc, m, timeout), Metrics: m, redis: rc}, nil
 }
 
-func newHandler(reg *fleet.Registry) http.Handler {
+func newHandler(reg *fleet.Registry, fc *fleet.Cache, m *metrics.Metrics, timeout time.Duration) http.Handler {
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Fleet: fleet.NewService(reg)}})
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
@@ -75,17 +109,45 @@ func newHandler(reg *fleet.Registry) http.Handler {
 	srv.Use(resolvers.ValidateArguments{})
 	srv.SetErrorPresenter(resolvers.ErrorPresenter)
 	srv.AroundResponses(resolvers.UserInputCodes)
+	srv.AroundResponses(staleExtension)
 
-	gql := callerCredentials(fleet.Middleware(reg, srv))
+	gql := deadline(timeout, callerCredentials(fleet.Middleware(reg, fc, srv)))
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", gql)
 	mux.Handle("GET /{$}", web.GraphiQL("fleetgraph", "/graphql"))
 	mux.Handle(web.AssetsPath, web.Assets())
+	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// staleExtension says, in the response's extensions, which parts of the data
+// were served from the cache past their freshness because a vendor failed.
+func staleExtension(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil {
+		return resp
+	}
+	if stale := fleet.StaleEntries(ctx); len(stale) > 0 {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["stale"] = stale
+	}
+	return resp
+}
+
+// deadline bounds a whole request: upstream calls still running at the
+// deadline are cancelled, and their fields answer UPSTREAM_TIMEOUT.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // callerCredentials puts what the caller presented into the context. Only

@@ -23,6 +23,45 @@ type Config struct {
 	RunAI     []RunAIConfig     `yaml:"runai"`
 	ModelArts []ModelArtsConfig `yaml:"modelarts"`
 	Redis     RedisConfig       `yaml:"redis"`
+	Cache     CacheConfig       `yaml:"cache"`
+	// RequestTimeout bounds a whole GraphQL request (default 30s).
+	RequestTimeout Duration         `yaml:"requestTimeout"`
+	Resilience     ResilienceConfig `yaml:"resilience"`
+}
+
+// CacheConfig tunes the shared cache (used when redis: is set).
+type CacheConfig struct {
+	// Disabled switches the shared cache off even when Redis is configured.
+	Disabled bool `yaml:"disabled"`
+	// TTLs per kind; zero means the default.
+	Clusters      Duration `yaml:"clusters"`      // default 60s
+	NodePools     Duration `yaml:"nodePools"`     // default 60s
+	Nodes         Duration `yaml:"nodes"`         // default 15s
+	MetricsRecent Duration `yaml:"metricsRecent"` // ranges ending within 5m of now, default 10s
+	MetricsPast   Duration `yaml:"metricsPast"`   // older ranges, default 1h
+	// StaleFor keeps the last good value this long past its TTL, served when a
+	// vendor fails (default 10m).
+	StaleFor Duration `yaml:"staleFor"`
+	// Timeout bounds each Redis operation (default 50ms).
+	Timeout Duration `yaml:"timeout"`
+}
+
+// ResilienceConfig tunes the per-backend circuit breakers and retries.
+type ResilienceConfig struct {
+	Breaker struct {
+		Disabled            bool     `yaml:"disabled"`
+		FailureRatio        float64  `yaml:"failureRatio"`        // default 0.5
+		MinRequests         uint32   `yaml:"minRequests"`         // default 10
+		ConsecutiveFailures uint32   `yaml:"consecutiveFailures"` // default 5
+		Window              Duration `yaml:"window"`              // default 30s
+		OpenFor             Duration `yaml:"openFor"`             // default 10s
+	} `yaml:"breaker"`
+	Retry struct {
+		Disabled    bool     `yaml:"disabled"`
+		MaxAttempts int      `yaml:"maxAttempts"` // default 3 (GETs only)
+		BaseDelay   Duration `yaml:"baseDelay"`   // default 100ms
+		MaxDelay    Duration `yaml:"maxDelay"`    // default 2s
+	} `yaml:"retry"`
 }
 
 // RunAIConfig is one Run:ai control plane.
@@ -58,10 +97,14 @@ type ModelArtsConfig struct {
 	Timeout     Duration `yaml:"timeout"`
 }
 
-// RedisConfig selects the cache. Empty URL and Addrs: no shared cache.
+// RedisConfig selects the shared cache. Empty URL and Addrs: no shared
+// cache. url is a redis:// or rediss:// URL (standalone); addrs is a list of
+// host:port (one: standalone; several: Cluster; with masterName: Sentinel).
 type RedisConfig struct {
-	URL   string   `yaml:"url"`
-	Addrs []string `yaml:"addrs"`
+	URL        string   `yaml:"url"`
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"masterName"`
+	Password   string   `yaml:"password"`
 }
 
 // Duration is a time.Duration written as "10s" in YAML.

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -39,8 +40,8 @@ type metricsKey struct {
 }
 
 type metricsResult struct {
-	series  []*model.MetricSeries
-	partial *backends.PartialError
+	Series  []*model.MetricSeries  `json:"s"`
+	Partial *backends.PartialError `json:"p,omitempty"`
 }
 
 // Loaders are the per-request dataloaders. Build them per request (Middleware)
@@ -55,27 +56,76 @@ type Loaders struct {
 	nodeMetrics     *dataloader.Loader[metricsKey, metricsResult]
 	poolMetrics     *dataloader.Loader[metricsKey, metricsResult]
 	allocated       *dataloader.Loader[string, map[string]int]
+	stale           *staleTracker
 }
 
 type loadersKey struct{}
 
-// NewLoaders builds a fresh set of loaders over reg.
-func NewLoaders(reg *Registry) *Loaders {
-	return &Loaders{
-		clusters:   newLoader(func(ctx context.Context, b string) ([]*model.Cluster, error) { return fetchClusters(ctx, reg, b) }),
-		runaiPools: newLoader(func(ctx context.Context, b string) ([]*model.NodePool, error) { return fetchRunAIPools(ctx, reg, b) }),
-		maNodePools: newLoader(func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) {
-			return fetchMANodePools(ctx, reg, k)
-		}),
-		runaiNodes:  newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchRunAINodes(ctx, reg, k) }),
-		maPoolNodes: newLoader(func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchMAPoolNodes(ctx, reg, k) }),
-		maNodePoolNodes: newLoader(func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) {
-			return fetchMANodePoolNodes(ctx, reg, k)
-		}),
-		nodeMetrics: newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchNodeMetrics(ctx, reg, k) }),
-		poolMetrics: newLoader(func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchPoolMetrics(ctx, reg, k) }),
-		allocated:   newLoader(func(ctx context.Context, b string) (map[string]int, error) { return fetchAllocated(ctx, reg, b) }),
+// NewLoaders builds a fresh set of loaders over reg. With a non-nil cache,
+// every loader reads through it.
+func NewLoaders(reg *Registry, c *Cache) *Loaders {
+	p := DefaultCachePolicy()
+	if c != nil {
+		p = c.policy
 	}
+	fixed := func(d time.Duration) func(any) time.Duration { return func(any) time.Duration { return d } }
+	self := func(b string) string { return b }
+	l := &Loaders{stale: &staleTracker{}}
+	l.clusters = newLoader(c, reg, cachedSpec[string, []*model.Cluster]{
+		kind: "clusters", backend: self, key: func(string) string { return "" }, ttl: ttlOf[string](fixed(p.Clusters)),
+		fetch: func(ctx context.Context, b string) ([]*model.Cluster, error) { return fetchClusters(ctx, reg, b) },
+	})
+	l.runaiPools = newLoader(c, reg, cachedSpec[string, []*model.NodePool]{
+		kind: "rpools", backend: self, key: func(string) string { return "" }, ttl: ttlOf[string](fixed(p.NodePools)),
+		fetch: func(ctx context.Context, b string) ([]*model.NodePool, error) { return fetchRunAIPools(ctx, reg, b) },
+	})
+	l.maNodePools = newLoader(c, reg, cachedSpec[clusterKey, []*model.NodePool]{
+		kind: "mpools", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.NodePools)),
+		fetch: func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) { return fetchMANodePools(ctx, reg, k) },
+	})
+	l.runaiNodes = newLoader(c, reg, cachedSpec[clusterKey, []*model.Node]{
+		kind: "rnodes", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.Nodes)),
+		fetch: func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchRunAINodes(ctx, reg, k) },
+	})
+	l.maPoolNodes = newLoader(c, reg, cachedSpec[clusterKey, []*model.Node]{
+		kind: "mnodes", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.Nodes)),
+		fetch: func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchMAPoolNodes(ctx, reg, k) },
+	})
+	l.maNodePoolNodes = newLoader(c, reg, cachedSpec[nodePoolKey, []*model.Node]{
+		kind: "mnpnodes", backend: func(k nodePoolKey) string { return k.Backend }, key: func(k nodePoolKey) string { return k.Pool + "/" + k.NodePool },
+		ttl:   ttlOf[nodePoolKey](fixed(p.Nodes)),
+		fetch: func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) { return fetchMANodePoolNodes(ctx, reg, k) },
+	})
+	metricsTTL := func(k metricsKey) time.Duration {
+		if time.Unix(0, k.End).Before(time.Now().Add(-p.RecentWindow)) {
+			return p.MetricsPast
+		}
+		return p.MetricsRecent
+	}
+	l.nodeMetrics = newLoader(c, reg, cachedSpec[metricsKey, metricsResult]{
+		kind: "nmetrics", backend: metricsKey.backend, key: metricsKey.key, ttl: metricsTTL,
+		fetch: func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchNodeMetrics(ctx, reg, k) },
+	})
+	l.poolMetrics = newLoader(c, reg, cachedSpec[metricsKey, metricsResult]{
+		kind: "pmetrics", backend: metricsKey.backend, key: metricsKey.key, ttl: metricsTTL,
+		fetch: func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchPoolMetrics(ctx, reg, k) },
+	})
+	l.allocated = newLoader(c, reg, cachedSpec[string, map[string]int]{
+		kind: "alloc", backend: self, key: func(string) string { return "" }, ttl: ttlOf[string](fixed(p.Nodes)),
+		fetch: func(ctx context.Context, b string) (map[string]int, error) { return fetchAllocated(ctx, reg, b) },
+	})
+	return l
+}
+
+func ttlOf[K any](f func(any) time.Duration) func(K) time.Duration {
+	return func(k K) time.Duration { return f(k) }
+}
+
+func (k clusterKey) backend() string { return k.Backend }
+func (k clusterKey) key() string     { return k.Cluster }
+func (k metricsKey) backend() string { return k.Backend }
+func (k metricsKey) key() string {
+	return fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types)
 }
 
 // WithLoaders returns ctx carrying l.
@@ -93,34 +143,43 @@ func loadersFor(ctx context.Context) *Loaders {
 	return l
 }
 
-// Middleware gives every request its own loaders.
-func Middleware(reg *Registry, next http.Handler) http.Handler {
+// Middleware gives every request its own loaders, reading through c (nil:
+// no shared cache).
+func Middleware(reg *Registry, c *Cache, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), NewLoaders(reg))))
+		next.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), NewLoaders(reg, c))))
 	})
 }
 
-// newLoader builds a loader whose batch calls fetch once per key, all keys
-// concurrently, and answers in key order.
+// newLoader builds a loader whose batch answers every key concurrently,
+// through the shared cache when there is one, in key order.
 //
 // Failures stay memoised for the rest of the request on purpose: the loaders
 // live for one request, and re-calling a failing backend once per field
 // (a hundred nodes asking for their cluster) is the load a failing vendor
 // needs least. Only a cancelled context is not memoised.
-func newLoader[K comparable, V any](fetch func(context.Context, K) (V, error)) *dataloader.Loader[K, V] {
+func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, V]) *dataloader.Loader[K, V] {
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
-		results := make([]*dataloader.Result[V], len(keys))
-		var wg sync.WaitGroup
-		for i, k := range keys {
-			wg.Go(func() {
-				v, err := fetch(ctx, k)
-				if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-					err = dataloader.NewSkipCacheError(err)
-				}
-				results[i] = &dataloader.Result[V]{Data: v, Error: err}
-			})
+		var vals []V
+		var errs []error
+		if c != nil {
+			vals, errs = cachedLoad(ctx, c, reg, spec, keys)
+		} else {
+			vals, errs = make([]V, len(keys)), make([]error, len(keys))
+			var wg sync.WaitGroup
+			for i, k := range keys {
+				wg.Go(func() { vals[i], errs[i] = spec.fetch(ctx, k) })
+			}
+			wg.Wait()
 		}
-		wg.Wait()
+		results := make([]*dataloader.Result[V], len(keys))
+		for i := range keys {
+			err := errs[i]
+			if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				err = dataloader.NewSkipCacheError(err)
+			}
+			results[i] = &dataloader.Result[V]{Data: vals[i], Error: err}
+		}
 		return results
 	}
 	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](batchWait))
@@ -251,9 +310,9 @@ func metricsAnswer(backend string, resp *runai.MetricsResponse, err error) (metr
 		return metricsResult{}, wrap(backends.RunAI, backend, err)
 	}
 	if resp == nil {
-		return metricsResult{partial: partial}, nil
+		return metricsResult{Partial: partial}, nil
 	}
-	return metricsResult{series: runaiSeries(resp.Measurements), partial: partial}, nil
+	return metricsResult{Series: runaiSeries(resp.Measurements), Partial: partial}, nil
 }
 
 func fetchNodeMetrics(ctx context.Context, reg *Registry, k metricsKey) (metricsResult, error) {

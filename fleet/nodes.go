@@ -151,16 +151,16 @@ func (r MetricsRequest) pick(res metricsResult) ([]*model.MetricSeries, error) {
 		want[t] = true
 	}
 	out := []*model.MetricSeries{}
-	for _, s := range res.series {
+	for _, s := range res.Series {
 		if want[s.Type] {
 			out = append(out, s)
 		}
 	}
-	if res.partial == nil {
+	if res.Partial == nil {
 		return out, nil
 	}
 	var missing []string
-	for _, t := range res.partial.Missing {
+	for _, t := range res.Partial.Missing {
 		if want[t] {
 			missing = append(missing, t)
 		}
@@ -168,7 +168,7 @@ func (r MetricsRequest) pick(res metricsResult) ([]*model.MetricSeries, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	p := *res.partial
+	p := *res.Partial
 	p.Missing = missing
 	return out, &BackendError{Backend: p.Backend, Provider: backends.RunAI, Err: &p}
 }

@@ -16,12 +16,15 @@ type Registry struct {
 	runai     []*runai.Client
 	modelarts []*modelarts.Client
 	byName    map[string]backends.Provider
+	// passThrough names the backends that forward callers' credentials:
+	// their cache entries are scoped per caller.
+	passThrough map[string]bool
 }
 
 // NewRegistry returns a registry over the given clients. Backend names must be
 // unique across both vendors: they are part of every ID.
 func NewRegistry(ra []*runai.Client, ma []*modelarts.Client) (*Registry, error) {
-	r := &Registry{runai: ra, modelarts: ma, byName: map[string]backends.Provider{}}
+	r := &Registry{runai: ra, modelarts: ma, byName: map[string]backends.Provider{}, passThrough: map[string]bool{}}
 	for _, c := range ra {
 		if err := r.add(c.Name(), backends.RunAI); err != nil {
 			return nil, err
@@ -76,4 +79,12 @@ func (r *Registry) Backends() []*model.Backend {
 		out = append(out, &model.Backend{Name: c.Name(), Provider: model.ProviderModelarts})
 	}
 	return out
+}
+
+// SetPassThrough marks backends that forward each caller's credentials.
+// Call it before serving.
+func (r *Registry) SetPassThrough(names ...string) {
+	for _, n := range names {
+		r.passThrough[n] = true
+	}
 }

@@ -13,6 +13,20 @@ import (
 // RawJSON is a vendor object exactly as received; the JSON scalar.
 type RawJSON json.RawMessage
 
+// MarshalJSON embeds the bytes as they are (the cache stores models as JSON).
+func (r RawJSON) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("null"), nil
+	}
+	return r, nil
+}
+
+// UnmarshalJSON keeps a copy of the bytes.
+func (r *RawJSON) UnmarshalJSON(b []byte) error {
+	*r = append((*r)[:0], b...)
+	return nil
+}
+
 // MarshalGQL writes the bytes as they are ("null" when empty).
 func (r RawJSON) MarshalGQL(w io.Writer) {
 	if len(r) == 0 {

@@ -1,0 +1,254 @@
+package fleet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/cache"
+	"github.com/fleetgraph/fleetgraph/internal/metrics"
+)
+
+// CachePolicy says how long each kind of result lives in the shared cache.
+type CachePolicy struct {
+	Clusters  time.Duration // clusters and resource pools (default 60s)
+	NodePools time.Duration // node-pool lists (default 60s)
+	Nodes     time.Duration // node lists and GPU allocation (default 15s)
+	// MetricsRecent is for ranges ending near now (default 10s);
+	// MetricsPast for ranges ending more than RecentWindow ago, which no
+	// longer change (default 1h).
+	MetricsRecent time.Duration
+	MetricsPast   time.Duration
+	RecentWindow  time.Duration // default 5m
+	// StaleFor keeps the last good value this long past its TTL, to be served
+	// when the vendor fails or its breaker is open (default 10m; 0 = never stale).
+	StaleFor time.Duration
+}
+
+// DefaultCachePolicy returns the defaults documented on CachePolicy.
+func DefaultCachePolicy() CachePolicy {
+	return CachePolicy{
+		Clusters: 60 * time.Second, NodePools: 60 * time.Second, Nodes: 15 * time.Second,
+		MetricsRecent: 10 * time.Second, MetricsPast: time.Hour, RecentWindow: 5 * time.Minute,
+		StaleFor: 10 * time.Minute,
+	}
+}
+
+// Cache puts the shared Store under the dataloaders: batch -> GetMany ->
+// upstream for the misses (identical concurrent misses collapsed into one
+// call) -> SetMany. Values carry the time they stop being fresh; Redis keeps
+// them StaleFor longer, so that the last good value can be served when the
+// vendor is down.
+type Cache struct {
+	store   cache.Store
+	policy  CachePolicy
+	metrics *metrics.Metrics
+	flight  cache.Flight
+	now     func() time.Time
+}
+
+// NewCache returns a cache over store (cache.Noop{} to switch caching off).
+// m may be nil.
+func NewCache(store cache.Store, policy CachePolicy, m *metrics.Metrics) *Cache {
+	return &Cache{store: store, policy: policy, metrics: m, now: time.Now}
+}
+
+// envelope is what is stored: the value and the end of its freshness.
+type envelope struct {
+	FreshUntil int64           `json:"f"` // unix ms
+	Value      json.RawMessage `json:"v"`
+}
+
+func (c *Cache) count(op, result string) {
+	if c.metrics != nil {
+		c.metrics.CacheOperations.WithLabelValues(op, result).Inc()
+	}
+}
+
+// scope is the credential scope of a cache key: "svc" for the gateway's own
+// service credentials; for a pass-through backend a hash of the caller's
+// credential (never the credential itself), so that data fetched with one
+// caller's token is never served to another.
+func (c *Cache) scope(ctx context.Context, reg *Registry, backend string) string {
+	if !reg.passThrough[backend] {
+		return "svc"
+	}
+	creds, _ := backends.CredentialsFrom(ctx)
+	cred := creds.RunAIBearer
+	if reg.byName[backend] == backends.ModelArts {
+		cred = creds.ModelArtsAuthToken
+	}
+	if cred == "" {
+		return "anon"
+	}
+	sum := sha256.Sum256([]byte(backend + "\x00" + cred))
+	return "pt-" + hex.EncodeToString(sum[:16])
+}
+
+// staleEligible says whether err is the vendor failing (serve the last good
+// value) rather than the caller's fault or a missing object (do not).
+func staleEligible(err error) bool {
+	var tr *backends.TransportError
+	return errors.As(err, &tr) || errors.Is(err, backends.ErrUnavailable) ||
+		errors.Is(err, backends.ErrUpstream) || errors.Is(err, backends.ErrRateLimited)
+}
+
+// cachedSpec describes one cached loader.
+type cachedSpec[K comparable, V any] struct {
+	kind    string
+	backend func(K) string
+	// key is the vendor identity of k within its backend and kind.
+	key   func(K) string
+	ttl   func(K) time.Duration
+	fetch func(context.Context, K) (V, error)
+}
+
+// load answers keys from the cache where fresh, and upstream otherwise.
+func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registry, spec cachedSpec[K, V], keys []K) ([]V, []error) {
+	vals := make([]V, len(keys))
+	errs := make([]error, len(keys))
+	ckeys := make([]string, len(keys))
+	for i, k := range keys {
+		ckeys[i] = spec.kind + ":" + spec.backend(k) + ":" + c.scope(ctx, reg, spec.backend(k)) + ":" + spec.key(k)
+	}
+	hits, err := c.store.GetMany(ctx, ckeys)
+	if err != nil {
+		slog.DebugContext(ctx, "cache unavailable, going upstream", "err", err)
+		hits = nil
+	}
+	now := c.now()
+	stale := make([]*envelope, len(keys))
+	var misses []int
+	for i, ck := range ckeys {
+		raw, ok := hits[ck]
+		if !ok {
+			c.count("get", "miss")
+			misses = append(misses, i)
+			continue
+		}
+		var env envelope
+		if json.Unmarshal(raw, &env) != nil || json.Unmarshal(env.Value, &vals[i]) != nil {
+			c.count("get", "error")
+			misses = append(misses, i)
+			continue
+		}
+		if now.UnixMilli() < env.FreshUntil {
+			c.count("get", "hit")
+			continue
+		}
+		stale[i] = &env
+		misses = append(misses, i)
+	}
+	var (
+		mu      sync.Mutex
+		entries []cache.Entry
+		wg      sync.WaitGroup
+	)
+	for _, i := range misses {
+		wg.Go(func() {
+			k := keys[i]
+			ttl := spec.ttl(k)
+			// Identical misses in concurrent requests share one upstream
+			// call; it runs detached from this request's cancellation so the
+			// others are not failed by one client going away (the vendor
+			// client's own timeout still bounds it).
+			raw, err, _ := c.flight.Do(ckeys[i], func() ([]byte, error) {
+				v, err := spec.fetch(context.WithoutCancel(ctx), k)
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(v)
+			})
+			if err == nil {
+				err = json.Unmarshal(raw, &vals[i])
+			}
+			if err != nil {
+				if stale[i] != nil && c.policy.StaleFor > 0 && staleEligible(err) && json.Unmarshal(stale[i].Value, &vals[i]) == nil {
+					c.count("get", "stale")
+					age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-ttl))
+					markStale(ctx, spec.backend(k), spec.kind, age, err)
+					return
+				}
+				errs[i] = err
+				return
+			}
+			env, _ := json.Marshal(envelope{FreshUntil: c.now().Add(ttl).UnixMilli(), Value: raw})
+			mu.Lock()
+			entries = append(entries, cache.Entry{Key: ckeys[i], Value: env, TTL: ttl + c.policy.StaleFor})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(entries) > 0 {
+		if err := c.store.SetMany(ctx, entries); err != nil {
+			slog.DebugContext(ctx, "cache write failed", "err", err)
+		}
+	}
+	return vals, errs
+}
+
+// Invalidate drops cached entries of backend for the service scope and the
+// caller's scope (after a mutation).
+func (c *Cache) Invalidate(ctx context.Context, reg *Registry, backend string, kindKeys ...string) error {
+	keys := make([]string, 0, 2*len(kindKeys))
+	scopes := []string{"svc"}
+	if s := c.scope(ctx, reg, backend); s != "svc" {
+		scopes = append(scopes, s)
+	}
+	for _, kk := range kindKeys {
+		kind, key, _ := cutKind(kk)
+		for _, s := range scopes {
+			keys = append(keys, kind+":"+backend+":"+s+":"+key)
+		}
+	}
+	return c.store.Delete(ctx, keys...)
+}
+
+func cutKind(s string) (kind, key string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// StaleEntry is a value served past its freshness because the vendor failed.
+type StaleEntry struct {
+	Backend string  `json:"backend"`
+	Kind    string  `json:"kind"`
+	AgeSecs float64 `json:"ageSeconds"`
+	Reason  string  `json:"reason"`
+}
+
+type staleTracker struct {
+	mu      sync.Mutex
+	entries []StaleEntry
+}
+
+func markStale(ctx context.Context, backend, kind string, age time.Duration, reason error) {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		return
+	}
+	l.stale.mu.Lock()
+	defer l.stale.mu.Unlock()
+	l.stale.entries = append(l.stale.entries, StaleEntry{Backend: backend, Kind: kind, AgeSecs: age.Round(time.Second).Seconds(), Reason: reason.Error()})
+}
+
+// StaleEntries lists what the request was served from stale cache entries.
+func StaleEntries(ctx context.Context) []StaleEntry {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		return nil
+	}
+	l.stale.mu.Lock()
+	defer l.stale.mu.Unlock()
+	return append([]StaleEntry(nil), l.stale.entries...)
+}
