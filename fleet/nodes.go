@@ -136,11 +136,27 @@ type MetricsRequest struct {
 
 func (r MetricsRequest) key(backend, target, pool string) metricsKey {
 	all := append(append([]string(nil), r.All...), r.Want...)
+	start, end := alignRange(r.Start, r.End, r.Samples)
 	return metricsKey{
 		Backend: backend, Target: target, Pool: pool,
-		Start: r.Start.UnixNano(), End: r.End.UnixNano(), Samples: r.Samples,
+		Start: start.UnixNano(), End: end.UnixNano(), Samples: r.Samples,
 		Types: sortedTypes(all),
 	}
+}
+
+// alignRange moves a range down to a multiple of its sample step (at least
+// 10 s, at most 5 min), keeping its length, so that a dashboard's sliding
+// "last hour" asks upstream, and the cache, the same question until the next
+// step: the newest point is at most one step old, which is the resolution
+// the caller asked for anyway.
+func alignRange(start, end time.Time, samples int) (time.Time, time.Time) {
+	step := end.Sub(start) / time.Duration(max(samples, 1))
+	step = min(max(step.Truncate(time.Second), 10*time.Second), 5*time.Minute)
+	aligned := end.Truncate(step)
+	if !aligned.After(start) {
+		return start, end // a range shorter than its step stays as asked
+	}
+	return start.Add(aligned.Sub(end)), aligned
 }
 
 // pick returns the series of the wanted types, and a partial-success error
