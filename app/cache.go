@@ -2,9 +2,11 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/fleet"
@@ -38,6 +40,12 @@ func newCache(cfg *Config, m *metrics.Metrics) (*fleet.Cache, redis.UniversalCli
 	client := redis.NewUniversalClient(opts)
 	store := cache.NewRedis(client, cache.RedisOptions{
 		Timeout: timeout,
+		Breaker: cache.BreakerOptions{
+			OpenFor: time.Duration(cfg.Cache.BreakerOpenFor),
+			OnStateChange: func(from, to gobreaker.State) {
+				slog.Warn("cache breaker state changed", "from", from.String(), "to", to.String())
+			},
+		},
 		// Hits and misses are counted by the fleet cache, per logical lookup;
 		// the store adds what only it sees: Redis errors and breaker bypasses.
 		OnResult: func(op, result string) {

@@ -44,6 +44,9 @@ type CacheConfig struct {
 	StaleFor Duration `yaml:"staleFor"`
 	// Timeout bounds each Redis operation (default 50ms).
 	Timeout Duration `yaml:"timeout"`
+	// BreakerOpenFor is how long the cache is bypassed after Redis failed
+	// 5 times in a row, before a probe (default 5s).
+	BreakerOpenFor Duration `yaml:"breakerOpenFor"`
 }
 
 // ResilienceConfig tunes the per-backend circuit breakers and retries.

@@ -6,6 +6,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -143,4 +144,37 @@ func newServer(t *testing.T, gw *app.Gateway) *httptest.Server {
 	srv := httptest.NewServer(gw.Handler)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// rawQuery returns the whole response body.
+func (e *env) rawQuery(t *testing.T, query string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	resp, err := http.Post(e.gw.URL+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return string(raw)
+}
+
+// metricValue reads one sample from the gateway's /metrics, 0 when absent.
+func metricValue(t *testing.T, e *env, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(e.gw.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }
