@@ -178,3 +178,22 @@ func metricValue(t *testing.T, e *env, series string) float64 {
 	}
 	return 0
 }
+
+// newServerFor builds another gateway over e's simulators with its cache at
+// redisAddr: a second gateway process sharing the same Redis.
+func newServerFor(t *testing.T, e *env, redisAddr string) *httptest.Server {
+	t.Helper()
+	cfg := &app.Config{
+		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: e.raURL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
+		ModelArts: []app.ModelArtsConfig{{
+			Name: "modelarts-a", Endpoint: e.maURL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
+		}},
+	}
+	withRedis(redisAddr, nil)(cfg)
+	gw, err := app.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close() })
+	return newServer(t, gw)
+}
