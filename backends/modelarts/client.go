@@ -220,6 +220,7 @@ func (c *Client) get(ctx context.Context, route string, query url.Values, args .
 func (c *Client) do(ctx context.Context, method, route string, query url.Values, body []byte, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	ctx = backends.WithRoute(ctx, route) // labels the call in the transport's metrics
 	path := c.expand(route, args...)
 	for attempt := 0; ; attempt++ {
 		token, err := c.credential(ctx)

@@ -218,6 +218,7 @@ func (c *Client) bearer(ctx context.Context, route string) (string, error) {
 
 // send builds and sends one HTTP request. bearer may be empty (token call).
 func (c *Client) send(ctx context.Context, req request, bearer string) (*http.Response, error) {
+	ctx = backends.WithRoute(ctx, req.route) // labels the call in the transport's metrics
 	u := c.baseURL + expand(req.route, req.args)
 	if len(req.query) > 0 {
 		// Commas stay literal: they delimit explode:false arrays
