@@ -26,6 +26,13 @@ type Faults struct {
 	// Routes limits the faults to these route templates ("GET /api/v1/clusters");
 	// empty means every vendor route.
 	Routes []string `json:"routes,omitempty"`
+	// ResponseDelayMs lets the request take effect, then holds its answer this
+	// long (dropped if the client has gone): a write whose outcome the client
+	// never learns, as when a call times out after the vendor committed it.
+	ResponseDelayMs int `json:"responseDelayMs,omitempty"`
+	// FailAfterApply lets the request take effect, then answers ErrorStatus
+	// (default 502) with the vendor's error body instead of the real answer.
+	FailAfterApply bool `json:"failAfterApply,omitempty"`
 }
 
 // ErrorWriter writes the vendor's error body for status.
@@ -78,9 +85,63 @@ func (c *Controller) Wrap(route string, h http.HandlerFunc) http.Handler {
 			c.writeError(w, r, status)
 			return
 		}
-		h(w, r)
+		after, failStatus := c.afterFaults(route)
+		if after == 0 && failStatus == 0 {
+			h(w, r)
+			return
+		}
+		// Apply the request, keep its answer, then delay or replace it.
+		rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+		h(rec, r)
+		if after > 0 {
+			t := time.NewTimer(after)
+			select {
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if failStatus != 0 {
+			c.writeError(w, r, failStatus)
+			return
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body)
 	})
 }
+
+// afterFaults returns the post-handler faults that apply to route.
+func (c *Controller) afterFaults(route string) (time.Duration, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.faults
+	if len(f.Routes) > 0 && !slices.Contains(f.Routes, route) {
+		return 0, 0
+	}
+	status := 0
+	if f.FailAfterApply {
+		status = f.ErrorStatus
+		if status == 0 {
+			status = http.StatusBadGateway
+		}
+	}
+	return time.Duration(f.ResponseDelayMs) * time.Millisecond, status
+}
+
+// bufferedResponse holds a handler's answer until the faults let it go.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
+func (b *bufferedResponse) Write(p []byte) (int, error) { b.body = append(b.body, p...); return len(p), nil }
 
 // admit counts the request and decides its fate under the current faults.
 func (c *Controller) admit(route string) (time.Duration, int) {
@@ -153,8 +214,8 @@ func (c *Controller) SetFaults(f Faults) error {
 	if f.ErrorStatus != 0 && (f.ErrorStatus < 400 || f.ErrorStatus > 599) {
 		return fmt.Errorf("errorStatus must be a 4xx or 5xx status, got %d", f.ErrorStatus)
 	}
-	if f.LatencyMs < 0 || f.JitterMs < 0 {
-		return fmt.Errorf("latencyMs and jitterMs must not be negative")
+	if f.LatencyMs < 0 || f.JitterMs < 0 || f.ResponseDelayMs < 0 {
+		return fmt.Errorf("latencyMs, jitterMs and responseDelayMs must not be negative")
 	}
 	c.mu.Lock()
 	c.faults = f
