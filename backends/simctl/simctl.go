@@ -139,9 +139,12 @@ type bufferedResponse struct {
 	body   []byte
 }
 
-func (b *bufferedResponse) Header() http.Header         { return b.header }
-func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
-func (b *bufferedResponse) Write(p []byte) (int, error) { b.body = append(b.body, p...); return len(p), nil }
+func (b *bufferedResponse) Header() http.Header    { return b.header }
+func (b *bufferedResponse) WriteHeader(status int) { b.status = status }
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.body = append(b.body, p...)
+	return len(p), nil
+}
 
 // admit counts the request and decides its fate under the current faults.
 func (c *Controller) admit(route string) (time.Duration, int) {
