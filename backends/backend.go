@@ -29,6 +29,10 @@ var (
 	ErrRateLimited  = errors.New("rate limited")
 	ErrUnavailable  = errors.New("upstream unavailable")
 	ErrUpstream     = errors.New("upstream error")
+	// ErrTimeout is the cause of a vendor client's own per-call deadline
+	// (context.WithTimeoutCause), so that layers below can tell the backend
+	// being slow (counts against its breaker) from the caller giving up.
+	ErrTimeout = errors.New("upstream call timed out")
 	// ErrNoCredentials: pass-through mode and the caller brought no credential
 	// for this vendor. Returned before any upstream call.
 	ErrNoCredentials = errors.New("no credentials for this backend")

@@ -10,7 +10,9 @@
 // above it owns retries and breakers. The one exception is the documented
 // IAM case: a 401 on an IAM token drops the token, fetches a new one and
 // repeats the call once, since a token invalidated upstream (password change,
-// permission change) is otherwise unrecoverable until its 24 h run out.
+// permission change) is otherwise unrecoverable until its 24 h run out; it
+// applies to writes too, since API Gateway answered before ModelArts saw the
+// request. Writes are otherwise sent exactly once (see MaybeApplied).
 //
 // Decisions where the upstream documentation is silent or contradictory
 // (upstreams.md C.2):
@@ -218,7 +220,7 @@ func (c *Client) get(ctx context.Context, route string, query url.Values, args .
 }
 
 func (c *Client) do(ctx context.Context, method, route string, query url.Values, body []byte, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, backends.ErrTimeout)
 	defer cancel()
 	ctx = backends.WithRoute(ctx, route) // labels the call in the transport's metrics
 	path := c.expand(route, args...)
@@ -283,7 +285,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 		return nil, fmt.Errorf("%s %s: build request: %w", backends.ModelArts, c.cfg.Name, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentTypeJSON)
 	}
 	switch c.mode {
 	case authAKSK:

@@ -118,7 +118,7 @@ func (s *iamSource) invalidate(tok string) {
 }
 
 func (s *iamSource) fetch(ctx context.Context, call *iamCall) {
-	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.c.cfg.Timeout, backends.ErrTimeout)
 	defer cancel()
 	tok, exp, err := s.request(ctx)
 	s.mu.Lock()

@@ -153,7 +153,7 @@ type request struct {
 // check and decoding into out (when out is non-nil). It returns the 2xx
 // status so that callers can tell 207 from 200.
 func (c *Client) do(ctx context.Context, req request, out any) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, backends.ErrTimeout)
 	defer cancel()
 
 	bearer, err := c.bearer(ctx, req.route)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
 )
 
 const (
@@ -74,7 +76,7 @@ func (ts *tokenSource) token(ctx context.Context) (string, error) {
 }
 
 func (ts *tokenSource) fetch(ctx context.Context, f *tokenFlight) {
-	ctx, cancel := context.WithTimeout(ctx, ts.c.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, ts.c.timeout, backends.ErrTimeout)
 	defer cancel()
 	tok, err := ts.c.grantToken(ctx, ts.clientID, ts.clientSecret)
 

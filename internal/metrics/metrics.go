@@ -16,7 +16,8 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	// UpstreamRequests counts vendor calls by result: code is the HTTP status,
-	// or "transport_error", "timeout", "breaker_open".
+	// or "transport_error", "timeout", "canceled" (the caller went away),
+	// "breaker_open" (not sent).
 	UpstreamRequests *prometheus.CounterVec   // backend, provider, route, code
 	UpstreamDuration *prometheus.HistogramVec // backend, provider, route
 	// UpstreamRetries counts retried GETs by the reason of the retry.
