@@ -24,6 +24,9 @@
 //     array (FlavorCounts); node-pool buckets are single objects.
 //   - Query keys are lower-cased in the canonical request, like the current Go
 //     SDK; this client only sends lower-case keys, so both readings agree.
+//   - Node-pool writes send Content-Type application/json;charset=UTF-8 (the
+//     SDK's; the PatchNodePool page names application/merge-patch+json), and
+//     a PATCH carries only the fields that change (PoolResourcePatch).
 package modelarts
 
 import (

@@ -21,6 +21,7 @@ type Fleet struct {
 
 // Fleet returns a snapshot of the current fleet.
 func (s *Server) Fleet() Fleet {
+	s.tick()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := Fleet{NodePools: map[string][]modelarts.NodePool{}, Nodes: map[string][]modelarts.Node{}}
@@ -28,7 +29,7 @@ func (s *Server) Fleet() Fleet {
 		out.Pools = append(out.Pools, clone(p.pool))
 		nps := make([]modelarts.NodePool, 0, len(p.nodePools))
 		for _, np := range p.nodePools {
-			nps = append(nps, clone(*np))
+			nps = append(nps, clone(np.np))
 		}
 		out.NodePools[p.pool.Metadata.Name] = nps
 		out.Nodes[p.pool.Metadata.Name] = clone(p.nodes)
@@ -52,12 +53,36 @@ func clone[T any](v T) T {
 // fleet is the mutable state; Server.mu guards it.
 type fleet struct {
 	pools []*poolState
+	gen   *gen // names and addresses of nodes created later
 }
 
 type poolState struct {
 	pool      modelarts.Pool
-	nodePools []*modelarts.NodePool
+	flavors   []flavor               // what CreateNodePool may ask for
+	network   *modelarts.NodeNetwork // the pool's VPC placement, given to new nodes
+	nodePools []*nodePoolState
 	nodes     []modelarts.Node // creation order, all node pools
+	// changes holds the nodes on their way in or out, by node name.
+	changes map[string]nodeChange
+}
+
+// nodePoolState is a node pool and what the API keeps beside it.
+type nodePoolState struct {
+	np modelarts.NodePool
+	// annotations are the create/patch annotations (billing). The SDK's
+	// NodePool has no metadata.annotations, so reads do not show them.
+	annotations map[string]string
+	// deletedAt is when DeleteNodePool was called (zero: not deleted); the
+	// node pool disappears with its last node.
+	deletedAt time.Time
+}
+
+// nodeChange is a node's lifecycle in progress: created (Creating, then
+// Checking, then Available) or deleted (Deleting, then gone), each step
+// lasting Options.PhaseDelay from since.
+type nodeChange struct {
+	since    time.Time
+	deleting bool
 }
 
 func (f *fleet) pool(name string) *poolState {
@@ -69,9 +94,9 @@ func (f *fleet) pool(name string) *poolState {
 	return nil
 }
 
-func (p *poolState) nodePool(name string) *modelarts.NodePool {
+func (p *poolState) nodePool(name string) *nodePoolState {
 	for _, np := range p.nodePools {
-		if np.Metadata.Name == name {
+		if np.np.Metadata.Name == name {
 			return np
 		}
 	}
@@ -117,7 +142,7 @@ var (
 func generate(opts Options) *fleet {
 	rnd := rand.New(rand.NewPCG(uint64(opts.Seed), 0x6d6f64656c617274))
 	g := &gen{rnd: rnd, opts: opts, used: map[string]bool{}}
-	f := &fleet{}
+	f := &fleet{gen: g}
 	base := time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)
 	for i := range opts.Pools {
 		f.pools = append(f.pools, g.pool(i, base.Add(time.Duration(i)*7*24*time.Hour+g.hours(48))))
@@ -176,7 +201,7 @@ func (g *gen) pool(i int, created time.Time) *poolState {
 		kind, flavors = "Ascend", ascendFlavor
 	}
 	network := &modelarts.NodeNetwork{VPC: g.uuid(), Subnet: g.uuid(), SecurityGroups: []string{g.uuid()}}
-	p := &poolState{pool: modelarts.Pool{
+	p := &poolState{flavors: flavors, network: network, changes: map[string]nodeChange{}, pool: modelarts.Pool{
 		APIVersion: "v2", Kind: "Pool",
 		Metadata: modelarts.Metadata{
 			Name:              name,
@@ -217,7 +242,7 @@ func (g *gen) pool(i int, created time.Time) *poolState {
 	for j := range g.opts.NodePoolsPerPool {
 		fl := flavors[j%len(flavors)]
 		npName := fmt.Sprintf("nodepool-%d", j+1)
-		np := &modelarts.NodePool{APIVersion: "v2", Kind: "NodePool",
+		np := modelarts.NodePool{APIVersion: "v2", Kind: "NodePool",
 			Metadata: modelarts.Metadata{Name: npName},
 			Spec: modelarts.NodePoolSpec{Resources: modelarts.PoolResource{
 				Flavor: fl.name, Count: g.opts.NodesPerNodePool, MaxCount: g.opts.NodesPerNodePool,
@@ -231,7 +256,7 @@ func (g *gen) pool(i int, created time.Time) *poolState {
 			p.nodes = append(p.nodes, n)
 		}
 		np.Spec.Resources.AZs = azList(azCount)
-		p.nodePools = append(p.nodePools, np)
+		p.nodePools = append(p.nodePools, &nodePoolState{np: np, annotations: map[string]string{modelarts.AnnotationBillingMode: modelarts.BillingPayPerUse}})
 	}
 	p.recount()
 	return p
@@ -239,7 +264,6 @@ func (g *gen) pool(i int, created time.Time) *poolState {
 
 func (g *gen) node(p *poolState, fl flavor, nodePool, az string, network *modelarts.NodeNetwork, created time.Time) modelarts.Node {
 	idx := g.nodeIdx
-	g.nodeIdx++
 	phase := modelarts.NodeAvailable
 	switch {
 	case idx%9 == 4:
@@ -247,6 +271,14 @@ func (g *gen) node(p *poolState, fl flavor, nodePool, az string, network *modela
 	case idx%13 == 7:
 		phase = modelarts.NodeCreating
 	}
+	return g.newNode(p, fl, nodePool, az, network, created, phase)
+}
+
+// newNode builds the next node of the fleet in the given phase; a node not
+// yet running anything has all its capacity available.
+func (g *gen) newNode(p *poolState, fl flavor, nodePool, az string, network *modelarts.NodeNetwork, created time.Time, phase string) modelarts.Node {
+	idx := g.nodeIdx
+	g.nodeIdx++
 	name := g.nodeName()
 	alloc := fl.resources(fl.cpuMilli, fl.memMi, fl.accelCount)
 	avail := alloc
@@ -316,7 +348,8 @@ func azList(counts map[string]int) []modelarts.AZCount {
 func (p *poolState) recount() {
 	type key struct{ bucket, flavor string }
 	poolBuckets := map[key]map[string]int{}
-	for _, np := range p.nodePools {
+	for _, nps := range p.nodePools {
+		np := &nps.np
 		buckets := map[string]map[string]int{} // bucket -> az -> count
 		for _, n := range p.nodesOf(np.Metadata.Name) {
 			b := bucketOf(n.Status.Phase)
@@ -346,7 +379,7 @@ func (p *poolState) recount() {
 
 	spec := []modelarts.PoolSpecResource{}
 	for _, np := range p.nodePools {
-		r := np.Spec.Resources
+		r := np.np.Spec.Resources
 		i := slices.IndexFunc(spec, func(s modelarts.PoolSpecResource) bool { return s.Flavor == r.Flavor })
 		if i < 0 {
 			spec = append(spec, modelarts.PoolSpecResource{Flavor: r.Flavor})

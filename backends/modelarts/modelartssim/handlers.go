@@ -94,7 +94,7 @@ func (s *Server) handleListNodePools(w http.ResponseWriter, r *http.Request) {
 	}
 	items := make([]modelarts.NodePool, 0, len(p.nodePools))
 	for _, np := range p.nodePools {
-		items = append(items, *np)
+		items = append(items, np.np)
 	}
 	writeJSON(w, http.StatusOK, listBody[modelarts.NodePool]{APIVersion: "v2", Kind: "NodePoolList", Items: items})
 }
@@ -104,7 +104,7 @@ func (s *Server) handleShowNodePool(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if _, np := s.lookupNodePool(w, r); np != nil {
-		writeJSON(w, http.StatusOK, np)
+		writeJSON(w, http.StatusOK, np.np)
 	}
 }
 
@@ -127,8 +127,8 @@ func (s *Server) handleListNodePoolNodes(w http.ResponseWriter, r *http.Request)
 	if np == nil {
 		return
 	}
-	nodes := p.nodesOf(np.Metadata.Name)
-	s.writeNodePage(w, r, "nodepool/"+p.pool.Metadata.Name+"/"+np.Metadata.Name, nodes, limit)
+	name := np.np.Metadata.Name
+	s.writeNodePage(w, r, "nodepool/"+p.pool.Metadata.Name+"/"+name, p.nodesOf(name), limit)
 }
 
 // handleListPoolNodes: limit is an integer 0..500, default 500; 0 means the
@@ -212,7 +212,7 @@ func (s *Server) lookupPool(w http.ResponseWriter, r *http.Request) *poolState {
 
 // lookupNodePool finds {pool_name}/{nodepool_name} or answers 400/404; the
 // caller holds s.mu.
-func (s *Server) lookupNodePool(w http.ResponseWriter, r *http.Request) (*poolState, *modelarts.NodePool) {
+func (s *Server) lookupNodePool(w http.ResponseWriter, r *http.Request) (*poolState, *nodePoolState) {
 	name := r.PathValue("nodepool_name")
 	if !nodePoolNameRE.MatchString(name) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request. invalid nodepool name", false)

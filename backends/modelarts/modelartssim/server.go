@@ -2,7 +2,9 @@
 // simulator: a real HTTP server speaking the vendor's contract
 // (../shared/modelarts-openapi-v2.json) for the demo, benchmarks and
 // end-to-end tests. It serves the read API of pools, node pools and nodes
-// (k8s-style continue/limit paging), an IAM token endpoint
+// (k8s-style continue/limit paging), node-pool writes (create, patch,
+// delete; asynchronous like the real API, see Options.PhaseDelay), an IAM
+// token endpoint
 // (POST /v3/auth/tokens), and the shared /_sim control routes (request
 // counters, fault injection).
 //
@@ -14,7 +16,7 @@
 // X-Request-Id.
 //
 // The fleet is generated deterministically from Options.Seed and held behind
-// a mutex so that write endpoints can be added.
+// a mutex; the write endpoints change it and every read sees the change.
 package modelartssim
 
 import (
@@ -63,10 +65,18 @@ type Options struct {
 	// AccessKey and SecretKey are the AK/SK pair accepted. Defaults
 	// DefaultAccessKey, DefaultSecretKey.
 	AccessKey, SecretKey string
-	// Now is the simulator's clock (token expiry, X-Sdk-Date skew). Default
-	// time.Now.
+	// Now is the simulator's clock (token expiry, X-Sdk-Date skew, node
+	// lifecycles). Default time.Now.
 	Now func() time.Time
+	// PhaseDelay is how long each lifecycle step of a node added or removed
+	// by a write lasts: Creating, then Checking, then Available; Deleting,
+	// then gone (a deleted node pool goes with its nodes). Default 2s;
+	// negative: every step is immediate.
+	PhaseDelay time.Duration
 }
+
+// DefaultPhaseDelay is the default Options.PhaseDelay.
+const DefaultPhaseDelay = 2 * time.Second
 
 func (o *Options) defaults() {
 	def := func(p *int, v int) {
@@ -91,6 +101,9 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.PhaseDelay == 0 {
+		o.PhaseDelay = DefaultPhaseDelay
+	}
 }
 
 // Route keys (simctl counters and fault routes): "METHOD template".
@@ -102,6 +115,9 @@ const (
 	RouteShowNodePool     = "GET " + modelarts.RouteNodePool
 	RouteListNodePoolNode = "GET " + modelarts.RouteNodePoolNodes
 	RouteListPoolNodes    = "GET " + modelarts.RoutePoolNodes
+	RouteCreateNodePool   = "POST " + modelarts.RouteNodePools
+	RoutePatchNodePool    = "PATCH " + modelarts.RouteNodePool
+	RouteDeleteNodePool   = "DELETE " + modelarts.RouteNodePool
 )
 
 // Server is one simulated ModelArts endpoint (with its IAM). Safe for
@@ -132,6 +148,9 @@ func New(opts Options) *Server {
 	s.ctl.Handle(mux, RouteShowNodePool, s.vendor(s.handleShowNodePool))
 	s.ctl.Handle(mux, RouteListNodePoolNode, s.vendor(s.handleListNodePoolNodes))
 	s.ctl.Handle(mux, RouteListPoolNodes, s.vendor(s.handleListPoolNodes))
+	s.ctl.Handle(mux, RouteCreateNodePool, s.vendor(s.handleCreateNodePool))
+	s.ctl.Handle(mux, RoutePatchNodePool, s.vendor(s.handlePatchNodePool))
+	s.ctl.Handle(mux, RouteDeleteNodePool, s.vendor(s.handleDeleteNodePool))
 	s.ctl.RegisterControl(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "APIGW.0101", "The API does not exist or has not been published in the environment", true)
@@ -149,10 +168,12 @@ func (s *Server) Control() *simctl.Controller { return s.ctl }
 // ProjectID is the project the simulator serves.
 func (s *Server) ProjectID() string { return s.opts.ProjectID }
 
-// vendor puts API Gateway's checks in front of a ModelArts handler.
+// vendor puts API Gateway's checks in front of a ModelArts handler, and
+// brings the node lifecycles up to the clock first.
 func (s *Server) vendor(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.authorize(w, r) {
+			s.tick()
 			h(w, r)
 		}
 	}
