@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph"
@@ -53,6 +54,7 @@ func Build(cfg *Config) (*Gateway, error) {
 		c, err := runai.New(runai.Config{
 			Name: r.Name, BaseURL: r.BaseURL, ClientID: r.ClientID, ClientSecret: r.ClientSecret,
 			PassThrough: r.PassThrough, Timeout: time.Duration(r.Timeout),
+			HTTPClient: resilientClient(cfg, m, r.Name, backends.RunAI),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
@@ -60,10 +62,12 @@ func Build(cfg *Config) (*Gateway, error) {
 		ra = append(ra, c)
 	}
 	var ma []*modelarts.Client
+	metrics := m
 	for _, m := range cfg.ModelArts {
 		mc := modelarts.Config{
 			Name: m.Name, Endpoint: m.Endpoint, ProjectID: m.ProjectID, Token: m.Token,
 			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PassThrough: m.PassThrough, Timeout: time.Duration(m.Timeout),
+			HTTPClient: resilientClient(cfg, metrics, m.Name, backends.ModelArts),
 		}
 		if m.IAM != nil {
 			mc.IAM = &modelarts.IAMConfig{Endpoint: m.IAM.Endpoint, Username: m.IAM.Username, Password: m.IAM.Password, Domain: m.IAM.Domain, Project: m.IAM.Project}
@@ -82,6 +86,9 @@ func Build(cfg *Config) (*Gateway, error) {
 		if r.PassThrough {
 			reg.SetPassThrough(r.Name)
 		}
+		if r.LegacyNodePoolAPI {
+			reg.SetLegacyNodePools(r.Name)
+		}
 	}
 	for _, m := range cfg.ModelArts {
 		if m.PassThrough {
@@ -96,11 +103,18 @@ func Build(cfg *Config) (*Gateway, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	return &Gateway{Registry: reg, Handler: newHandler(reg, fc, m, timeout), Metrics: m, redis: rc}, nil
+	svc := fleet.NewService(reg, fleet.ServiceOptions{Cache: fc, ReadOnly: cfg.Mutations.Disabled})
+	return &Gateway{Registry: reg, Handler: newHandler(reg, svc, fc, m, timeout), Metrics: m, redis: rc}, nil
 }
 
-func newHandler(reg *fleet.Registry, fc *fleet.Cache, m *metrics.Metrics, timeout time.Duration) http.Handler {
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Fleet: fleet.NewService(reg)}})
+func init() {
+	// A call its breaker refused was never sent: a write refused so is not
+	// of unknown outcome.
+	fleet.ErrBreakerOpenSentinel = resilience.ErrBreakerOpen
+}
+
+func newHandler(reg *fleet.Registry, svc *fleet.Service, fc *fleet.Cache, m *metrics.Metrics, timeout time.Duration) http.Handler {
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Fleet: svc}})
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -122,6 +136,28 @@ func newHandler(reg *fleet.Registry, fc *fleet.Cache, m *metrics.Metrics, timeou
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// resilientClient is the HTTP client of one backend: its own circuit breaker,
+// retries of idempotent GETs, and upstream metrics. Redirects are not
+// followed: they would carry credentials to another host.
+func resilientClient(cfg *Config, m *metrics.Metrics, backend string, p backends.Provider) *http.Client {
+	rc := cfg.Resilience
+	return &http.Client{
+		Transport: resilience.New(nil, resilience.Options{
+			Backend: backend, Provider: p, Metrics: m,
+			Breaker: resilience.BreakerOptions{
+				Disabled: rc.Breaker.Disabled, FailureRatio: rc.Breaker.FailureRatio, MinRequests: rc.Breaker.MinRequests,
+				ConsecutiveFailures: rc.Breaker.ConsecutiveFailures, Window: time.Duration(rc.Breaker.Window),
+				OpenFor: time.Duration(rc.Breaker.OpenFor),
+			},
+			Retry: resilience.RetryOptions{
+				Disabled: rc.Retry.Disabled, MaxAttempts: rc.Retry.MaxAttempts,
+				BaseDelay: time.Duration(rc.Retry.BaseDelay), MaxDelay: time.Duration(rc.Retry.MaxDelay),
+			},
+		}),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // staleExtension says, in the response's extensions, which parts of the data
@@ -159,6 +195,7 @@ func callerCredentials(next http.Handler) http.Handler {
 			c.RunAIBearer = strings.TrimSpace(auth[7:])
 		}
 		c.ModelArtsAuthToken = strings.TrimSpace(r.Header.Get("X-Auth-Token"))
-		next.ServeHTTP(w, r.WithContext(backends.WithCredentials(r.Context(), c)))
+		ctx := backends.WithCredentials(r.Context(), c)
+		next.ServeHTTP(w, r.WithContext(fleet.WithCaller(ctx, r)))
 	})
 }

@@ -27,6 +27,10 @@ type Config struct {
 	// RequestTimeout bounds a whole GraphQL request (default 30s).
 	RequestTimeout Duration         `yaml:"requestTimeout"`
 	Resilience     ResilienceConfig `yaml:"resilience"`
+	Mutations      struct {
+		// Disabled makes a read-only gateway: every mutation is FORBIDDEN.
+		Disabled bool `yaml:"disabled"`
+	} `yaml:"mutations"`
 }
 
 // CacheConfig tunes the shared cache (used when redis: is set).
@@ -77,6 +81,9 @@ type RunAIConfig struct {
 	// using service credentials.
 	PassThrough bool     `yaml:"passThrough"`
 	Timeout     Duration `yaml:"timeout"`
+	// LegacyNodePoolAPI uses the deprecated /v1/k8s/clusters/{id}/node-pools
+	// API for node pools (control planes older than /api/v1/node-pools).
+	LegacyNodePoolAPI bool `yaml:"legacyNodePoolAPI"`
 }
 
 // ModelArtsConfig is one ModelArts project in one region. Exactly one of

@@ -218,6 +218,9 @@ func fetchRunAIPools(ctx context.Context, reg *Registry, backend string) ([]*mod
 	if c == nil {
 		return nil, unknownBackend(backend)
 	}
+	if reg.legacy[backend] {
+		return fetchRunAILegacyPools(ctx, c, backend)
+	}
 	list, err := c.ListNodePools(ctx, nil)
 	if err != nil {
 		return nil, wrap(backends.RunAI, backend, err)
@@ -225,6 +228,26 @@ func fetchRunAIPools(ctx context.Context, reg *Registry, backend string) ([]*mod
 	out := make([]*model.NodePool, len(list))
 	for i := range list {
 		out[i] = runaiNodePool(backend, &list[i])
+	}
+	return out, nil
+}
+
+// fetchRunAILegacyPools lists pools through the deprecated API, which is
+// per cluster: one listing per cluster instead of one per backend.
+func fetchRunAILegacyPools(ctx context.Context, c *runai.Client, backend string) ([]*model.NodePool, error) {
+	clusters, err := c.ListClusters(ctx)
+	if err != nil {
+		return nil, wrap(backends.RunAI, backend, err)
+	}
+	var out []*model.NodePool
+	for _, cl := range clusters {
+		list, err := c.LegacyListNodePools(ctx, cl.UUID)
+		if err != nil {
+			return nil, wrap(backends.RunAI, backend, err)
+		}
+		for i := range list {
+			out = append(out, runaiLegacyNodePool(backend, cl.UUID, &list[i]))
+		}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,46 @@ func runaiNodePool(backend string, p *runai.NodePool) *model.NodePool {
 	}
 	if p.Status != nil {
 		out.ReportedNodeCount = len(p.Status.Nodes)
+	}
+	if !p.CreatedAt.IsZero() {
+		t := p.CreatedAt
+		out.CreatedAt = &t
+	}
+	return out
+}
+
+// runaiLegacyNodePool maps a pool of the deprecated API (integer id, status
+// instead of phase, node names as a JSON string).
+func runaiLegacyNodePool(backend, cluster string, p *runai.LegacyNodePool) *model.NodePool {
+	phase, ok := runaiPoolPhases[p.Status]
+	if !ok {
+		phase = model.NodePoolPhaseUnknown
+	}
+	if p.ClusterID != "" {
+		cluster = p.ClusterID
+	}
+	id := strconv.Itoa(p.ID)
+	out := &model.NodePool{
+		ID:              ids.Encode(ids.KindNodePool, backends.RunAI, backend, cluster, id, p.Name),
+		Name:            p.Name,
+		Provider:        model.ProviderRunai,
+		Backend:         backend,
+		Phase:           phase,
+		IsDefault:       p.IsDefault,
+		Raw:             model.RawJSON(p.Raw),
+		ClusterVendorID: cluster,
+		VendorID:        id,
+	}
+	if p.StatusMessage != "" {
+		m := p.StatusMessage
+		out.PhaseMessage = &m
+	}
+	if p.LabelKey != "" {
+		sel := p.LabelKey + "=" + p.LabelValue
+		out.NodeSelector = &sel
+	}
+	if names, err := p.NodeNames(); err == nil {
+		out.ReportedNodeCount = len(names)
 	}
 	if !p.CreatedAt.IsZero() {
 		t := p.CreatedAt

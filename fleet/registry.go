@@ -19,12 +19,15 @@ type Registry struct {
 	// passThrough names the backends that forward callers' credentials:
 	// their cache entries are scoped per caller.
 	passThrough map[string]bool
+	// legacy names the Run:ai backends whose control planes only have the
+	// deprecated /v1/k8s/clusters/{clusterId}/node-pools API.
+	legacy map[string]bool
 }
 
 // NewRegistry returns a registry over the given clients. Backend names must be
 // unique across both vendors: they are part of every ID.
 func NewRegistry(ra []*runai.Client, ma []*modelarts.Client) (*Registry, error) {
-	r := &Registry{runai: ra, modelarts: ma, byName: map[string]backends.Provider{}, passThrough: map[string]bool{}}
+	r := &Registry{runai: ra, modelarts: ma, byName: map[string]backends.Provider{}, passThrough: map[string]bool{}, legacy: map[string]bool{}}
 	for _, c := range ra {
 		if err := r.add(c.Name(), backends.RunAI); err != nil {
 			return nil, err
@@ -86,5 +89,13 @@ func (r *Registry) Backends() []*model.Backend {
 func (r *Registry) SetPassThrough(names ...string) {
 	for _, n := range names {
 		r.passThrough[n] = true
+	}
+}
+
+// SetLegacyNodePools marks Run:ai backends that use the deprecated node-pool
+// API (older control planes). Call it before serving.
+func (r *Registry) SetLegacyNodePools(names ...string) {
+	for _, n := range names {
+		r.legacy[n] = true
 	}
 }

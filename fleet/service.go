@@ -12,11 +12,23 @@ import (
 // Service answers the graph's questions over every configured backend. It is
 // stateless: all per-request state lives in the Loaders carried by ctx.
 type Service struct {
-	reg *Registry
+	reg      *Registry
+	cache    *Cache
+	readOnly bool
+}
+
+// ServiceOptions configure a Service.
+type ServiceOptions struct {
+	// Cache is the shared cache, invalidated after writes (nil: none).
+	Cache *Cache
+	// ReadOnly refuses every mutation with ErrReadOnly.
+	ReadOnly bool
 }
 
 // NewService returns a service over reg.
-func NewService(reg *Registry) *Service { return &Service{reg: reg} }
+func NewService(reg *Registry, o ServiceOptions) *Service {
+	return &Service{reg: reg, cache: o.Cache, readOnly: o.ReadOnly}
+}
 
 // Registry returns the configured backends.
 func (s *Service) Registry() *Registry { return s.reg }

@@ -25,6 +25,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Cluster() ClusterResolver
+	Mutation() MutationResolver
 	Node() NodeResolver
 	NodePool() NodePoolResolver
 	Query() QueryResolver
@@ -51,6 +52,12 @@ type ComplexityRoot struct {
 		State     func(childComplexity int) int
 		VendorID  func(childComplexity int) int
 		Version   func(childComplexity int) int
+	}
+
+	DeleteNodePoolPayload struct {
+		Accepted func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Phase    func(childComplexity int) int
 	}
 
 	FleetSummary struct {
@@ -86,6 +93,13 @@ type ComplexityRoot struct {
 		Labels func(childComplexity int) int
 		Points func(childComplexity int) int
 		Type   func(childComplexity int) int
+	}
+
+	Mutation struct {
+		CreateNodePool func(childComplexity int, input model.CreateNodePoolInput) int
+		DeleteNodePool func(childComplexity int, id string) int
+		PatchNodePool  func(childComplexity int, id string, input model.PatchNodePoolInput) int
+		UpdateNodePool func(childComplexity int, id string, input model.UpdateNodePoolInput) int
 	}
 
 	Node struct {
@@ -294,6 +308,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Cluster.Version(childComplexity), true
 
+	case "DeleteNodePoolPayload.accepted":
+		if e.ComplexityRoot.DeleteNodePoolPayload.Accepted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteNodePoolPayload.Accepted(childComplexity), true
+	case "DeleteNodePoolPayload.id":
+		if e.ComplexityRoot.DeleteNodePoolPayload.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteNodePoolPayload.ID(childComplexity), true
+	case "DeleteNodePoolPayload.phase":
+		if e.ComplexityRoot.DeleteNodePoolPayload.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteNodePoolPayload.Phase(childComplexity), true
+
 	case "FleetSummary.allocatedGpus":
 		if e.ComplexityRoot.FleetSummary.AllocatedGpus == nil {
 			break
@@ -418,6 +451,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MetricSeries.Type(childComplexity), true
+
+	case "Mutation.createNodePool":
+		if e.ComplexityRoot.Mutation.CreateNodePool == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createNodePool_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateNodePool(childComplexity, args["input"].(model.CreateNodePoolInput)), true
+	case "Mutation.deleteNodePool":
+		if e.ComplexityRoot.Mutation.DeleteNodePool == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteNodePool_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteNodePool(childComplexity, args["id"].(string)), true
+	case "Mutation.patchNodePool":
+		if e.ComplexityRoot.Mutation.PatchNodePool == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_patchNodePool_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PatchNodePool(childComplexity, args["id"].(string), args["input"].(model.PatchNodePoolInput)), true
+	case "Mutation.updateNodePool":
+		if e.ComplexityRoot.Mutation.UpdateNodePool == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateNodePool_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateNodePool(childComplexity, args["id"].(string), args["input"].(model.UpdateNodePoolInput)), true
 
 	case "Node.available":
 		if e.ComplexityRoot.Node.Available == nil {
@@ -915,8 +993,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAzCountInput,
+		ec.unmarshalInputCreateNodePoolInput,
+		ec.unmarshalInputGpuResourceOptimizationInput,
+		ec.unmarshalInputLabelInput,
 		ec.unmarshalInputNodeFilter,
+		ec.unmarshalInputNodeNetworkInput,
 		ec.unmarshalInputNodePoolFilter,
+		ec.unmarshalInputOsInput,
+		ec.unmarshalInputPatchNodePoolInput,
+		ec.unmarshalInputPlacementStrategyInput,
+		ec.unmarshalInputTaintInput,
+		ec.unmarshalInputUpdateNodePoolInput,
+		ec.unmarshalInputVolumeInput,
 	)
 	first := true
 
@@ -951,6 +1040,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -976,7 +1080,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls"
+//go:embed "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -990,6 +1094,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/fleet.graphqls", Input: sourceData("schema/fleet.graphqls"), BuiltIn: false},
 	{Name: "schema/metrics.graphqls", Input: sourceData("schema/metrics.graphqls"), BuiltIn: false},
+	{Name: "schema/mutation.graphqls", Input: sourceData("schema/mutation.graphqls"), BuiltIn: false},
 	{Name: "schema/node.graphqls", Input: sourceData("schema/node.graphqls"), BuiltIn: false},
 	{Name: "schema/nodepool.graphqls", Input: sourceData("schema/nodepool.graphqls"), BuiltIn: false},
 }
@@ -1035,6 +1140,18 @@ func (ec *executionContext) childFields_Cluster(ctx context.Context, field graph
 		return ec.fieldContext_Cluster_raw(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Cluster", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteNodePoolPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeleteNodePoolPayload_id(ctx, field)
+	case "accepted":
+		return ec.fieldContext_DeleteNodePoolPayload_accepted(ctx, field)
+	case "phase":
+		return ec.fieldContext_DeleteNodePoolPayload_phase(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteNodePoolPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_FleetSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -19,6 +19,7 @@ const (
 	CodeUnauthenticated     = "UNAUTHENTICATED"
 	CodeForbidden           = "FORBIDDEN"
 	CodeNotFound            = "NOT_FOUND"
+	CodeConflict            = "CONFLICT"
 	CodeUpstreamError       = "UPSTREAM_ERROR"
 	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"
@@ -27,12 +28,7 @@ const (
 )
 
 // InputError is an argument the gateway refuses before any upstream call.
-type InputError struct {
-	Field   string // argument path, e.g. "filter.clusterId", "metrics.samples"
-	Message string
-}
-
-func (e *InputError) Error() string { return e.Field + ": " + e.Message }
+type InputError = fleet.InputError
 
 func inputErrorf(field, format string, args ...any) error {
 	return &InputError{Field: field, Message: fmt.Sprintf(format, args...)}
@@ -61,10 +57,12 @@ func Classify(err error) (code string, provider backends.Provider) {
 		return CodeBadUserInput, provider
 	case errors.Is(err, backends.ErrNoCredentials), errors.Is(err, backends.ErrUnauthorized):
 		return CodeUnauthenticated, provider
-	case errors.Is(err, backends.ErrForbidden):
+	case errors.Is(err, backends.ErrForbidden), errors.Is(err, fleet.ErrReadOnly):
 		return CodeForbidden, provider
 	case errors.Is(err, backends.ErrNotFound):
 		return CodeNotFound, provider
+	case errors.Is(err, backends.ErrConflict):
+		return CodeConflict, provider
 	case errors.Is(err, backends.ErrRateLimited):
 		return CodeRateLimited, provider
 	case errors.Is(err, context.DeadlineExceeded), isTransport && tr.Timeout:
@@ -106,6 +104,10 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	if errors.As(err, &partial) {
 		ext["partial"] = true
 		ext["missing"] = partial.Missing
+	}
+	var we *fleet.WriteError
+	if errors.As(err, &we) {
+		ext["outcome"] = we.Outcome
 	}
 	var api *backends.APIError
 	if errors.As(err, &api) {

@@ -78,9 +78,12 @@ func walkArguments(oc *graphql.OperationContext, set ast.SelectionSet, path ast.
 // idKinds says which kind of ID an argument or filter field holds, by the
 // name of the field that takes it.
 var idKinds = map[string]ids.Kind{
-	"cluster":  ids.KindCluster,
-	"nodePool": ids.KindNodePool,
-	"node":     ids.KindNode,
+	"cluster":        ids.KindCluster,
+	"nodePool":       ids.KindNodePool,
+	"node":           ids.KindNode,
+	"updateNodePool": ids.KindNodePool,
+	"patchNodePool":  ids.KindNodePool,
+	"deleteNodePool": ids.KindNodePool,
 }
 
 // checkArguments validates one field's arguments (variables already applied).
@@ -95,6 +98,13 @@ func checkArguments(field string, args map[string]any) error {
 	if v, ok := args["clusterId"].(string); ok {
 		if _, err := decodeID("clusterId", v, ids.KindCluster); err != nil {
 			return err
+		}
+	}
+	if in, ok := args["input"].(map[string]any); ok {
+		if v, ok := in["clusterId"].(string); ok {
+			if _, err := decodeID("input.clusterId", v, ids.KindCluster); err != nil {
+				return err
+			}
 		}
 	}
 	if f, ok := args["filter"].(map[string]any); ok {

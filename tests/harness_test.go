@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
+
 	"github.com/fleetgraph/fleetgraph/app"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts/modelartssim"
 	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
@@ -197,3 +199,5 @@ func newServerFor(t *testing.T, e *env, redisAddr string) *httptest.Server {
 	t.Cleanup(func() { _ = gw.Close() })
 	return newServer(t, gw)
 }
+
+func newMiniredis(t *testing.T) *miniredis.Miniredis { return miniredis.RunT(t) }

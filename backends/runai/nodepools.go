@@ -3,9 +3,12 @@ package runai
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
 )
 
 // Node-pool phases (NodepoolPhase).
@@ -132,4 +135,95 @@ func (c *Client) CountNodePools(ctx context.Context, filterBy []string) (int64, 
 	q := url.Values{}
 	setList(q, "filterBy", filterBy)
 	return c.count(ctx, request{method: http.MethodGet, route: routeNodePoolCount, query: q})
+}
+
+// NodePoolCreateFields is the NodepoolCreateFields body of CreateNodePool.
+// Name, LabelKey, LabelValue (each at least one character) and ClusterID (a
+// cluster UUID) are required; a nil optional is left out and the API applies
+// its default (ratio 1, detection Auto, swap and node-level scheduler off).
+type NodePoolCreateFields struct {
+	Name                            string                   `json:"name"`
+	LabelKey                        string                   `json:"labelKey"`
+	LabelValue                      string                   `json:"labelValue"`
+	ClusterID                       string                   `json:"clusterId"`
+	OverProvisioningRatio           *int                     `json:"overProvisioningRatio,omitempty"`
+	PlacementStrategy               *PlacementStrategy       `json:"placementStrategy,omitempty"`
+	GPUNetworkAccelerationLabelKey  *string                  `json:"gpuNetworkAccelerationLabelKey,omitempty"`
+	GPUNetworkAccelerationDetection *string                  `json:"gpuNetworkAccelerationDetection,omitempty"`
+	GPUResourceOptimization         *GPUResourceOptimization `json:"gpuResourceOptimization,omitempty"`
+}
+
+// NodePoolUpdateFields is the NodepoolUpdateFields body of UpdateNodePool
+// (PUT) and PatchNodePool (PATCH). Only non-nil fields are sent, so a PATCH
+// changes exactly those. PlacementStrategy and GPUResourceOptimization are
+// single fields: a PATCH that sets one replaces the whole object.
+type NodePoolUpdateFields struct {
+	LabelKey                        *string                  `json:"labelKey,omitempty"`
+	LabelValue                      *string                  `json:"labelValue,omitempty"`
+	OverProvisioningRatio           *int                     `json:"overProvisioningRatio,omitempty"`
+	PlacementStrategy               *PlacementStrategy       `json:"placementStrategy,omitempty"`
+	GPUNetworkAccelerationLabelKey  *string                  `json:"gpuNetworkAccelerationLabelKey,omitempty"`
+	GPUNetworkAccelerationDetection *string                  `json:"gpuNetworkAccelerationDetection,omitempty"`
+	GPUResourceOptimization         *GPUResourceOptimization `json:"gpuResourceOptimization,omitempty"`
+}
+
+// Writes are sent once. A timeout, a reset connection or a 5xx after the
+// request left leaves the outcome unknown (the API may have applied it), so
+// the client never re-sends one: callers read the pool back (ListNodePools
+// by name, GetNodePool) before deciding to try again. The only second send
+// is the re-authentication on 401, which the API answers before applying
+// anything. net/http does not replay these either: it replays only GET,
+// HEAD, OPTIONS and TRACE, or requests carrying an Idempotency-Key.
+
+// CreateNodePool creates a node pool (POST /api/v1/node-pools, 201). The
+// pool comes back in phase Creating; it turns Ready or Empty once the
+// cluster has synced it.
+func (c *Client) CreateNodePool(ctx context.Context, f NodePoolCreateFields) (*NodePool, error) {
+	return c.writeNodePool(ctx, request{method: http.MethodPost, route: routeNodePools}, f)
+}
+
+// UpdateNodePool replaces a node pool's settings (PUT, 200): the API resets
+// the fields f leaves out to their defaults. The pool comes back in phase
+// Updating.
+func (c *Client) UpdateNodePool(ctx context.Context, id string, f NodePoolUpdateFields) (*NodePool, error) {
+	return c.writeNodePool(ctx, request{method: http.MethodPut, route: routeNodePool, args: []string{id}}, f)
+}
+
+// PatchNodePool changes only the fields f sets (PATCH, 200). The pool comes
+// back in phase Updating.
+func (c *Client) PatchNodePool(ctx context.Context, id string, f NodePoolUpdateFields) (*NodePool, error) {
+	return c.writeNodePool(ctx, request{method: http.MethodPatch, route: routeNodePool, args: []string{id}}, f)
+}
+
+// DeleteNodePool asks for a node pool's deletion and returns the status:
+// 202 (accepted; the pool stays listed in phase Deleting until the cluster
+// has removed it) or 204 (deleted).
+func (c *Client) DeleteNodePool(ctx context.Context, id string) (status int, err error) {
+	req := request{method: http.MethodDelete, route: routeNodePool, args: []string{id}}
+	if status, err = c.do(ctx, req, nil); err != nil {
+		return 0, err
+	}
+	return status, nil
+}
+
+// writeNodePool sends body as JSON and decodes the Nodepool answer.
+func (c *Client) writeNodePool(ctx context.Context, req request, body any) (*NodePool, error) {
+	var err error
+	if req.body, err = c.encode(req, body); err != nil {
+		return nil, err
+	}
+	var raw json.RawMessage
+	if _, err := c.do(ctx, req, &raw); err != nil {
+		return nil, err
+	}
+	return decodeOne[NodePool](c, req, raw)
+}
+
+// encode marshals a request body.
+func (c *Client) encode(req request, body any) ([]byte, error) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %s %s: encode request: %w", backends.RunAI, c.name, req.method, req.route, err)
+	}
+	return data, nil
 }

@@ -10,10 +10,71 @@ import (
 	"time"
 )
 
+type AzCountInput struct {
+	Az    string `json:"az"`
+	Count int    `json:"count"`
+}
+
 // A configured upstream: one Run:ai control plane or one ModelArts project in a region.
 type Backend struct {
 	Name     string   `json:"name"`
 	Provider Provider `json:"provider"`
+}
+
+// A new node pool. clusterId decides the backend; fields of the other vendor are rejected.
+// Run:ai: labelKey and labelValue are required. ModelArts: flavor and count are required.
+type CreateNodePoolInput struct {
+	ClusterID string `json:"clusterId"`
+	// Run:ai: at least 1 character. ModelArts: 2-50 of a-z, 0-9, '-', starting with a letter, not ending in '-' or '-default'.
+	Name string `json:"name"`
+	// Run:ai: the node label key selecting the pool's nodes.
+	LabelKey *string `json:"labelKey,omitempty"`
+	// Run:ai: the node label value selecting the pool's nodes.
+	LabelValue *string `json:"labelValue,omitempty"`
+	// Run:ai: scheduling strategy per resource.
+	PlacementStrategy *PlacementStrategyInput `json:"placementStrategy,omitempty"`
+	// Run:ai: GPU network acceleration detection (default AUTO).
+	GpuNetworkAccelerationDetection *GpuNetworkAccelerationDetection `json:"gpuNetworkAccelerationDetection,omitempty"`
+	// Run:ai: label key by which to detect GPU network acceleration.
+	GpuNetworkAccelerationLabelKey *string `json:"gpuNetworkAccelerationLabelKey,omitempty"`
+	// Run:ai: GPU swap and node-level scheduler.
+	GpuResourceOptimization *GpuResourceOptimizationInput `json:"gpuResourceOptimization,omitempty"`
+	// Run:ai, deprecated (use gpuResourceOptimization.nodeLevelSchedulerEnabled): 1..5.
+	OverProvisioningRatio *int `json:"overProvisioningRatio,omitempty"`
+	// ModelArts: node flavor, e.g. modelarts.vm.gpu.t4u8.
+	Flavor *string `json:"flavor,omitempty"`
+	// ModelArts: guaranteed node count (>= 0).
+	Count *int `json:"count,omitempty"`
+	// ModelArts: elastic maximum (>= count; default count).
+	MaxCount *int `json:"maxCount,omitempty"`
+	// ModelArts: nodes per availability zone; the counts add up to count.
+	Azs []*AzCountInput `json:"azs,omitempty"`
+	// ModelArts: Kubernetes labels of the pool's nodes.
+	Labels []*LabelInput `json:"labels,omitempty"`
+	// ModelArts: Kubernetes taints of the pool's nodes.
+	Taints []*TaintInput `json:"taints,omitempty"`
+	// ModelArts: resource (TMS) tags.
+	Tags []*LabelInput `json:"tags,omitempty"`
+	// ModelArts: VPC placement.
+	Network *NodeNetworkInput `json:"network,omitempty"`
+	// ModelArts: OS image.
+	Os *OsInput `json:"os,omitempty"`
+	// ModelArts: root disk.
+	RootVolume *VolumeInput `json:"rootVolume,omitempty"`
+	// ModelArts: data disks.
+	DataVolumes []*VolumeInput `json:"dataVolumes,omitempty"`
+	// ModelArts: container runtime.
+	Runtime *ContainerRuntime `json:"runtime,omitempty"`
+	// ModelArts: Docker base size of each container, e.g. 50 (GiB).
+	DockerBaseSize *string `json:"dockerBaseSize,omitempty"`
+}
+
+type DeleteNodePoolPayload struct {
+	ID string `json:"id"`
+	// The vendor accepted the deletion.
+	Accepted bool `json:"accepted"`
+	// DELETING while the vendor works on it; DELETED once gone.
+	Phase NodePoolPhase `json:"phase"`
 }
 
 // Totals over a set of nodes.
@@ -41,7 +102,21 @@ type FleetSummaryGroup struct {
 	AllocatedGpus int    `json:"allocatedGpus"`
 }
 
+type GpuResourceOptimizationInput struct {
+	SwapEnabled *bool `json:"swapEnabled,omitempty"`
+	// Only with swapEnabled. A quantity such as 100G.
+	CPUSwapMemorySize *string `json:"cpuSwapMemorySize,omitempty"`
+	// Only with swapEnabled. A quantity such as 2G.
+	ReservedGpuMemoryForSwapOperations *string `json:"reservedGpuMemoryForSwapOperations,omitempty"`
+	NodeLevelSchedulerEnabled          *bool   `json:"nodeLevelSchedulerEnabled,omitempty"`
+}
+
 type Label struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type LabelInput struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
@@ -58,6 +133,16 @@ type MetricSeries struct {
 	// Series labels, e.g. gpu=3 for *_PER_GPU types.
 	Labels []*Label       `json:"labels"`
 	Points []*MetricPoint `json:"points"`
+}
+
+// Node-pool writes. A mutation is never retried by the gateway. When a write's outcome is
+// unknown (timeout, dropped connection, 5xx after the vendor may have applied it), the gateway
+// reads the pool back by name and answers with what really happened: the pool if it exists,
+// otherwise the error with extensions.outcome NOT_APPLIED (safe to try again).
+// Every write is validated with the vendor's own rules first (BAD_USER_INPUT with
+// extensions.field), a name already used in the cluster is a CONFLICT, and on a read-only
+// gateway every mutation is FORBIDDEN.
+type Mutation struct {
 }
 
 type NodeConnection struct {
@@ -85,6 +170,12 @@ type NodeFilter struct {
 	NameContains *string `json:"nameContains,omitempty"`
 }
 
+type NodeNetworkInput struct {
+	Vpc            *string  `json:"vpc,omitempty"`
+	Subnet         *string  `json:"subnet,omitempty"`
+	SecurityGroups []string `json:"securityGroups,omitempty"`
+}
+
 type NodePoolConnection struct {
 	TotalCount int             `json:"totalCount"`
 	PageInfo   *PageInfo       `json:"pageInfo"`
@@ -106,9 +197,35 @@ type NodePoolFilter struct {
 	NameContains *string `json:"nameContains,omitempty"`
 }
 
+type OsInput struct {
+	Name      *string `json:"name,omitempty"`
+	ImageID   *string `json:"imageId,omitempty"`
+	ImageType *string `json:"imageType,omitempty"`
+}
+
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
+}
+
+// Only the fields given change (see patchNodePool).
+type PatchNodePoolInput struct {
+	LabelKey                        *string                          `json:"labelKey,omitempty"`
+	LabelValue                      *string                          `json:"labelValue,omitempty"`
+	PlacementStrategy               *PlacementStrategyInput          `json:"placementStrategy,omitempty"`
+	GpuNetworkAccelerationDetection *GpuNetworkAccelerationDetection `json:"gpuNetworkAccelerationDetection,omitempty"`
+	GpuNetworkAccelerationLabelKey  *string                          `json:"gpuNetworkAccelerationLabelKey,omitempty"`
+	GpuResourceOptimization         *GpuResourceOptimizationInput    `json:"gpuResourceOptimization,omitempty"`
+	OverProvisioningRatio           *int                             `json:"overProvisioningRatio,omitempty"`
+	Count                           *int                             `json:"count,omitempty"`
+	MaxCount                        *int                             `json:"maxCount,omitempty"`
+	Labels                          []*LabelInput                    `json:"labels,omitempty"`
+	Taints                          []*TaintInput                    `json:"taints,omitempty"`
+}
+
+type PlacementStrategyInput struct {
+	CPU *PlacementStrategy `json:"cpu,omitempty"`
+	Gpu *PlacementStrategy `json:"gpu,omitempty"`
 }
 
 type Query struct {
@@ -135,6 +252,12 @@ type Resources struct {
 	All []*ResourceQuantity `json:"all"`
 }
 
+type TaintInput struct {
+	Key    string      `json:"key"`
+	Value  *string     `json:"value,omitempty"`
+	Effect TaintEffect `json:"effect"`
+}
+
 type TelemetryGroup struct {
 	// ClusterId, Nodepool or Node.
 	Key   string  `json:"key"`
@@ -151,6 +274,140 @@ type TelemetryValue struct {
 	Value     float64           `json:"value"`
 	// One entry per groupBy field.
 	Groups []*TelemetryGroup `json:"groups"`
+}
+
+// Full replacement of a node pool's settings (see updateNodePool).
+type UpdateNodePoolInput struct {
+	LabelKey                        *string                          `json:"labelKey,omitempty"`
+	LabelValue                      *string                          `json:"labelValue,omitempty"`
+	PlacementStrategy               *PlacementStrategyInput          `json:"placementStrategy,omitempty"`
+	GpuNetworkAccelerationDetection *GpuNetworkAccelerationDetection `json:"gpuNetworkAccelerationDetection,omitempty"`
+	GpuNetworkAccelerationLabelKey  *string                          `json:"gpuNetworkAccelerationLabelKey,omitempty"`
+	GpuResourceOptimization         *GpuResourceOptimizationInput    `json:"gpuResourceOptimization,omitempty"`
+	OverProvisioningRatio           *int                             `json:"overProvisioningRatio,omitempty"`
+	Count                           *int                             `json:"count,omitempty"`
+	MaxCount                        *int                             `json:"maxCount,omitempty"`
+	Labels                          []*LabelInput                    `json:"labels,omitempty"`
+	Taints                          []*TaintInput                    `json:"taints,omitempty"`
+}
+
+type VolumeInput struct {
+	VolumeType string `json:"volumeType"`
+	// Size in GiB.
+	Size  string `json:"size"`
+	Count *int   `json:"count,omitempty"`
+}
+
+type ContainerRuntime string
+
+const (
+	ContainerRuntimeDocker     ContainerRuntime = "DOCKER"
+	ContainerRuntimeContainerd ContainerRuntime = "CONTAINERD"
+)
+
+var AllContainerRuntime = []ContainerRuntime{
+	ContainerRuntimeDocker,
+	ContainerRuntimeContainerd,
+}
+
+func (e ContainerRuntime) IsValid() bool {
+	switch e {
+	case ContainerRuntimeDocker, ContainerRuntimeContainerd:
+		return true
+	}
+	return false
+}
+
+func (e ContainerRuntime) String() string {
+	return string(e)
+}
+
+func (e *ContainerRuntime) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContainerRuntime(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContainerRuntime", str)
+	}
+	return nil
+}
+
+func (e ContainerRuntime) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContainerRuntime) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContainerRuntime) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type GpuNetworkAccelerationDetection string
+
+const (
+	GpuNetworkAccelerationDetectionUse     GpuNetworkAccelerationDetection = "USE"
+	GpuNetworkAccelerationDetectionDontUse GpuNetworkAccelerationDetection = "DONT_USE"
+	GpuNetworkAccelerationDetectionAuto    GpuNetworkAccelerationDetection = "AUTO"
+)
+
+var AllGpuNetworkAccelerationDetection = []GpuNetworkAccelerationDetection{
+	GpuNetworkAccelerationDetectionUse,
+	GpuNetworkAccelerationDetectionDontUse,
+	GpuNetworkAccelerationDetectionAuto,
+}
+
+func (e GpuNetworkAccelerationDetection) IsValid() bool {
+	switch e {
+	case GpuNetworkAccelerationDetectionUse, GpuNetworkAccelerationDetectionDontUse, GpuNetworkAccelerationDetectionAuto:
+		return true
+	}
+	return false
+}
+
+func (e GpuNetworkAccelerationDetection) String() string {
+	return string(e)
+}
+
+func (e *GpuNetworkAccelerationDetection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = GpuNetworkAccelerationDetection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid GpuNetworkAccelerationDetection", str)
+	}
+	return nil
+}
+
+func (e GpuNetworkAccelerationDetection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *GpuNetworkAccelerationDetection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e GpuNetworkAccelerationDetection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Run:ai node metric types (GET /api/v1/nodes/{nodeId}/metrics, 2.22).
@@ -560,6 +817,61 @@ func (e NodeTelemetryType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type PlacementStrategy string
+
+const (
+	PlacementStrategySpread  PlacementStrategy = "SPREAD"
+	PlacementStrategyBinpack PlacementStrategy = "BINPACK"
+)
+
+var AllPlacementStrategy = []PlacementStrategy{
+	PlacementStrategySpread,
+	PlacementStrategyBinpack,
+}
+
+func (e PlacementStrategy) IsValid() bool {
+	switch e {
+	case PlacementStrategySpread, PlacementStrategyBinpack:
+		return true
+	}
+	return false
+}
+
+func (e PlacementStrategy) String() string {
+	return string(e)
+}
+
+func (e *PlacementStrategy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlacementStrategy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlacementStrategy", str)
+	}
+	return nil
+}
+
+func (e PlacementStrategy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlacementStrategy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlacementStrategy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type Provider string
 
 const (
@@ -612,6 +924,63 @@ func (e *Provider) UnmarshalJSON(b []byte) error {
 }
 
 func (e Provider) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TaintEffect string
+
+const (
+	TaintEffectNoSchedule       TaintEffect = "NO_SCHEDULE"
+	TaintEffectPreferNoSchedule TaintEffect = "PREFER_NO_SCHEDULE"
+	TaintEffectNoExecute        TaintEffect = "NO_EXECUTE"
+)
+
+var AllTaintEffect = []TaintEffect{
+	TaintEffectNoSchedule,
+	TaintEffectPreferNoSchedule,
+	TaintEffectNoExecute,
+}
+
+func (e TaintEffect) IsValid() bool {
+	switch e {
+	case TaintEffectNoSchedule, TaintEffectPreferNoSchedule, TaintEffectNoExecute:
+		return true
+	}
+	return false
+}
+
+func (e TaintEffect) String() string {
+	return string(e)
+}
+
+func (e *TaintEffect) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaintEffect(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaintEffect", str)
+	}
+	return nil
+}
+
+func (e TaintEffect) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaintEffect) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaintEffect) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

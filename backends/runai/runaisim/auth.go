@@ -1,6 +1,7 @@
 package runaisim
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -42,30 +43,30 @@ func (s *Server) sign(signed string) []byte {
 	return mac.Sum(nil)
 }
 
-// valid reports whether tok is a token this server issued and it has not
-// expired.
-func (s *Server) valid(tok string) bool {
+// verify returns the claims of tok when it is a token this server issued
+// and it has not expired.
+func (s *Server) verify(tok string) (claims, bool) {
+	var c claims
 	i := strings.LastIndexByte(tok, '.')
 	if i < 0 {
-		return false
+		return c, false
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
 	if err != nil || !hmac.Equal(sig, s.sign(tok[:i])) {
-		return false
+		return c, false
 	}
 	parts := strings.Split(tok[:i], ".")
 	if len(parts) != 2 {
-		return false
+		return c, false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return false
+		return c, false
 	}
-	var c claims
 	if json.Unmarshal(payload, &c) != nil {
-		return false
+		return c, false
 	}
-	return s.now().Unix() < c.Exp
+	return c, s.now().Unix() < c.Exp
 }
 
 // authenticated requires a valid bearer, as every Run:ai route but the
@@ -73,12 +74,25 @@ func (s *Server) valid(tok string) bool {
 func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || !s.valid(strings.TrimSpace(tok)) {
+		var c claims
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			c, ok = s.verify(strings.TrimSpace(tok))
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			writeError(w, http.StatusUnauthorized, statusMessage(http.StatusUnauthorized))
 			return
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, c.Sub)))
 	}
+}
+
+type subjectKey struct{}
+
+// subject is who the request's token was issued to (the application's
+// client id): the createdBy and updatedBy of what it writes.
+func subject(r *http.Request) string {
+	sub, _ := r.Context().Value(subjectKey{}).(string)
+	return sub
 }
 
 // grantToken is POST /api/v1/token. The real API reads the body's keys

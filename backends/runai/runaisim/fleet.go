@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends/runai"
@@ -62,11 +63,19 @@ type hardware struct {
 type simNode struct {
 	dto runai.Node
 	hw  hardware
+	// labels are the node's Kubernetes labels: poolLabel with the name of
+	// the pool it was built for, and the GPU product on GPU nodes. Pools
+	// select nodes by them. Never changed after the fleet is built.
+	labels map[string]string
 }
+
+// gpuProductLabel is the label the NVIDIA GPU operator puts on GPU nodes.
+const gpuProductLabel = "nvidia.com/gpu.product"
 
 // fleet is the simulator's state. Handlers copy what they need under mu.
 // DTOs are never changed through their pointers (Status, GPUInfo, ...):
 // a writer replaces the pointed-to value, so copies handed out stay valid.
+// Pool writes live in poolstate.go.
 type fleet struct {
 	mu       sync.RWMutex
 	clusters []runai.Cluster
@@ -79,13 +88,24 @@ type fleet struct {
 	nodeByID      map[string]int
 
 	nextPoolID int
+
+	// Transitional phases: due holds, by pool id, when a Creating,
+	// Updating or Deleting phase ends; pending is len(due), read without
+	// the lock so that readers settle only when something is pending.
+	now        func() time.Time
+	phaseDelay time.Duration // <= 0: the next read settles
+	due        map[string]time.Time
+	pending    atomic.Int32
 }
 
 // newFleet builds the fleet from opts.Seed alone: the same options give the
 // same UUIDs, names, shapes and statuses.
 func newFleet(opts Options) *fleet {
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x72756e6169)) // "runai"
-	f := &fleet{nextPoolID: 1, clusterByUUID: map[string]int{}, nodeByID: map[string]int{}}
+	f := &fleet{
+		nextPoolID: 1, clusterByUUID: map[string]int{}, nodeByID: map[string]int{},
+		now: func() time.Time { return opts.Now().UTC() }, phaseDelay: opts.PhaseDelay, due: map[string]time.Time{},
+	}
 	for ci := range opts.Clusters {
 		created := epoch.Add(time.Duration(ci) * 24 * time.Hour)
 		cl := newCluster(rng, ci, created)
@@ -118,7 +138,7 @@ func newFleet(opts Options) *fleet {
 			var names []string
 			ready := 0
 			for k := range opts.NodesPerPool {
-				n := simNode{hw: hw, dto: runai.Node{
+				n := simNode{hw: hw, labels: map[string]string{poolLabel: name}, dto: runai.Node{
 					ID:              uuid(rng),
 					Name:            fmt.Sprintf("c%d-%s-node-%02d", ci+1, name, k+1),
 					ClusterUUID:     cl.UUID,
@@ -130,6 +150,7 @@ func newFleet(opts Options) *fleet {
 				}}
 				if hw.gpus > 0 {
 					n.dto.GPUInfo = &runai.GPUInfo{GPUType: prof.gpuType, GPUCount: hw.gpus}
+					n.labels[gpuProductLabel] = prof.gpuType
 					n.dto.Taints = []runai.NodeTaint{{Key: "nvidia.com/gpu", Value: "present", Effect: "NoSchedule"}}
 				}
 				if domain != nil {
@@ -199,15 +220,8 @@ func newCluster(rng *rand.Rand, ci int, created time.Time) runai.Cluster {
 func (f *fleet) newPool(cl runai.Cluster, name string, isDefault, nvLink bool, created time.Time, nodes []string, ready int) runai.NodePool {
 	id := strconv.Itoa(f.nextPoolID)
 	f.nextPoolID++
-	phase, msg := runai.PoolReady, ""
-	switch {
-	case len(nodes) == 0:
-		phase = runai.PoolEmpty
-	case ready == 0:
-		phase, msg = runai.PoolUnschedulable, "all nodes are down"
-	}
-	placement := &runai.PlacementStrategy{CPU: ptr("spread"), GPU: ptr("binpack")}
-	optimization := &runai.GPUResourceOptimization{SwapEnabled: ptr(false), NodeLevelSchedulerEnabled: ptr(false)}
+	phase, msg := settledPhase(len(nodes), ready)
+	placement, optimization := defaultPlacement(), defaultOptimization()
 	return runai.NodePool{
 		ID:                              id,
 		Name:                            name,
@@ -216,9 +230,9 @@ func (f *fleet) newPool(cl runai.Cluster, name string, isDefault, nvLink bool, c
 		TenantID:                        tenantID,
 		LabelKey:                        poolLabel,
 		LabelValue:                      name,
-		OverProvisioningRatio:           ptr(1),
+		OverProvisioningRatio:           ptr(defaultRatio),
 		PlacementStrategy:               placement,
-		GPUNetworkAccelerationDetection: ptr("Auto"),
+		GPUNetworkAccelerationDetection: ptr(defaultDetection),
 		GPUResourceOptimization:         optimization,
 		Phase:                           phase,
 		PhaseMessage:                    msg,
@@ -226,7 +240,7 @@ func (f *fleet) newPool(cl runai.Cluster, name string, isDefault, nvLink bool, c
 			LabelKey:                        ptr(poolLabel),
 			LabelValue:                      ptr(name),
 			PlacementStrategy:               placement,
-			GPUNetworkAccelerationDetection: ptr("Auto"),
+			GPUNetworkAccelerationDetection: ptr(defaultDetection),
 			GPUResourceOptimization:         optimization,
 			GPUNetworkAccelerationDetected:  nvLink,
 			Nodes:                           nodes,
@@ -240,6 +254,7 @@ func (f *fleet) newPool(cl runai.Cluster, name string, isDefault, nvLink bool, c
 }
 
 func (f *fleet) snapshot() Fleet {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	out := Fleet{
@@ -267,6 +282,7 @@ func (f *fleet) cluster(uuid string) (runai.Cluster, bool) {
 // clusterNodes returns the nodes of a cluster; ok is false for an unknown
 // cluster.
 func (f *fleet) clusterNodes(uuid string) (nodes []simNode, ok bool) {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if _, ok = f.clusterByUUID[uuid]; !ok {
@@ -282,6 +298,7 @@ func (f *fleet) clusterNodes(uuid string) (nodes []simNode, ok bool) {
 
 // node returns the node with id.
 func (f *fleet) node(id string) (simNode, bool) {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	i, ok := f.nodeByID[id]
@@ -293,6 +310,7 @@ func (f *fleet) node(id string) (simNode, bool) {
 
 // allNodes returns every node.
 func (f *fleet) allNodes() []simNode {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return append([]simNode(nil), f.nodes...)
@@ -319,6 +337,7 @@ func (f *fleet) clusterNames() map[string]string {
 // hasPool reports whether a pool called name exists in the cluster
 // clusterID, or in any cluster when clusterID is empty.
 func (f *fleet) hasPool(clusterID, name string) bool {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, p := range f.pools {
@@ -331,6 +350,7 @@ func (f *fleet) hasPool(clusterID, name string) bool {
 
 // allPools returns every node pool.
 func (f *fleet) allPools() []runai.NodePool {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return append([]runai.NodePool(nil), f.pools...)
@@ -354,6 +374,7 @@ func ptr[T any](v T) *T { return &v }
 
 // poolByName returns the pool called name in the cluster clusterID.
 func (f *fleet) poolByName(clusterID, name string) (runai.NodePool, bool) {
+	f.settle()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, p := range f.pools {

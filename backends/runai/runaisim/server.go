@@ -3,9 +3,16 @@
 // error bodies, bearer tokens) over a deterministic fleet of clusters, node
 // pools and nodes. Demo mode, benchmarks and end-to-end tests stand on it.
 //
+// Node pools can be written through /api/v1/node-pools (POST, PUT, PATCH,
+// DELETE) and the deprecated /v1/k8s/clusters/{clusterId}/node-pools API;
+// both change the one fleet the read routes serve. A written pool passes
+// through Creating, Updating or Deleting for Options.PhaseDelay, on the
+// simulator's clock (poolstate.go).
+//
 // Every vendor route goes through a simctl.Controller, so requests are
-// counted per route template and faults (latency, errors, down) can be
-// injected at runtime through the /_sim control routes.
+// counted per route template and faults (latency, errors, down, a write
+// applied and then answered late or with an error) can be injected at
+// runtime through the /_sim control routes.
 package runaisim
 
 import (
@@ -37,9 +44,16 @@ type Options struct {
 	ClientSecret string
 	// TokenTTL is the lifetime of issued tokens. Default 1h.
 	TokenTTL time.Duration
-	// Now is the clock for token expiry, telemetry and liveness. Default
-	// time.Now.
+	// Now is the clock for token expiry, telemetry, liveness and node-pool
+	// phases. Default time.Now.
 	Now func() time.Time
+	// PhaseDelay is how long a written node pool stays Creating, Updating
+	// or Deleting before it settles (Ready, Empty or Unschedulable; gone
+	// after Deleting). Default 2s; negative: the first read after the write
+	// sees it settled (the write's own answer still shows the transitional
+	// phase, as the vendor's does). Phases follow Now, so a test clock
+	// drives them.
+	PhaseDelay time.Duration
 }
 
 // Default credentials of the simulator.
@@ -74,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PhaseDelay == 0 {
+		o.PhaseDelay = 2 * time.Second
 	}
 	return o
 }
@@ -116,6 +133,15 @@ func New(opts Options) *Server {
 		{"GET /api/v1/node-pools", s.listNodePools},
 		{"GET /api/v1/node-pools/count", s.countNodePools},
 		{"GET /api/v1/node-pools/{nodepoolId}", s.getNodePool},
+		{"POST /api/v1/node-pools", s.createNodePool},
+		{"PUT /api/v1/node-pools/{nodepoolId}", s.putNodePool},
+		{"PATCH /api/v1/node-pools/{nodepoolId}", s.patchNodePool},
+		{"DELETE /api/v1/node-pools/{nodepoolId}", s.deleteNodePool},
+		{"GET /v1/k8s/clusters/{clusterId}/node-pools", s.legacyListNodePools},
+		{"POST /v1/k8s/clusters/{clusterId}/node-pools", s.legacyCreateNodePool},
+		{"PUT /v1/k8s/clusters/{clusterId}/node-pools/{id}", s.legacyUpdateNodePool},
+		{"PUT /v1/k8s/clusters/{clusterId}/node-pools/{id}/labels", s.legacyUpdateNodePoolLabels},
+		{"DELETE /v1/k8s/clusters/{clusterId}/node-pools/{id}", s.legacyDeleteNodePool},
 	}
 	for _, v := range vendor {
 		s.ctl.Handle(mux, v.pattern, s.authenticated(v.h))
@@ -150,6 +176,10 @@ func (s *Server) IssueToken() string { return s.issue(s.opts.ClientID) }
 
 // Fleet returns a snapshot of the simulated tenant, in creation order.
 func (s *Server) Fleet() Fleet { return s.fleet.snapshot() }
+
+// SetPhaseDelay changes Options.PhaseDelay for later writes; d <= 0 settles
+// at the next read. Phases already under way keep their end.
+func (s *Server) SetPhaseDelay(d time.Duration) { s.fleet.setPhaseDelay(d) }
 
 func (s *Server) now() time.Time { return s.opts.Now().UTC() }
 

@@ -1,0 +1,186 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	"github.com/fleetgraph/fleetgraph/graph/model"
+	"github.com/fleetgraph/fleetgraph/internal/ids"
+)
+
+var taintEffects = map[model.TaintEffect]string{
+	model.TaintEffectNoSchedule:       "NoSchedule",
+	model.TaintEffectPreferNoSchedule: "PreferNoSchedule",
+	model.TaintEffectNoExecute:        "NoExecute",
+}
+
+func maTaints(in []*model.TaintInput) []modelarts.Taint {
+	out := make([]modelarts.Taint, len(in))
+	for i, t := range in {
+		out[i] = modelarts.Taint{Key: t.Key, Effect: taintEffects[t.Effect]}
+		if t.Value != nil {
+			out[i].Value = *t.Value
+		}
+	}
+	return out
+}
+
+func maLabels(in []*model.LabelInput) map[string]string {
+	out := make(map[string]string, len(in))
+	for _, l := range in {
+		out[l.Key] = l.Value
+	}
+	return out
+}
+
+func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.CreateNodePoolInput) (*model.NodePool, error) {
+	c := s.reg.ModelArts(cluster.Backend)
+	pool := cluster.Parts[0]
+	existing, err := c.ListNodePools(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	for _, np := range existing {
+		if np.Metadata.Name == in.Name {
+			return nil, &ConflictError{Name: in.Name, Cluster: pool}
+		}
+	}
+	res := modelarts.PoolResource{Flavor: *in.Flavor, Count: *in.Count, MaxCount: *in.Count}
+	if in.MaxCount != nil {
+		res.MaxCount = *in.MaxCount
+	}
+	for _, az := range in.Azs {
+		res.AZs = append(res.AZs, modelarts.AZCount{AZ: az.Az, Count: az.Count})
+	}
+	if in.Labels != nil {
+		res.Labels = maLabels(in.Labels)
+	}
+	if in.Taints != nil {
+		res.Taints = maTaints(in.Taints)
+	}
+	for _, t := range in.Tags {
+		res.Tags = append(res.Tags, modelarts.UserTag{Key: t.Key, Value: t.Value})
+	}
+	if n := in.Network; n != nil {
+		res.Network = &modelarts.NodeNetwork{SecurityGroups: n.SecurityGroups}
+		if n.Vpc != nil {
+			res.Network.VPC = *n.Vpc
+		}
+		if n.Subnet != nil {
+			res.Network.Subnet = *n.Subnet
+		}
+	}
+	if o := in.Os; o != nil {
+		res.OS = &modelarts.OS{Name: deref(o.Name), ImageID: deref(o.ImageID), ImageType: deref(o.ImageType)}
+	}
+	vol := func(v *model.VolumeInput) modelarts.Volume {
+		out := modelarts.Volume{VolumeType: v.VolumeType, Size: v.Size}
+		if v.Count != nil {
+			out.Count = *v.Count
+		}
+		return out
+	}
+	if in.RootVolume != nil {
+		v := vol(in.RootVolume)
+		res.RootVolume = &v
+	}
+	for _, v := range in.DataVolumes {
+		res.DataVolumes = append(res.DataVolumes, vol(v))
+	}
+	if in.Runtime != nil || in.DockerBaseSize != nil {
+		res.ExtendParams = &modelarts.ResourceExtendParams{DockerBaseSize: deref(in.DockerBaseSize)}
+		if in.Runtime != nil {
+			res.ExtendParams.Runtime = strings.ToLower(string(*in.Runtime))
+		}
+	}
+	req := modelarts.CreateNodePoolRequest{
+		Metadata: modelarts.CreateNodePoolMetadata{Name: in.Name},
+		Spec:     modelarts.NodePoolSpec{Resources: res},
+	}
+	if _, err := c.CreateNodePool(ctx, pool, req); err != nil {
+		if !ambiguous(err) {
+			return nil, err
+		}
+		return s.readBackModelArts(ctx, cluster.Backend, pool, in.Name, err)
+	}
+	// The create answer has no status: read the pool for its phase.
+	return s.readBackModelArts(ctx, cluster.Backend, pool, in.Name, nil)
+}
+
+// readBackModelArts returns the node pool as it now is. writeErr is the
+// failed write being reconciled (nil after a success).
+func (s *Service) readBackModelArts(ctx context.Context, backend, pool, name string, writeErr error) (*model.NodePool, error) {
+	rctx, cancel := readBackContext(ctx)
+	defer cancel()
+	np, err := s.reg.ModelArts(backend).GetNodePool(rctx, pool, name)
+	switch {
+	case err == nil:
+		return modelartsNodePool(backend, pool, np), nil
+	case writeErr == nil:
+		return nil, err
+	case errors.Is(err, backends.ErrNotFound):
+		return nil, &WriteError{Outcome: OutcomeNotApplied, Err: writeErr}
+	}
+	return nil, &WriteError{Outcome: OutcomeUnknown, Err: writeErr}
+}
+
+func (s *Service) updateModelArts(ctx context.Context, id ids.ID, in writeFields, replace bool) (*model.NodePool, error) {
+	c := s.reg.ModelArts(id.Backend)
+	pool, name := id.Parts[0], id.Parts[1]
+	if replace && in.Count == nil {
+		return nil, &InputError{Field: "input.count", Message: "is required to replace a ModelArts node pool's settings"}
+	}
+	patch := modelarts.PoolResourcePatch{Count: in.Count, MaxCount: in.MaxCount}
+	if in.Count != nil && in.MaxCount == nil {
+		// Scaling moves both: a physical pool's maxCount equals its count.
+		patch.MaxCount = in.Count
+	}
+	if in.Labels != nil || replace {
+		patch.Labels = maLabels(in.Labels)
+	}
+	if in.Taints != nil || replace {
+		patch.Taints = maTaints(in.Taints)
+	}
+	if _, err := c.PatchNodePool(ctx, pool, name, modelarts.PatchNodePoolRequest{Spec: modelarts.PatchNodePoolSpec{Resources: patch}}); err != nil {
+		if errors.Is(err, backends.ErrNotFound) || !ambiguous(err) {
+			return nil, err
+		}
+		// A lost patch answer: the read-back shows the pool as it is, but
+		// cannot tell whether the patch was applied.
+		return nil, &WriteError{Outcome: OutcomeUnknown, Err: err}
+	}
+	return s.readBackModelArts(ctx, id.Backend, pool, name, nil)
+}
+
+func (s *Service) deleteModelArts(ctx context.Context, id ids.ID) (model.NodePoolPhase, error) {
+	c := s.reg.ModelArts(id.Backend)
+	pool, name := id.Parts[0], id.Parts[1]
+	if _, err := c.DeleteNodePool(ctx, pool, name); err != nil {
+		if !ambiguous(err) {
+			return "", err
+		}
+		rctx, cancel := readBackContext(ctx)
+		defer cancel()
+		np, rerr := c.GetNodePool(rctx, pool, name)
+		switch {
+		case errors.Is(rerr, backends.ErrNotFound):
+			return model.NodePoolPhaseDeleted, nil
+		case rerr == nil && modelartsPhase(np.Status.Resources) == model.NodePoolPhaseDeleting:
+			return model.NodePoolPhaseDeleting, nil
+		case rerr == nil:
+			return "", &WriteError{Outcome: OutcomeNotApplied, Err: err}
+		}
+		return "", &WriteError{Outcome: OutcomeUnknown, Err: err}
+	}
+	return model.NodePoolPhaseDeleting, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
