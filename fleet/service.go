@@ -15,6 +15,8 @@ type Service struct {
 	reg      *Registry
 	cache    *Cache
 	readOnly bool
+	live     LiveOptions
+	hub      *Hub
 }
 
 // ServiceOptions configure a Service.
@@ -23,12 +25,17 @@ type ServiceOptions struct {
 	Cache *Cache
 	// ReadOnly refuses every mutation with ErrReadOnly.
 	ReadOnly bool
+	// Live bounds subscription polling.
+	Live LiveOptions
 }
 
 // NewService returns a service over reg.
 func NewService(reg *Registry, o ServiceOptions) *Service {
-	return &Service{reg: reg, cache: o.Cache, readOnly: o.ReadOnly}
+	return &Service{reg: reg, cache: o.Cache, readOnly: o.ReadOnly, live: o.Live.withDefaults(), hub: NewHub()}
 }
+
+// Hub returns the subscription hub (for tests and metrics).
+func (s *Service) Hub() *Hub { return s.hub }
 
 // Registry returns the configured backends.
 func (s *Service) Registry() *Registry { return s.reg }

@@ -2276,6 +2276,13 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	return res
 }
 
+func (ec *executionContext) marshalOFleetSummary2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummary(ctx context.Context, sel ast.SelectionSet, v *model.FleetSummary) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FleetSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalONodeFilter2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNodeFilter(ctx context.Context, v any) (*model.NodeFilter, error) {
 	if v == nil {
 		return nil, nil

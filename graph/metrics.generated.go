@@ -911,6 +911,25 @@ func (ec *executionContext) marshalNTelemetryValue2ᚖgithubᚗcomᚋfleetgraph�
 	return ec._TelemetryValue(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMetricSeries2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeries(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOTelemetryGroupBy2ᚕgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐTelemetryGroupByᚄ(ctx context.Context, v any) ([]model.TelemetryGroupBy, error) {
 	if v == nil {
 		return nil, nil

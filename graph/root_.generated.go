@@ -25,10 +25,13 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Cluster() ClusterResolver
+	FleetSummaryUpdate() FleetSummaryUpdateResolver
+	MetricsUpdate() MetricsUpdateResolver
 	Mutation() MutationResolver
 	Node() NodeResolver
 	NodePool() NodePoolResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -79,6 +82,11 @@ type ComplexityRoot struct {
 		ReadyNodes    func(childComplexity int) int
 	}
 
+	FleetSummaryUpdate struct {
+		At      func(childComplexity int) int
+		Summary func(childComplexity int) int
+	}
+
 	Label struct {
 		Key   func(childComplexity int) int
 		Value func(childComplexity int) int
@@ -93,6 +101,11 @@ type ComplexityRoot struct {
 		Labels func(childComplexity int) int
 		Points func(childComplexity int) int
 		Type   func(childComplexity int) int
+	}
+
+	MetricsUpdate struct {
+		At     func(childComplexity int) int
+		Series func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -191,6 +204,12 @@ type ComplexityRoot struct {
 		CPUCores    func(childComplexity int) int
 		Gpus        func(childComplexity int) int
 		MemoryBytes func(childComplexity int) int
+	}
+
+	Subscription struct {
+		FleetSummary    func(childComplexity int, filter *model.NodeFilter, intervalSeconds *int) int
+		NodeMetrics     func(childComplexity int, nodeID string, types []model.NodeMetricType, intervalSeconds *int, windowSeconds *int, samples *int) int
+		NodePoolMetrics func(childComplexity int, nodePoolID string, types []model.NodePoolMetricType, intervalSeconds *int, windowSeconds *int, samples *int) int
 	}
 
 	TelemetryGroup struct {
@@ -407,6 +426,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FleetSummaryGroup.ReadyNodes(childComplexity), true
 
+	case "FleetSummaryUpdate.at":
+		if e.ComplexityRoot.FleetSummaryUpdate.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FleetSummaryUpdate.At(childComplexity), true
+	case "FleetSummaryUpdate.summary":
+		if e.ComplexityRoot.FleetSummaryUpdate.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FleetSummaryUpdate.Summary(childComplexity), true
+
 	case "Label.key":
 		if e.ComplexityRoot.Label.Key == nil {
 			break
@@ -451,6 +483,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MetricSeries.Type(childComplexity), true
+
+	case "MetricsUpdate.at":
+		if e.ComplexityRoot.MetricsUpdate.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricsUpdate.At(childComplexity), true
+	case "MetricsUpdate.series":
+		if e.ComplexityRoot.MetricsUpdate.Series == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetricsUpdate.Series(childComplexity), true
 
 	case "Mutation.createNodePool":
 		if e.ComplexityRoot.Mutation.CreateNodePool == nil {
@@ -929,6 +974,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Resources.MemoryBytes(childComplexity), true
 
+	case "Subscription.fleetSummary":
+		if e.ComplexityRoot.Subscription.FleetSummary == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_fleetSummary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.FleetSummary(childComplexity, args["filter"].(*model.NodeFilter), args["intervalSeconds"].(*int)), true
+	case "Subscription.nodeMetrics":
+		if e.ComplexityRoot.Subscription.NodeMetrics == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_nodeMetrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.NodeMetrics(childComplexity, args["nodeId"].(string), args["types"].([]model.NodeMetricType), args["intervalSeconds"].(*int), args["windowSeconds"].(*int), args["samples"].(*int)), true
+	case "Subscription.nodePoolMetrics":
+		if e.ComplexityRoot.Subscription.NodePoolMetrics == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_nodePoolMetrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.NodePoolMetrics(childComplexity, args["nodePoolId"].(string), args["types"].([]model.NodePoolMetricType), args["intervalSeconds"].(*int), args["windowSeconds"].(*int), args["samples"].(*int)), true
+
 	case "TelemetryGroup.key":
 		if e.ComplexityRoot.TelemetryGroup.Key == nil {
 			break
@@ -1055,6 +1134,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1080,7 +1176,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls"
+//go:embed "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1097,6 +1193,7 @@ var sources = []*ast.Source{
 	{Name: "schema/mutation.graphqls", Input: sourceData("schema/mutation.graphqls"), BuiltIn: false},
 	{Name: "schema/node.graphqls", Input: sourceData("schema/node.graphqls"), BuiltIn: false},
 	{Name: "schema/nodepool.graphqls", Input: sourceData("schema/nodepool.graphqls"), BuiltIn: false},
+	{Name: "schema/subscription.graphqls", Input: sourceData("schema/subscription.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1192,6 +1289,16 @@ func (ec *executionContext) childFields_FleetSummaryGroup(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type FleetSummaryGroup", field.Name)
 }
 
+func (ec *executionContext) childFields_FleetSummaryUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_FleetSummaryUpdate_at(ctx, field)
+	case "summary":
+		return ec.fieldContext_FleetSummaryUpdate_summary(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FleetSummaryUpdate", field.Name)
+}
+
 func (ec *executionContext) childFields_Label(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -1222,6 +1329,16 @@ func (ec *executionContext) childFields_MetricSeries(ctx context.Context, field 
 		return ec.fieldContext_MetricSeries_points(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MetricSeries", field.Name)
+}
+
+func (ec *executionContext) childFields_MetricsUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_MetricsUpdate_at(ctx, field)
+	case "series":
+		return ec.fieldContext_MetricsUpdate_series(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MetricsUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

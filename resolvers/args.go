@@ -240,3 +240,11 @@ var telemetryGroupBy = map[model.TelemetryGroupBy]string{
 	model.TelemetryGroupByNodepool:  "Nodepool",
 	model.TelemetryGroupByNode:      "Node",
 }
+
+func liveRequest[T ~string](types []T, interval, window, samples *int) fleet.LiveRequest {
+	r := fleet.LiveRequest{IntervalSeconds: interval, WindowSeconds: window, Samples: samples}
+	for _, t := range types {
+		r.Types = append(r.Types, string(t))
+	}
+	return r
+}

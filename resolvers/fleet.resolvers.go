@@ -133,7 +133,7 @@ func (r *queryResolver) FleetSummary(ctx context.Context, filter *model.NodeFilt
 		allocated, errs = r.Fleet.AllocatedGPUs(ctx, res.Items)
 		addErrors(ctx, errs)
 	}
-	return summarize(res.Items, allocated), nil
+	return fleet.Summarize(res.Items, allocated), nil
 }
 
 // NodeTelemetry is the resolver for the nodeTelemetry field.

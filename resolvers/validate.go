@@ -95,6 +95,13 @@ func checkArguments(field string, args map[string]any) error {
 			}
 		}
 	}
+	for name, kind := range map[string]ids.Kind{"nodeId": ids.KindNode, "nodePoolId": ids.KindNodePool} {
+		if v, ok := args[name].(string); ok {
+			if _, err := decodeID(name, v, kind); err != nil {
+				return err
+			}
+		}
+	}
 	if v, ok := args["clusterId"].(string); ok {
 		if _, err := decodeID("clusterId", v, ids.KindCluster); err != nil {
 			return err

@@ -100,3 +100,18 @@ type Node struct {
 	NodePoolName    string // vendor node-pool name; "" when none
 	VendorID        string // Run:ai node UUID (metrics key); ModelArts node name
 }
+
+// MetricsUpdate is one event of a metrics subscription. Errs are reported
+// with the event by the series field's resolver.
+type MetricsUpdate struct {
+	At     time.Time
+	Series []*MetricSeries
+	Errs   []error
+}
+
+// FleetSummaryUpdate is one event of the fleetSummary subscription.
+type FleetSummaryUpdate struct {
+	At      time.Time
+	Summary *FleetSummary
+	Errs    []error
+}

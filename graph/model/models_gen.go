@@ -252,6 +252,17 @@ type Resources struct {
 	All []*ResourceQuantity `json:"all"`
 }
 
+// Live data over graphql-transport-ws (websocket) or Server-Sent Events. Every distinct
+// subscription (same target, types, window, samples, interval and credential scope) is polled
+// upstream ONCE per interval whatever the number of subscribers, through the shared cache, so a
+// plain query for the same window costs nothing more. Polling stops when the last subscriber
+// leaves. intervalSeconds is bounded by the gateway (default 15, at least 5, at most 300).
+// A slow subscriber misses intermediate updates rather than slowing the others. A failed poll
+// is sent as an update carrying errors (series or summary null); the subscription goes on and
+// recovers with the backend.
+type Subscription struct {
+}
+
 type TaintInput struct {
 	Key    string      `json:"key"`
 	Value  *string     `json:"value,omitempty"`

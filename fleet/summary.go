@@ -1,4 +1,4 @@
-package resolvers
+package fleet
 
 import (
 	"sort"
@@ -6,9 +6,9 @@ import (
 	"github.com/fleetgraph/fleetgraph/graph/model"
 )
 
-// summarize totals nodes overall, by provider and by GPU type. allocated may
+// Summarize totals nodes overall, by provider and by GPU type. allocated may
 // be nil (not asked for).
-func summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetSummary {
+func Summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetSummary {
 	sum := &model.FleetSummary{ByProvider: []*model.FleetSummaryGroup{}, ByGpuType: []*model.FleetSummaryGroup{}}
 	byProvider := map[string]*model.FleetSummaryGroup{}
 	byType := map[string]*model.FleetSummaryGroup{}

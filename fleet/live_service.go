@@ -1,0 +1,154 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/graph/model"
+	"github.com/fleetgraph/fleetgraph/internal/ids"
+)
+
+// LiveRequest is a metrics subscription's arguments.
+type LiveRequest struct {
+	Types           []string
+	IntervalSeconds *int
+	WindowSeconds   *int // default 3600
+	Samples         *int // default 60
+}
+
+func (r LiveRequest) window() (time.Duration, int, error) {
+	w, n := time.Hour, 60
+	if r.WindowSeconds != nil {
+		if *r.WindowSeconds < 60 || *r.WindowSeconds > 30*24*3600 {
+			return 0, 0, invalid("windowSeconds", "must be within 60..2592000, got %d", *r.WindowSeconds)
+		}
+		w = time.Duration(*r.WindowSeconds) * time.Second
+	}
+	if r.Samples != nil {
+		if *r.Samples < 1 || *r.Samples > 1000 {
+			return 0, 0, invalid("samples", "must be within 1..1000, got %d", *r.Samples)
+		}
+		n = *r.Samples
+	}
+	if len(r.Types) == 0 {
+		return 0, 0, invalid("types", "must name at least one metric type")
+	}
+	return w, n, nil
+}
+
+func (r LiveRequest) key(kind, backend, target string, interval, window time.Duration, samples int, scope string) string {
+	types := append([]string(nil), r.Types...)
+	sort.Strings(types)
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%s", kind, backend, target, strings.Join(types, ","), interval, window, samples, scope)
+}
+
+// metricsPoll is one poll of a metrics subscription: fresh loaders (so the
+// shared cache, not a connection's memo, answers), the window ending now.
+func (s *Service) metricsPoll(types []string, window time.Duration, samples int,
+	fetch func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error)) func(context.Context) any {
+	return func(ctx context.Context) any {
+		now := time.Now().UTC()
+		ctx = WithLoaders(ctx, NewLoaders(s.reg, s.cache))
+		series, err := fetch(ctx, MetricsRequest{Want: types, All: types, Start: now.Add(-window), End: now, Samples: samples})
+		u := &model.MetricsUpdate{At: now, Series: series}
+		if err != nil {
+			u.Errs = []error{err}
+		}
+		return u
+	}
+}
+
+// SubscribeNodeMetrics streams a node's metrics, polled once per interval
+// for all subscribers of the same key.
+func (s *Service) SubscribeNodeMetrics(ctx context.Context, id ids.ID, r LiveRequest) (<-chan *model.MetricsUpdate, error) {
+	window, samples, err := r.window()
+	if err != nil {
+		return nil, err
+	}
+	node, err := s.Node(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		return nil, &NotFoundError{What: "node", Name: id.Parts[1]}
+	}
+	if err := s.admit(ctx); err != nil {
+		return nil, err
+	}
+	interval := s.liveInterval(r.IntervalSeconds)
+	key := r.key("node", node.Backend, node.ID, interval, window, samples, credentialScope(ctx))
+	poll := s.metricsPoll(r.Types, window, samples, func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error) {
+		return s.NodeMetrics(ctx, node, req)
+	})
+	return forward[*model.MetricsUpdate](ctx, s.hub.Subscribe(ctx, key, interval, poll)), nil
+}
+
+// SubscribeNodePoolMetrics streams a node pool's metrics.
+func (s *Service) SubscribeNodePoolMetrics(ctx context.Context, id ids.ID, r LiveRequest) (<-chan *model.MetricsUpdate, error) {
+	window, samples, err := r.window()
+	if err != nil {
+		return nil, err
+	}
+	pool, err := s.NodePool(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if pool == nil {
+		return nil, &NotFoundError{What: "node pool", Name: id.Parts[len(id.Parts)-1]}
+	}
+	if err := s.admit(ctx); err != nil {
+		return nil, err
+	}
+	interval := s.liveInterval(r.IntervalSeconds)
+	key := r.key("pool", pool.Backend, pool.ID, interval, window, samples, credentialScope(ctx))
+	poll := s.metricsPoll(r.Types, window, samples, func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error) {
+		return s.NodePoolMetrics(ctx, pool, req)
+	})
+	return forward[*model.MetricsUpdate](ctx, s.hub.Subscribe(ctx, key, interval, poll)), nil
+}
+
+// SubscribeFleetSummary streams the summary of the nodes matching q.
+func (s *Service) SubscribeFleetSummary(ctx context.Context, q NodeQuery, filterKey string, intervalSeconds *int) (<-chan *model.FleetSummaryUpdate, error) {
+	if err := s.admit(ctx); err != nil {
+		return nil, err
+	}
+	interval := s.liveInterval(intervalSeconds)
+	key := fmt.Sprintf("summary|%s|%d|%s", filterKey, interval, credentialScope(ctx))
+	poll := func(ctx context.Context) any {
+		now := time.Now().UTC()
+		ctx = WithLoaders(ctx, NewLoaders(s.reg, s.cache))
+		res := s.Nodes(ctx, q)
+		allocated, errs := s.AllocatedGPUs(ctx, res.Items)
+		u := &model.FleetSummaryUpdate{At: now, Errs: append(res.Errors, errs...)}
+		if len(res.Items) > 0 || len(res.Errors) == 0 {
+			u.Summary = Summarize(res.Items, allocated)
+		}
+		return u
+	}
+	return forward[*model.FleetSummaryUpdate](ctx, s.hub.Subscribe(ctx, key, interval, poll)), nil
+}
+
+// forward converts the hub's channel to the subscription's type, and closes
+// it when ctx ends (gqlgen then completes the subscription).
+func forward[T any](ctx context.Context, in <-chan any) <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case v := <-in:
+				select {
+				case out <- v.(T):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
