@@ -81,7 +81,9 @@ func NewLoaders(reg *Registry, c *Cache) *Loaders {
 	})
 	l.maNodePools = newLoader(c, reg, cachedSpec[clusterKey, []*model.NodePool]{
 		kind: "mpools", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.NodePools)),
-		fetch: func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) { return fetchMANodePools(ctx, reg, k) },
+		fetch: func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) {
+			return fetchMANodePools(ctx, reg, k)
+		},
 	})
 	l.runaiNodes = newLoader(c, reg, cachedSpec[clusterKey, []*model.Node]{
 		kind: "rnodes", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.Nodes)),
@@ -93,8 +95,10 @@ func NewLoaders(reg *Registry, c *Cache) *Loaders {
 	})
 	l.maNodePoolNodes = newLoader(c, reg, cachedSpec[nodePoolKey, []*model.Node]{
 		kind: "mnpnodes", backend: func(k nodePoolKey) string { return k.Backend }, key: func(k nodePoolKey) string { return k.Pool + "/" + k.NodePool },
-		ttl:   ttlOf[nodePoolKey](fixed(p.Nodes)),
-		fetch: func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) { return fetchMANodePoolNodes(ctx, reg, k) },
+		ttl: ttlOf[nodePoolKey](fixed(p.Nodes)),
+		fetch: func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) {
+			return fetchMANodePoolNodes(ctx, reg, k)
+		},
 	})
 	metricsTTL := func(k metricsKey) time.Duration {
 		if time.Unix(0, k.End).Before(time.Now().Add(-p.RecentWindow)) {
