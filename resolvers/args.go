@@ -104,13 +104,20 @@ func nodeConnection(ctx context.Context, res fleet.Partial[*model.Node], first *
 		return nil, err
 	}
 	addErrors(ctx, res.Errors)
-	conn := &model.NodeConnection{TotalCount: len(res.Items), Edges: []*model.NodeEdge{}}
-	from, to := w.bounds(len(res.Items))
+	total, edges, info := page(w, res.Items, func(c string, n *model.Node) *model.NodeEdge {
+		return &model.NodeEdge{Cursor: c, Node: n}
+	})
+	return &model.NodeConnection{TotalCount: total, Edges: edges, PageInfo: info}, nil
+}
+
+// page cuts the window out of items as Relay edges.
+func page[T, E any](w window, items []T, edge func(cursor string, item T) E) (int, []E, *model.PageInfo) {
+	from, to := w.bounds(len(items))
+	edges := make([]E, 0, to-from)
 	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.NodeEdge{Cursor: ids.Cursor(i), Node: res.Items[i]})
+		edges = append(edges, edge(ids.Cursor(i), items[i]))
 	}
-	conn.PageInfo = w.pageInfo(from, to, len(res.Items))
-	return conn, nil
+	return len(items), edges, w.pageInfo(from, to, len(items))
 }
 
 func checkRange(start, end time.Time, samples *int) (int, error) {

@@ -77,19 +77,16 @@ func (r *queryResolver) NodePools(ctx context.Context, filter *model.NodePoolFil
 			q.Cluster = &id
 		}
 	}
-	window, err := pageWindow(first, after)
+	w, err := pageWindow(first, after)
 	if err != nil {
 		return nil, err
 	}
 	res := r.Fleet.NodePools(ctx, q)
 	addErrors(ctx, res.Errors)
-	conn := &model.NodePoolConnection{TotalCount: len(res.Items), Edges: []*model.NodePoolEdge{}}
-	from, to := window.bounds(len(res.Items))
-	for i := from; i < to; i++ {
-		conn.Edges = append(conn.Edges, &model.NodePoolEdge{Cursor: ids.Cursor(i), Node: res.Items[i]})
-	}
-	conn.PageInfo = window.pageInfo(from, to, len(res.Items))
-	return conn, nil
+	total, edges, info := page(w, res.Items, func(c string, p *model.NodePool) *model.NodePoolEdge {
+		return &model.NodePoolEdge{Cursor: c, Node: p}
+	})
+	return &model.NodePoolConnection{TotalCount: total, Edges: edges, PageInfo: info}, nil
 }
 
 // NodePool is the resolver for the nodePool field.
