@@ -1,0 +1,175 @@
+// pool.js: one node pool (#/pool/<id>): its status, its nodes, its metrics
+// (live through nodePoolMetrics) and the forms to scale or delete it.
+
+import { h, fill, num, pct, time, markAt, date, bytes, badge, meter } from './dom.js';
+import { request, describeErrors, briefErrors } from './gql.js';
+import { subscribe } from './live.js';
+import { timeChart } from './charts.js';
+import { scaleForm, deleteForm } from './forms.js';
+import { LIVE_POOL_METRICS, window1h } from './overview.js';
+
+const POOL = `query Pool($id: ID!) {
+  nodePool(id: $id) {
+    id name provider backend phase phaseMessage isDefault flavor nodeSelector reportedNodeCount createdAt
+    cluster { id name state version }
+    nodes(first: 500) { totalCount edges { node {
+      id name status vendorStatus gpuType gpuCount ip zone flavor createdAt
+      capacity { cpuCores memoryBytes gpus }
+      available { cpuCores memoryBytes gpus } } } }
+  }
+  summary: fleetSummary(filter: {nodePoolId: $id}) { nodes readyNodes gpus readyGpus allocatedGpus }
+}`;
+
+const METRICS = `query PoolMetrics($id: ID!, $types: [NodePoolMetricType!]!, $start: DateTime!, $end: DateTime!, $samples: Int) {
+  nodePool(id: $id) { metrics(types: $types, start: $start, end: $end, samples: $samples) { type points { timestamp value } } }
+}`;
+
+const SERIES = [
+  { type: 'GPU_UTILIZATION', label: 'GPU' },
+  { type: 'GPU_MEMORY_UTILIZATION', label: 'GPU memory' },
+  { type: 'CPU_UTILIZATION', label: 'CPU' },
+  { type: 'CPU_MEMORY_UTILIZATION', label: 'CPU memory' },
+];
+
+export function renderPool(root, id, { interval }) {
+  const cleanups = [];
+  let alive = true;
+  fill(root, h('p.muted', 'Loading pool…'));
+
+  // flash is the outcome of the last write, shown above the reloaded page.
+  async function load(flash) {
+    const { data, errors } = await request(POOL, { id });
+    if (!alive) return;
+    const p = data?.nodePool;
+    if (!p) {
+      fill(root, crumbs(null),
+        flash ? h('p.banner.ok', { dataset: { flash: '' } }, flash) : null,
+        h('p.banner.error', errors.length ? describeErrors(errors) : 'No such node pool: it may have been deleted.'));
+      return;
+    }
+    const s = data.summary;
+    const nodes = p.nodes.edges.map((e) => e.node);
+    const metrics = h('section.panel.metrics');
+    fill(root,
+      crumbs(p),
+      flash ? h('p.banner.ok', { dataset: { flash: '' } }, flash) : null,
+      errors.length ? h('p.banner.warn', `Partial data: ${describeErrors(errors)}`) : null,
+      h('div.pool-title',
+        h('h1', p.name), badge(p.phase), badge(p.provider, 'provider'), p.isDefault ? h('span.tag', 'default') : null,
+        p.phaseMessage ? h('span.muted', p.phaseMessage) : null),
+      s ? h('section.cards',
+        statCard('Nodes ready', s.readyNodes, s.nodes),
+        statCard('GPUs ready', s.readyGpus, s.gpus),
+        statCard('GPUs allocated', s.allocatedGpus, s.readyGpus, `${pct(s.allocatedGpus, s.readyGpus)}% of ready`)) : null,
+      h('div.pool-grid',
+        h('div.pool-main',
+          metrics,
+          h('section.panel',
+            h('h2', 'Nodes ', h('span.muted', `(${p.nodes.totalCount})`)),
+            h('div.table-wrap', nodesTable(nodes)))),
+        h('aside.pool-side',
+          h('section.panel', h('h2', 'Details'), details(p)),
+          ['DELETING', 'DELETED'].includes(p.phase)
+            ? h('section.panel', h('h2', 'Changes'), h('p.muted', `The pool is ${p.phase.toLowerCase()}: it takes no more changes.`))
+            : [
+              h('section.panel', h('h2', p.provider === 'MODELARTS' ? 'Scale' : 'Node selector'),
+                scaleForm(p, { onDone: (r, msg) => reload(msg) })),
+              h('section.panel', h('h2', 'Delete'), deleteForm(p, { onDone: (r, msg) => reload(msg) })),
+            ])));
+    if (p.provider === 'RUNAI') liveMetrics(metrics, p);
+    else fill(metrics, h('h2', 'Metrics'), h('div.chart.empty', h('p', 'no metrics API'), h('p.muted.small', 'ModelArts reports no node-pool metrics.')));
+  }
+
+  function reload(flash) {
+    for (const c of cleanups.splice(0)) c();
+    load(flash).catch((e) => fill(root, h('p.banner.error', e.message)));
+  }
+
+  function liveMetrics(panel, p) {
+    const box = h('div.chart');
+    const at = h('span.at', { dataset: { source: 'none' } }, 'waiting for data…');
+    const warn = h('span.warn', { role: 'status' });
+    fill(panel, h('div.section-head', h('h2', 'Metrics, last hour'), h('span.muted', `live, every ${interval} s`)), box, h('footer', at, warn));
+    const chart = timeChart(box, { key: `poolpage:${p.id}`, series: SERIES, height: 220 });
+    let source = 'none';
+    const show = (series, stamp, src) => {
+      chart.set(series);
+      source = src;
+      at.dataset.source = src;
+      markAt(at, stamp);
+      at.textContent = src === 'live' ? `updated ${time(stamp)}` : `loaded ${time(new Date().toISOString())}, waiting for live data`;
+    };
+    const types = SERIES.map((s) => s.type);
+    request(METRICS, { id: p.id, types, ...window1h() }).then(({ data }) => {
+      if (alive && source === 'none' && data?.nodePool) show(data.nodePool.metrics, null, 'query');
+    }).catch(() => {});
+    const unsubscribe = subscribe(LIVE_POOL_METRICS, { id: p.id, types, interval }, {
+      next({ data, errors }) {
+        const u = data?.nodePoolMetrics;
+        if (u?.series) show(u.series, u.at, 'live');
+        else if (u) { markAt(at, u.at); at.textContent = `poll failed ${time(u.at)}`; }
+        warn.textContent = errors?.length ? briefErrors(errors) : '';
+        warn.title = errors?.length ? describeErrors(errors) : '';
+      },
+      error(errors) {
+        warn.textContent = `live updates failed: ${briefErrors(errors)}`;
+        warn.title = describeErrors(errors);
+      },
+    });
+    cleanups.push(() => { unsubscribe(); chart.destroy(); });
+  }
+
+  load().catch((e) => fill(root, h('p.banner.error', e.message)));
+  return () => {
+    alive = false;
+    for (const c of cleanups) c();
+  };
+}
+
+function crumbs(p) {
+  return h('nav.crumbs', { 'aria-label': 'Breadcrumb' },
+    h('a', { href: '#/' }, 'Overview'), ' › ',
+    p ? [h('span', p.cluster.name), ' › ', h('span', p.name)] : h('span', 'pool'));
+}
+
+function statCard(label, value, total, sub) {
+  return h('div.card',
+    h('div.card-label', label),
+    h('div.card-value', h('span.big', num(value)), total != null ? h('span.of', ` / ${num(total)}`) : null),
+    h('div.card-sub', sub || `${pct(value, total)}%`));
+}
+
+function details(p) {
+  const row = (k, v) => (v == null || v === '' ? null : [h('dt', k), h('dd', v)]);
+  return h('dl.details',
+    row('Provider backend', p.backend),
+    row('Cluster', `${p.cluster.name}${p.cluster.state ? ` (${p.cluster.state})` : ''}`),
+    row('Node selector', p.nodeSelector && h('code', p.nodeSelector)),
+    row('Flavor', p.flavor && h('code', p.flavor)),
+    row('Reported nodes', num(p.reportedNodeCount)),
+    row('Created', date(p.createdAt)),
+    row('ID', h('code.small.id', p.id)));
+}
+
+function nodesTable(nodes) {
+  if (!nodes.length) return h('p.muted', 'No nodes.');
+  // Columns only where the vendor says something (Run:ai reports GPUs only).
+  const cols = [
+    ['Node', (n) => n.name],
+    ['Status', (n) => [badge(n.status, 'status'), n.vendorStatus && n.vendorStatus.toUpperCase() !== n.status.replace('_', '') ? h('span.muted.small', ` ${n.vendorStatus}`) : null]],
+    ['GPU type', (n) => (n.gpuType ? h('code.small', n.gpuType) : h('span.muted', '—'))],
+    ['GPUs allocated', (n) => {
+      const gpus = n.capacity?.gpus ?? n.gpuCount;
+      const free = n.available?.gpus;
+      return !gpus ? h('span.muted', 'none') : free != null ? meter(gpus - free, gpus) : `${num(gpus)} GPUs`;
+    }],
+    ['CPU cores', (n) => n.capacity?.cpuCores?.toFixed(1), 'n'],
+    ['Memory', (n) => (n.capacity?.memoryBytes != null ? bytes(n.capacity.memoryBytes) : null), 'n'],
+    ['IP / zone', (n) => [n.ip, n.zone].filter(Boolean).join(' · ')],
+    ['Created', (n) => date(n.createdAt), 'small'],
+  ].filter(([, f]) => nodes.some((n) => { const v = f(n); return v != null && v !== '' && v !== false; }));
+  return h('table.data.nodes', { dataset: { table: 'nodes' } },
+    h('thead', h('tr', cols.map(([t, , c]) => h(c === 'n' ? 'th.n' : 'th', t)))),
+    h('tbody', nodes.map((n) => h('tr', { dataset: { nodeId: n.id } },
+      cols.map(([, f, c]) => h(c ? `td.${c}` : 'td', f(n) ?? '—'))))));
+}
