@@ -2,8 +2,12 @@
 // Huawei Cloud ModelArts.
 //
 //	fleetgraph                       demo mode: embedded simulators and Redis
-//	fleetgraph --config fleet.yaml   real backends
+//	fleetgraph --config fleet.yaml   real backends (fleetgraph.example.yaml documents every key)
+//	fleetgraph --config fleet.yaml --check-config   validate and exit (1, naming the field at fault)
 //	fleetgraph sim                   the vendor simulators alone
+//
+// Logs are JSON lines on stderr (log.format: text for humans); SIGTERM drains
+// in-flight requests before exiting.
 package main
 
 import (
@@ -13,17 +17,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	slog.SetDefault(app.NewLogger(os.Stderr, os.Getenv(app.EnvPrefix+"LOG_FORMAT"), os.Getenv(app.EnvPrefix+"LOG_LEVEL")))
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "sim" {
 		err = runSim(os.Args[2:])
@@ -51,16 +53,19 @@ func simFlags(fs *flag.FlagSet) *app.SimOptions {
 func runGateway(args []string) error {
 	fs := flag.NewFlagSet("fleetgraph", flag.ContinueOnError)
 	addr := fs.String("addr", "", "gateway listen address (default 127.0.0.1:8080, or listen: in the config)")
-	configPath := fs.String("config", "", "YAML configuration of real backends; without it fleetgraph runs in demo mode")
-	checkConfig := fs.Bool("check-config", false, "validate --config and exit")
+	configPath := fs.String("config", "", "YAML configuration of real backends (see fleetgraph.example.yaml); without it fleetgraph runs in demo mode")
+	checkConfig := fs.Bool("check-config", false, "validate --config (with the environment's FLEETGRAPH_* overrides and ${VAR}s) and exit")
 	sim := simFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `fleetgraph: one GraphQL graph over NVIDIA Run:ai and Huawei ModelArts GPU fleets.
 
 Usage:
   fleetgraph [flags]                 demo mode: embedded vendor simulators and Redis
-  fleetgraph --config fleet.yaml     real backends (see README.md for the file)
+  fleetgraph --config fleet.yaml     real backends (every key, with its default: fleetgraph.example.yaml)
+  fleetgraph --config fleet.yaml --check-config   validate, print the field at fault, exit 1
   fleetgraph sim [flags]             only the vendor simulators (fleetgraph sim --help)
+
+Environment: FLEETGRAPH_<PATH> overrides one field, e.g. FLEETGRAPH_LIMITS_MAXDEPTH=8.
 
 Flags:
 `)
@@ -79,7 +84,7 @@ Flags:
 			return err
 		}
 		if *checkConfig {
-			fmt.Printf("%s: OK (%d Run:ai, %d ModelArts backends)\n", *configPath, len(cfg.RunAI), len(cfg.ModelArts))
+			fmt.Printf("%s: OK (%d Run:ai, %d ModelArts backends; auth %s)\n", *configPath, len(cfg.RunAI), len(cfg.ModelArts), cfg.AuthMode())
 			return nil
 		}
 	} else {
@@ -102,7 +107,12 @@ Flags:
 		slog.Info("embedded Redis (miniredis) ready", "addr", mr.Addr())
 		cfg = sims.DemoConfig()
 		cfg.Redis.Addrs = []string{mr.Addr()}
+		if err := cfg.ApplyEnv(os.Environ()); err != nil {
+			return err
+		}
 	}
+	logger := app.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+	slog.SetDefault(logger)
 	listen := *addr
 	if listen == "" {
 		listen = cfg.Listen
@@ -110,7 +120,7 @@ Flags:
 	if listen == "" {
 		listen = "127.0.0.1:8080"
 	}
-	gw, err := app.Build(cfg)
+	gw, err := app.BuildWith(cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -118,7 +128,12 @@ Flags:
 	for _, b := range gw.Registry.Backends() {
 		slog.Info("backend configured", "name", b.Name, "provider", b.Provider)
 	}
-	return serve(ctx, listen, gw.Handler)
+	slog.Info("configuration", "config", cfg)
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", listen, err)
+	}
+	return gw.Serve(ctx, ln)
 }
 
 func runSim(args []string) error {
@@ -142,29 +157,9 @@ Flags:
 		return err
 	}
 	defer sims.Close()
-	slog.Info("Run:ai simulator ready", "url", sims.RunAIURL, "clientID", "fleetgraph-demo", "clientSecret", "demo-secret")
+	slog.Info("Run:ai simulator ready (demo client credentials fleetgraph-demo / demo-secret)", "url", sims.RunAIURL)
 	slog.Info("ModelArts simulator ready", "url", sims.ModelArtsURL, "projectID", sims.DemoConfig().ModelArts[0].ProjectID)
 	<-ctx.Done()
 	slog.Info("stopping simulators")
 	return nil
-}
-
-func serve(ctx context.Context, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	slog.Info("fleetgraph ready", "graphiql", "http://"+ln.Addr().String()+"/", "graphql", "http://"+ln.Addr().String()+"/graphql")
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	slog.Info("shutting down: draining requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
 }

@@ -2,26 +2,22 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/fleet"
-	"github.com/fleetgraph/fleetgraph/graph"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
-	"github.com/fleetgraph/fleetgraph/resolvers"
-	"github.com/fleetgraph/fleetgraph/web"
 )
 
 // Gateway is a built gateway: its backends and its HTTP handler.
@@ -29,32 +25,75 @@ type Gateway struct {
 	Registry *fleet.Registry
 	Handler  http.Handler
 	Metrics  *metrics.Metrics
-	redis    redis.UniversalClient
+	// Service is the fleet service behind the graph.
+	Service *fleet.Service
+
+	cfg         *Config
+	logger      *slog.Logger
+	redis       redis.UniversalClient
+	tel         *telemetry
+	upstreams   []upstream
+	authMode    string
+	draining    atomic.Bool
+	streamsCtx  context.Context
+	stopStreams context.CancelFunc
 }
 
-// Close releases the gateway's Redis client.
+// Options are what a configuration file cannot hold.
+type Options struct {
+	// Logger receives request lines and the gateway's logs (default
+	// slog.Default()). Build it with NewLogger so secrets are redacted.
+	Logger *slog.Logger
+	// TracerProvider turns tracing on with this provider (tests use an
+	// in-memory exporter); nil: tracing follows cfg.Tracing.
+	TracerProvider trace.TracerProvider
+}
+
+// Close releases the gateway's Redis client and flushes its traces.
 func (g *Gateway) Close() error {
+	g.stopStreams()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
 	if g.redis != nil {
-		return g.redis.Close()
+		errs = append(errs, g.redis.Close())
 	}
-	return nil
+	errs = append(errs, g.tel.shutdown(ctx))
+	return errors.Join(errs...)
 }
 
-// Build creates the vendor clients of cfg and the gateway's HTTP handler:
+// Draining reports whether Serve has begun shutting down.
+func (g *Gateway) Draining() bool { return g.draining.Load() }
+
+// Build creates the vendor clients of cfg and the gateway's HTTP handler
+// (see BuildWith).
+func Build(cfg *Config) (*Gateway, error) { return BuildWith(cfg, Options{}) }
+
+// BuildWith creates the vendor clients of cfg and the gateway's HTTP handler:
 //
-//	POST/GET /graphql  the graph
-//	GET /              GraphiQL, from embedded assets
+//	POST/GET /graphql  the graph (websocket and SSE for subscriptions)
+//	GET /              GraphiQL, from embedded assets (graphql.graphiql)
 //	GET /assets/...    GraphiQL's files
-//	GET /healthz       liveness
+//	GET /healthz       liveness: the process answers
+//	GET /readyz        readiness: config loaded, breakers, Redis (503 when draining)
 //	GET /metrics       Prometheus metrics
-func Build(cfg *Config) (*Gateway, error) {
+func BuildWith(cfg *Config, o Options) (*Gateway, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	tel, err := newTelemetry(cfg.Tracing, o.TracerProvider)
+	if err != nil {
+		return nil, err
+	}
 	m := metrics.New()
+	g := &Gateway{cfg: cfg, logger: o.Logger, tel: tel, Metrics: m, authMode: cfg.AuthMode()}
+	g.streamsCtx, g.stopStreams = context.WithCancel(context.Background())
 	var ra []*runai.Client
 	for _, r := range cfg.RunAI {
 		c, err := runai.New(runai.Config{
 			Name: r.Name, BaseURL: r.BaseURL, ClientID: r.ClientID, ClientSecret: r.ClientSecret,
 			PassThrough: r.PassThrough, Timeout: time.Duration(r.Timeout),
-			HTTPClient: resilientClient(cfg, m, r.Name, backends.RunAI),
+			HTTPClient: g.backendClient(r.Name, backends.RunAI),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
@@ -62,12 +101,11 @@ func Build(cfg *Config) (*Gateway, error) {
 		ra = append(ra, c)
 	}
 	var ma []*modelarts.Client
-	metrics := m
 	for _, m := range cfg.ModelArts {
 		mc := modelarts.Config{
 			Name: m.Name, Endpoint: m.Endpoint, ProjectID: m.ProjectID, Token: m.Token,
 			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PassThrough: m.PassThrough, Timeout: time.Duration(m.Timeout),
-			HTTPClient: resilientClient(cfg, metrics, m.Name, backends.ModelArts),
+			HTTPClient: g.backendClient(m.Name, backends.ModelArts),
 		}
 		if m.IAM != nil {
 			mc.IAM = &modelarts.IAMConfig{Endpoint: m.IAM.Endpoint, Username: m.IAM.Username, Password: m.IAM.Password, Domain: m.IAM.Domain, Project: m.IAM.Project}
@@ -95,16 +133,23 @@ func Build(cfg *Config) (*Gateway, error) {
 			reg.SetPassThrough(m.Name)
 		}
 	}
-	fc, rc, err := newCache(cfg, m)
+	fc, rc, err := newCache(cfg, m, tel)
 	if err != nil {
 		return nil, err
 	}
-	timeout := time.Duration(cfg.RequestTimeout)
-	if timeout == 0 {
-		timeout = 30 * time.Second
+	g.Registry, g.redis = reg, rc
+	g.Service = fleet.NewService(reg, fleet.ServiceOptions{Cache: fc, ReadOnly: cfg.Mutations.Disabled, Live: fleet.LiveOptions{
+		MinInterval: time.Duration(cfg.Subscriptions.MinInterval), MaxInterval: time.Duration(cfg.Subscriptions.MaxInterval),
+		DefaultInterval: time.Duration(cfg.Subscriptions.DefaultInterval), MaxPerConnection: cfg.Subscriptions.MaxPerConnection,
+	}})
+	if g.Handler, err = g.newHandler(fc); err != nil {
+		_ = g.Close()
+		return nil, err
 	}
-	svc := fleet.NewService(reg, fleet.ServiceOptions{Cache: fc, ReadOnly: cfg.Mutations.Disabled})
-	return &Gateway{Registry: reg, Handler: newHandler(reg, svc, fc, m, timeout), Metrics: m, redis: rc}, nil
+	if g.authMode == AuthNone {
+		o.Logger.Warn("auth.mode is none: anyone who can reach the gateway queries the backends with its service credentials; set auth.apiKeys (or auth.mode: none to say so on purpose)")
+	}
+	return g, nil
 }
 
 func init() {
@@ -113,89 +158,28 @@ func init() {
 	fleet.ErrBreakerOpenSentinel = resilience.ErrBreakerOpen
 }
 
-func newHandler(reg *fleet.Registry, svc *fleet.Service, fc *fleet.Cache, m *metrics.Metrics, timeout time.Duration) http.Handler {
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Fleet: svc}})
-	srv := handler.New(schema)
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.Use(extension.Introspection{})
-	srv.Use(resolvers.ValidateArguments{})
-	srv.SetErrorPresenter(resolvers.ErrorPresenter)
-	srv.AroundResponses(resolvers.UserInputCodes)
-	srv.AroundResponses(staleExtension)
-
-	gql := deadline(timeout, callerCredentials(fleet.Middleware(reg, fc, srv)))
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", gql)
-	mux.Handle("GET /{$}", web.GraphiQL("fleetgraph", "/graphql"))
-	mux.Handle(web.AssetsPath, web.Assets())
-	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
+// backendClient is the HTTP client of one backend: its own circuit breaker,
+// retries of idempotent GETs and upstream metrics (resilience), the
+// per-request call count, and with tracing a client span per call that
+// carries the trace to the vendor. Redirects are not followed: they would
+// carry credentials to another host.
+func (g *Gateway) backendClient(backend string, p backends.Provider) *http.Client {
+	rc := g.cfg.Resilience
+	tr := resilience.New(nil, resilience.Options{
+		Backend: backend, Provider: p, Metrics: g.Metrics,
+		Breaker: resilience.BreakerOptions{
+			Disabled: rc.Breaker.Disabled, FailureRatio: rc.Breaker.FailureRatio, MinRequests: rc.Breaker.MinRequests,
+			ConsecutiveFailures: rc.Breaker.ConsecutiveFailures, Window: time.Duration(rc.Breaker.Window),
+			OpenFor: time.Duration(rc.Breaker.OpenFor),
+		},
+		Retry: resilience.RetryOptions{
+			Disabled: rc.Retry.Disabled, MaxAttempts: rc.Retry.MaxAttempts,
+			BaseDelay: time.Duration(rc.Retry.BaseDelay), MaxDelay: time.Duration(rc.Retry.MaxDelay),
+		},
 	})
-	return mux
-}
-
-// resilientClient is the HTTP client of one backend: its own circuit breaker,
-// retries of idempotent GETs, and upstream metrics. Redirects are not
-// followed: they would carry credentials to another host.
-func resilientClient(cfg *Config, m *metrics.Metrics, backend string, p backends.Provider) *http.Client {
-	rc := cfg.Resilience
+	g.upstreams = append(g.upstreams, upstream{name: backend, provider: p, transport: tr})
 	return &http.Client{
-		Transport: resilience.New(nil, resilience.Options{
-			Backend: backend, Provider: p, Metrics: m,
-			Breaker: resilience.BreakerOptions{
-				Disabled: rc.Breaker.Disabled, FailureRatio: rc.Breaker.FailureRatio, MinRequests: rc.Breaker.MinRequests,
-				ConsecutiveFailures: rc.Breaker.ConsecutiveFailures, Window: time.Duration(rc.Breaker.Window),
-				OpenFor: time.Duration(rc.Breaker.OpenFor),
-			},
-			Retry: resilience.RetryOptions{
-				Disabled: rc.Retry.Disabled, MaxAttempts: rc.Retry.MaxAttempts,
-				BaseDelay: time.Duration(rc.Retry.BaseDelay), MaxDelay: time.Duration(rc.Retry.MaxDelay),
-			},
-		}),
+		Transport:     g.tel.upstream(countingTransport{next: tr}, backend, p),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// staleExtension says, in the response's extensions, which parts of the data
-// were served from the cache past their freshness because a vendor failed.
-func staleExtension(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if resp == nil {
-		return resp
-	}
-	if stale := fleet.StaleEntries(ctx); len(stale) > 0 {
-		if resp.Extensions == nil {
-			resp.Extensions = map[string]any{}
-		}
-		resp.Extensions["stale"] = stale
-	}
-	return resp
-}
-
-// deadline bounds a whole request: upstream calls still running at the
-// deadline are cancelled, and their fields answer UPSTREAM_TIMEOUT.
-func deadline(d time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// callerCredentials puts what the caller presented into the context. Only
-// pass-through backends read it, each only its own vendor's header.
-func callerCredentials(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var c backends.Credentials
-		if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			c.RunAIBearer = strings.TrimSpace(auth[7:])
-		}
-		c.ModelArtsAuthToken = strings.TrimSpace(r.Header.Get("X-Auth-Token"))
-		ctx := backends.WithCredentials(r.Context(), c)
-		next.ServeHTTP(w, r.WithContext(fleet.WithCaller(ctx, r)))
-	})
 }

@@ -1,12 +1,16 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/fleet"
@@ -15,7 +19,7 @@ import (
 
 // newCache builds the shared cache of cfg; nil (and no client) when no Redis
 // is configured or caching is off.
-func newCache(cfg *Config, m *metrics.Metrics) (*fleet.Cache, redis.UniversalClient, error) {
+func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry) (*fleet.Cache, redis.UniversalClient, error) {
 	if cfg.Cache.Disabled || (cfg.Redis.URL == "" && len(cfg.Redis.Addrs) == 0) {
 		return nil, nil, nil
 	}
@@ -66,5 +70,58 @@ func newCache(cfg *Config, m *metrics.Metrics) (*fleet.Cache, redis.UniversalCli
 	set(&p.MetricsRecent, cfg.Cache.MetricsRecent)
 	set(&p.MetricsPast, cfg.Cache.MetricsPast)
 	set(&p.StaleFor, cfg.Cache.StaleFor)
-	return fleet.NewCache(store, p, m), client, nil
+	return fleet.NewCache(observedStore{next: store, tel: tel}, p, m), client, nil
+}
+
+// observedStore counts each request's cache hits and misses (for its log
+// line) and, with tracing on, puts a span around every Redis round trip.
+type observedStore struct {
+	next cache.Store
+	tel  *telemetry
+}
+
+func (s observedStore) span(ctx context.Context, name string, n int) (context.Context, trace.Span) {
+	if !s.tel.on {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return s.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", "redis"), attribute.Int("cache.keys", n)))
+}
+
+func (s observedStore) end(span trace.Span, err error) {
+	if !s.tel.on {
+		return
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+func (s observedStore) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	ctx, span := s.span(ctx, "cache get", len(keys))
+	hits, err := s.next.GetMany(ctx, keys)
+	if st := statsFrom(ctx); st != nil {
+		st.cacheHits.Add(int64(len(hits)))
+		st.cacheMisses.Add(int64(len(keys) - len(hits)))
+	}
+	if s.tel.on {
+		span.SetAttributes(attribute.Int("cache.hits", len(hits)))
+	}
+	s.end(span, err)
+	return hits, err
+}
+
+func (s observedStore) SetMany(ctx context.Context, entries []cache.Entry) error {
+	ctx, span := s.span(ctx, "cache set", len(entries))
+	err := s.next.SetMany(ctx, entries)
+	s.end(span, err)
+	return err
+}
+
+func (s observedStore) Delete(ctx context.Context, keys ...string) error {
+	ctx, span := s.span(ctx, "cache delete", len(keys))
+	err := s.next.Delete(ctx, keys...)
+	s.end(span, err)
+	return err
 }

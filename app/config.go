@@ -1,22 +1,22 @@
 // Package app turns a configuration into a running gateway: it builds the
-// vendor clients, the fleet service and the HTTP handler, and in demo mode
-// starts the embedded simulators and Redis. server.go only parses flags and
-// calls it.
+// vendor clients, the fleet service and the HTTP handler (auth, limits,
+// GraphQL-over-HTTP, telemetry), serves it with graceful shutdown, and in
+// demo mode starts the embedded simulators and Redis. server.go only parses
+// flags and calls it.
 package app
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 // Config is the YAML configuration file. ${VAR} references anywhere in the
-// file are replaced from the environment before parsing, so secrets need not
-// be written into it. Unknown keys are errors.
+// file are replaced from the environment before parsing, FLEETGRAPH_* variables
+// override single fields (see ApplyEnv), and every secret can be read from a
+// file instead (the *File fields). Unknown keys are errors. The defaults of
+// every field are in fleetgraph.example.yaml.
 type Config struct {
 	// Listen is the gateway's address (default 127.0.0.1:8080; --addr overrides it).
 	Listen    string            `yaml:"listen"`
@@ -31,6 +31,104 @@ type Config struct {
 		// Disabled makes a read-only gateway: every mutation is FORBIDDEN.
 		Disabled bool `yaml:"disabled"`
 	} `yaml:"mutations"`
+	Subscriptions SubscriptionsConfig `yaml:"subscriptions"`
+	Server        ServerConfig        `yaml:"server"`
+	Auth          AuthConfig          `yaml:"auth"`
+	Limits        LimitsConfig        `yaml:"limits"`
+	GraphQL       GraphQLConfig       `yaml:"graphql"`
+	CORS          CORSConfig          `yaml:"cors"`
+	Tracing       TracingConfig       `yaml:"tracing"`
+	Log           LogConfig           `yaml:"log"`
+}
+
+// ServerConfig holds the HTTP server's timeouts and its shutdown.
+type ServerConfig struct {
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"` // default 10s
+	ReadTimeout       Duration `yaml:"readTimeout"`       // whole request incl. body, default 30s
+	// WriteTimeout must exceed requestTimeout (default requestTimeout + 10s).
+	// Websocket and SSE streams are exempt.
+	WriteTimeout Duration `yaml:"writeTimeout"`
+	IdleTimeout  Duration `yaml:"idleTimeout"` // keep-alive, default 120s
+	// ShutdownDelay keeps serving, with /readyz answering 503, this long after
+	// SIGTERM so load balancers stop sending first (default 0; 5s in Kubernetes).
+	ShutdownDelay Duration `yaml:"shutdownDelay"`
+	// ShutdownTimeout bounds the drain of in-flight requests (default 30s).
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// Auth modes.
+const (
+	AuthNone        = "none"        // anyone who reaches the gateway may call it
+	AuthPassThrough = "passThrough" // callers bring vendor credentials; every backend is passThrough
+	AuthAPIKey      = "apiKey"      // callers present an API key listed in apiKeys
+)
+
+// AuthConfig says who may call the gateway. Mode defaults to apiKey when
+// apiKeys are listed, to passThrough when every backend is passThrough, and
+// to none otherwise (logged as a warning at start-up).
+type AuthConfig struct {
+	Mode    string         `yaml:"mode"`
+	APIKeys []APIKeyConfig `yaml:"apiKeys"`
+}
+
+// APIKeyConfig is one accepted API key, stored as the hex SHA-256 of the key
+// (`printf %s "$KEY" | sha256sum`): the key itself is never in the file.
+type APIKeyConfig struct {
+	Name   string `yaml:"name"` // who holds it; logged with each request
+	SHA256 string `yaml:"sha256"`
+}
+
+// LimitsConfig bounds what one request may cost. Zero means the default.
+type LimitsConfig struct {
+	MaxBodyBytes  int64 `yaml:"maxBodyBytes"`  // request body, default 1 MiB (413 above)
+	MaxDepth      int   `yaml:"maxDepth"`      // field nesting, default 12 (introspection exempt)
+	MaxComplexity int   `yaml:"maxComplexity"` // fields weighted by `first`, default 5000000
+	MaxAliases    int   `yaml:"maxAliases"`    // aliased fields, default 30
+	MaxRootFields int   `yaml:"maxRootFields"` // top-level fields, default 20
+	MaxTokens     int   `yaml:"maxTokens"`     // lexer tokens of the document, default 10000
+}
+
+// GraphQLConfig switches GraphQL features.
+type GraphQLConfig struct {
+	// Introspection (default true) and GraphiQL at / (default true): set
+	// false in production to hide the schema.
+	Introspection *bool `yaml:"introspection"`
+	GraphiQL      *bool `yaml:"graphiql"`
+	APQ           struct {
+		Disabled  bool `yaml:"disabled"`
+		CacheSize int  `yaml:"cacheSize"` // documents kept, default 1000
+	} `yaml:"apq"`
+	// AllowList is a JSON file {"<sha256 of document>": "<document>"}; when
+	// set, only those documents run (sent whole or by hash).
+	AllowList string `yaml:"allowList"`
+	// WebsocketKeepAlive is the graphql-ws keep-alive interval (default 15s).
+	WebsocketKeepAlive Duration `yaml:"websocketKeepAlive"`
+}
+
+// CORSConfig lists the browser origins that may call the gateway
+// ("https://grafana.example.com"; path.Match patterns such as
+// "https://*.example.com"; "*" for any). The same list admits websocket
+// origins; same-origin requests are always allowed. Empty: no cross-origin
+// access.
+type CORSConfig struct {
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+	MaxAge         Duration `yaml:"maxAge"` // preflight cache, default 10m
+}
+
+// TracingConfig turns on OpenTelemetry tracing, exported over OTLP/HTTP.
+type TracingConfig struct {
+	// Endpoint of the collector, e.g. http://otel-collector:4318 (empty: off).
+	Endpoint string `yaml:"endpoint"`
+	// SampleRatio of new traces to record (default 1; parent-based:
+	// a caller's sampled traceparent is always followed).
+	SampleRatio *float64 `yaml:"sampleRatio"`
+	ServiceName string   `yaml:"serviceName"` // default fleetgraph
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string `yaml:"format"` // json (default) or text
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
 }
 
 // CacheConfig tunes the shared cache (used when redis: is set).
@@ -77,6 +175,8 @@ type RunAIConfig struct {
 	BaseURL      string `yaml:"baseURL"`
 	ClientID     string `yaml:"clientID"`
 	ClientSecret string `yaml:"clientSecret"`
+	// ClientSecretFile reads clientSecret from a file (a mounted secret).
+	ClientSecretFile string `yaml:"clientSecretFile"`
 	// PassThrough forwards each caller's "Authorization: Bearer" instead of
 	// using service credentials.
 	PassThrough bool     `yaml:"passThrough"`
@@ -87,21 +187,25 @@ type RunAIConfig struct {
 }
 
 // ModelArtsConfig is one ModelArts project in one region. Exactly one of
-// token, iam, accessKey/secretKey or passThrough.
+// token, iam, accessKey/secretKey or passThrough. Each secret has a *File
+// twin that reads it from a file.
 type ModelArtsConfig struct {
 	Name      string `yaml:"name"`
 	Endpoint  string `yaml:"endpoint"`
 	ProjectID string `yaml:"projectID"`
 	Token     string `yaml:"token"`
+	TokenFile string `yaml:"tokenFile"`
 	IAM       *struct {
-		Endpoint string `yaml:"endpoint"`
-		Username string `yaml:"username"`
-		Password string `yaml:"password"`
-		Domain   string `yaml:"domain"`
-		Project  string `yaml:"project"`
+		Endpoint     string `yaml:"endpoint"`
+		Username     string `yaml:"username"`
+		Password     string `yaml:"password"`
+		PasswordFile string `yaml:"passwordFile"`
+		Domain       string `yaml:"domain"`
+		Project      string `yaml:"project"`
 	} `yaml:"iam"`
-	AccessKey string `yaml:"accessKey"`
-	SecretKey string `yaml:"secretKey"`
+	AccessKey     string `yaml:"accessKey"`
+	SecretKey     string `yaml:"secretKey"`
+	SecretKeyFile string `yaml:"secretKeyFile"`
 	// PassThrough forwards each caller's "X-Auth-Token".
 	PassThrough bool     `yaml:"passThrough"`
 	Timeout     Duration `yaml:"timeout"`
@@ -111,10 +215,11 @@ type ModelArtsConfig struct {
 // cache. url is a redis:// or rediss:// URL (standalone); addrs is a list of
 // host:port (one: standalone; several: Cluster; with masterName: Sentinel).
 type RedisConfig struct {
-	URL        string   `yaml:"url"`
-	Addrs      []string `yaml:"addrs"`
-	MasterName string   `yaml:"masterName"`
-	Password   string   `yaml:"password"`
+	URL          string   `yaml:"url"`
+	Addrs        []string `yaml:"addrs"`
+	MasterName   string   `yaml:"masterName"`
+	Password     string   `yaml:"password"`
+	PasswordFile string   `yaml:"passwordFile"`
 }
 
 // Duration is a time.Duration written as "10s" in YAML.
@@ -130,81 +235,21 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// LoadConfig reads and validates a configuration file.
-func LoadConfig(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+// MarshalYAML writes the duration as "10s".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// or returns d, or def when d is zero.
+func (d Duration) or(def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
 	}
-	return ParseConfig(raw)
+	return time.Duration(d)
 }
 
-// ParseConfig parses and validates YAML configuration.
-func ParseConfig(raw []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(os.ExpandEnv(string(raw)))))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-// Validate reports the first field at fault, by its path in the file.
-func (c *Config) Validate() error {
-	if len(c.RunAI)+len(c.ModelArts) == 0 {
-		return errors.New("config: no backends: add at least one entry under runai: or modelarts:")
-	}
-	names := map[string]string{}
-	seen := func(path, name string) error {
-		if name == "" {
-			return fmt.Errorf("config: %s.name is required", path)
-		}
-		if prev, dup := names[name]; dup {
-			return fmt.Errorf("config: %s.name %q is already used by %s: names must be unique", path, name, prev)
-		}
-		names[name] = path
-		return nil
-	}
-	for i, r := range c.RunAI {
-		path := fmt.Sprintf("runai[%d]", i)
-		if err := seen(path, r.Name); err != nil {
-			return err
-		}
-		if r.BaseURL == "" {
-			return fmt.Errorf("config: %s.baseURL is required (e.g. https://tenant.run.ai)", path)
-		}
-		hasCreds := r.ClientID != "" || r.ClientSecret != ""
-		if hasCreds == r.PassThrough || (hasCreds && (r.ClientID == "" || r.ClientSecret == "")) {
-			return fmt.Errorf("config: %s: set clientID and clientSecret, or passThrough: true (exactly one)", path)
-		}
-	}
-	for i, m := range c.ModelArts {
-		path := fmt.Sprintf("modelarts[%d]", i)
-		if err := seen(path, m.Name); err != nil {
-			return err
-		}
-		if m.Endpoint == "" {
-			return fmt.Errorf("config: %s.endpoint is required (e.g. https://modelarts.cn-north-4.myhuaweicloud.com)", path)
-		}
-		if m.ProjectID == "" {
-			return fmt.Errorf("config: %s.projectID is required", path)
-		}
-		modes := 0
-		for _, set := range []bool{m.Token != "", m.IAM != nil, m.AccessKey != "" || m.SecretKey != "", m.PassThrough} {
-			if set {
-				modes++
-			}
-		}
-		if modes != 1 {
-			return fmt.Errorf("config: %s: set exactly one of token, iam, accessKey+secretKey, passThrough (found %d)", path, modes)
-		}
-		if (m.AccessKey == "") != (m.SecretKey == "") {
-			return fmt.Errorf("config: %s: accessKey and secretKey go together", path)
-		}
-	}
-	return nil
+// SubscriptionsConfig bounds the polling behind subscriptions.
+type SubscriptionsConfig struct {
+	MinInterval      Duration `yaml:"minInterval"`      // default 5s: no sub-second polling of a vendor
+	MaxInterval      Duration `yaml:"maxInterval"`      // default 300s
+	DefaultInterval  Duration `yaml:"defaultInterval"`  // default 15s
+	MaxPerConnection int      `yaml:"maxPerConnection"` // default 20
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
@@ -186,7 +188,8 @@ func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, 
 		}
 		return results
 	}
-	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](batchWait))
+	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](batchWait),
+		dataloader.WithTracer[K, V](batchTracer[K, V]{kind: spec.kind}))
 }
 
 func unknownBackend(name string) error { return &NotFoundError{What: "backend", Name: name} }
@@ -400,4 +403,30 @@ func sortedTypes[T ~string](types []T) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+// batchTracer puts a span around each dataloader batch ("dataloader
+// rnodes", with the number of keys). It takes its tracer from the span in
+// the batch's context, so it records only when the gateway traces (a
+// request without a recording span costs nothing) and needs no global
+// provider. Single loads are not traced: one span per field would drown
+// the batches that matter.
+type batchTracer[K comparable, V any] struct{ kind string }
+
+func (batchTracer[K, V]) TraceLoad(ctx context.Context, _ K) (context.Context, dataloader.TraceLoadFinishFunc[V]) {
+	return ctx, func(dataloader.Thunk[V]) {}
+}
+
+func (batchTracer[K, V]) TraceLoadMany(ctx context.Context, _ []K) (context.Context, dataloader.TraceLoadManyFinishFunc[V]) {
+	return ctx, func(dataloader.ThunkMany[V]) {}
+}
+
+func (t batchTracer[K, V]) TraceBatch(ctx context.Context, keys []K) (context.Context, dataloader.TraceBatchFinishFunc[V]) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, func([]*dataloader.Result[V]) {}
+	}
+	ctx, span := parent.TracerProvider().Tracer("github.com/fleetgraph/fleetgraph/fleet").Start(ctx, "dataloader "+t.kind,
+		trace.WithAttributes(attribute.String("dataloader.kind", t.kind), attribute.Int("dataloader.keys", len(keys))))
+	return ctx, func([]*dataloader.Result[V]) { span.End() }
 }

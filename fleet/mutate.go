@@ -99,10 +99,21 @@ func WithCaller(ctx context.Context, r *http.Request) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
 }
 
+type principalKey struct{}
+
+// WithPrincipal names the authenticated caller (e.g. "apikey:ops") for the
+// audit log; it takes precedence over what WithCaller derived.
+func WithPrincipal(ctx context.Context, principal string) context.Context {
+	return context.WithValue(ctx, principalKey{}, principal)
+}
+
 // audit writes the one structured line every mutation leaves: who, what,
 // result. Never a credential.
 func audit(ctx context.Context, op string, target ids.ID, name string, started time.Time, err error) {
 	c, _ := ctx.Value(callerKey{}).(Caller)
+	if p, ok := ctx.Value(principalKey{}).(string); ok {
+		c.Principal = p
+	}
 	attrs := []any{
 		"mutation", op, "provider", string(target.Provider), "backend", target.Backend,
 		"cluster", target.Parts[0], "nodePool", name,

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/fleetgraph/fleetgraph/fleet"
+	"github.com/fleetgraph/fleetgraph/graph"
+	"github.com/fleetgraph/fleetgraph/resolvers"
+	"github.com/fleetgraph/fleetgraph/web"
+	"github.com/fleetgraph/fleetgraph/web/dashboard"
+)
+
+// newHandler builds the routes. A request to /graphql passes, in order:
+//
+//	request log (id, one line)  -> server span -> CORS / origin check
+//	-> API key -> caller's vendor credentials -> HTTP gate (method, Accept,
+//	Content-Type, body size) -> streams / request deadline -> dataloaders
+//	-> gqlgen: transports (websocket, SSE, GraphQL over HTTP), then
+//	APQ or allow-list, parse (token limit), validate, limits, arguments,
+//	execution.
+func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
+	cfg := g.cfg
+	limits := cfg.EffectiveLimits()
+	orig := newOrigins(cfg.CORS.AllowedOrigins)
+	keys := newAPIKeys(cfg)
+
+	schema := graph.NewExecutableSchema(graph.Config{
+		Resolvers:  &resolvers.Resolver{Fleet: g.Service},
+		Complexity: complexityRoot(),
+	})
+	srv := handler.New(schema)
+	keepAlive := cfg.GraphQL.WebsocketKeepAlive.or(15 * time.Second)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: keepAlive,
+		PingPongInterval:      keepAlive,
+		InitTimeout:           10 * time.Second,
+		InitFunc:              wsInit(keys),
+		PayloadReadLimit:      &limits.MaxBodyBytes,
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+			// The same allow-list as CORS, checked by cors() first; kept
+			// here too so the upgrade never trusts a foreign origin.
+			OriginPatterns:     orig.patterns,
+			InsecureSkipVerify: orig.any,
+		}},
+	})
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})
+	srv.AddTransport(graphQLHTTP{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(limits.MaxTokens)
+	if cfg.GraphQL.AllowList != "" {
+		docs, err := loadAllowList(cfg.GraphQL.AllowList)
+		if err != nil {
+			return nil, fmt.Errorf("config: graphql.allowList: %w", err)
+		}
+		srv.Use(allowList{docs: docs})
+	} else if !cfg.GraphQL.APQ.Disabled {
+		size := cfg.GraphQL.APQ.CacheSize
+		if size == 0 {
+			size = 1000
+		}
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](size)})
+	}
+	if cfg.introspection() {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(&operationLimits{limits: limits, introspection: cfg.introspection()})
+	srv.Use(operationSpans{t: g.tel})
+	srv.Use(resolvers.ValidateArguments{})
+	srv.SetErrorPresenter(resolvers.ErrorPresenter)
+	srv.AroundResponses(resolvers.UserInputCodes)
+	srv.AroundResponses(staleExtension)
+
+	timeout := cfg.requestTimeout()
+	var gql http.Handler = fleet.Middleware(g.Registry, fc, srv)
+	gql = g.streams(deadline(timeout, gql), fleet.WithConnection)
+	gql = httpGate(limits.MaxBodyBytes, gql)
+	gql = callerCredentials(gql)
+	gql = keys.requireAPIKey(gql)
+	gql = cors(orig, cfg.CORS.MaxAge.or(10*time.Minute), gql)
+	gql = g.tel.serverHandler(requestLog(g.logger, gql))
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", gql)
+	if cfg.graphiql() {
+		mux.Handle("GET /{$}", web.GraphiQL("fleetgraph", "/graphql"))
+		mux.Handle(web.AssetsPath, web.Assets())
+	}
+	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dashboard.Handler("/graphql")))
+	mux.Handle("GET /metrics", g.Metrics.Handler())
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", g.readyz)
+	return mux, nil
+}
+
+// staleExtension says, in the response's extensions, which parts of the data
+// were served from the cache past their freshness because a vendor failed.
+func staleExtension(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil {
+		return resp
+	}
+	if stale := fleet.StaleEntries(ctx); len(stale) > 0 {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["stale"] = stale
+	}
+	return resp
+}
+
+// deadline bounds a whole request: upstream calls still running at the
+// deadline are cancelled, and their fields answer UPSTREAM_TIMEOUT.
+// Streams (websocket, SSE) are not requests and have no deadline.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) || wantsEventStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

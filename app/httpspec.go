@@ -1,0 +1,409 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/),
+// SHOULDs included. gqlgen's own GET and POST transports answer 422 for
+// document errors, always include "data", and allow no Accept negotiation;
+// this transport and the httpGate middleware before it replace them.
+//
+//   - Accept: application/graphql-response+json and application/json (with
+//     q-values; */* and a missing header mean application/graphql-response+json,
+//     as the spec says from 2025 on); anything else: 406.
+//   - A request error (unparseable or invalid document, unknown operation,
+//     bad variables, a refused argument, a limit): no "data" key; 400 under
+//     application/graphql-response+json (401/403 for auth refusals), 200 under
+//     application/json. Field errors: 200 with data.
+//   - A request that is not well-formed (bad JSON, wrong parameter types, no
+//     query): 400 under both. Body over limits.maxBodyBytes: 413. POST other
+//     than application/json (utf-8): 415. GET runs queries only: 405.
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// Codes of requests refused before GraphQL sees them (extensions.code).
+const (
+	CodeBadRequest           = "BAD_REQUEST"
+	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
+	CodeNotAcceptable        = "NOT_ACCEPTABLE"
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
+	CodeUnauthenticated      = "UNAUTHENTICATED"
+)
+
+type mediaKey struct{}
+
+// responseMedia is the media type negotiated by httpGate.
+func responseMedia(ctx context.Context) string {
+	if m, ok := ctx.Value(mediaKey{}).(string); ok {
+		return m
+	}
+	return mediaGraphQLResponse
+}
+
+// negotiate picks the response media type from Accept: of
+// application/graphql-response+json and application/json, the one with the
+// highest q; on a tie a type named outright beats one reached through */* or
+// application/*, and graphql-response+json beats json. "" when neither is
+// acceptable (q=0 excludes a type even when a wildcard would admit it).
+func negotiate(accept []string) string {
+	if strings.TrimSpace(strings.Join(accept, "")) == "" {
+		return mediaGraphQLResponse
+	}
+	explicit := map[string]float64{}
+	wildcard := -1.0
+	for _, header := range accept {
+		for part := range strings.SplitSeq(header, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if v, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(v, 64); err != nil || q < 0 || q > 1 {
+					continue
+				}
+			}
+			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+				continue
+			}
+			switch mt {
+			case mediaGraphQLResponse, mediaJSON:
+				explicit[mt] = max(explicit[mt], q)
+			case "application/*", "*/*":
+				wildcard = max(wildcard, q)
+			}
+		}
+	}
+	best, bestQ, bestExplicit := "", 0.0, false
+	for _, m := range []string{mediaGraphQLResponse, mediaJSON} {
+		q, named := explicit[m]
+		if !named {
+			q = wildcard
+		}
+		if q <= 0 {
+			continue
+		}
+		if q > bestQ || (q == bestQ && named && !bestExplicit) {
+			best, bestQ, bestExplicit = m, q, named
+		}
+	}
+	return best
+}
+
+// wantsEventStream: an SSE subscription request (gqlgen's SSE transport).
+func wantsEventStream(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// isUpgrade: a websocket handshake.
+func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// httpGate refuses what is not a GraphQL-over-HTTP request before any
+// GraphQL work: methods, Accept, Content-Type, body size.
+func httpGate(maxBody int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) && r.Method == http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		media := negotiate(r.Header.Values("Accept"))
+		switch r.Method {
+		case http.MethodGet, http.MethodPost:
+		case http.MethodOptions:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			writeHTTPError(w, orJSON(media), http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed: send GraphQL with POST (or GET for queries)")
+			return
+		}
+		stream := wantsEventStream(r)
+		if media == "" && !stream {
+			writeHTTPError(w, mediaJSON, http.StatusNotAcceptable, CodeNotAcceptable,
+				"Accept names no media type this gateway answers with: application/graphql-response+json or application/json")
+			return
+		}
+		if r.Method == http.MethodPost {
+			if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
+				writeHTTPError(w, orJSON(media), http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, msg)
+				return
+			}
+			if r.ContentLength > maxBody {
+				writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		} else if int64(len(r.URL.RawQuery)) > maxBody {
+			writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mediaKey{}, orJSON(media))))
+	})
+}
+
+func orJSON(media string) string {
+	if media == "" {
+		return mediaJSON
+	}
+	return media
+}
+
+func tooLarge(n int64) string {
+	return fmt.Sprintf("request body is larger than the limit of %d bytes (limits.maxBodyBytes)", n)
+}
+
+// checkContentType accepts application/json in UTF-8 only ("" when fine).
+func checkContentType(ct string) string {
+	if ct == "" {
+		return "POST needs Content-Type: application/json"
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != mediaJSON {
+		return fmt.Sprintf("Content-Type %q is not supported: send application/json", ct)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return fmt.Sprintf("charset %q is not supported: send UTF-8", cs)
+	}
+	return ""
+}
+
+// wireResponse is a GraphQL response; Data is left out when the operation
+// was not executed (a request error), as the spec requires.
+type wireResponse struct {
+	Errors     gqlerror.List   `json:"errors,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	Extensions map[string]any  `json:"extensions,omitempty"`
+}
+
+func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+	if resp.Data == nil {
+		// Every error carries a code: gqlgen's own request errors (a
+		// persisted-query hash that does not match, ...) have none.
+		for _, e := range resp.Errors {
+			if e.Extensions == nil {
+				e.Extensions = map[string]any{}
+			}
+			if _, ok := e.Extensions["code"]; !ok {
+				e.Extensions["code"] = CodeBadRequest
+			}
+		}
+	}
+	body, err := json.Marshal(wireResponse{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"errors":[{"message":"internal error: the response could not be encoded","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeHTTPError answers a request refused before GraphQL with a GraphQL
+// shaped body.
+func writeHTTPError(w http.ResponseWriter, media string, status int, code, msg string) {
+	writeResponse(w, media, status, &graphql.Response{Errors: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}})
+}
+
+// requestErrorStatus is the status of a response without data.
+func requestErrorStatus(media string, errs gqlerror.List) int {
+	if media == mediaJSON {
+		return http.StatusOK
+	}
+	for _, e := range errs {
+		switch e.Extensions["code"] {
+		case CodeUnauthenticated:
+			return http.StatusUnauthorized
+		case CodeOperationNotAllowed, "FORBIDDEN":
+			return http.StatusForbidden
+		}
+	}
+	return http.StatusBadRequest
+}
+
+// graphQLHTTP is the GET and POST transport (see the comment at the top).
+type graphQLHTTP struct {
+	stats func(context.Context) *requestStats
+}
+
+var _ graphql.Transport = graphQLHTTP{}
+
+func (graphQLHTTP) Supports(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodPost) && !isUpgrade(r)
+}
+
+func (t graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	media := responseMedia(ctx)
+	start := graphql.Now()
+	params, status, err := readParams(r)
+	if err != nil {
+		code := CodeBadRequest
+		if status == http.StatusRequestEntityTooLarge {
+			code = CodePayloadTooLarge
+		}
+		writeHTTPError(w, media, status, code, err.Error())
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	if s := statsFrom(ctx); s != nil {
+		s.setOperation(params.OperationName, "")
+	}
+	oc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs)
+		writeResponse(w, media, requestErrorStatus(media, resp.Errors), resp)
+		return
+	}
+	kind := oc.Operation.Operation
+	if s := statsFrom(ctx); s != nil {
+		s.setOperation(operationName(oc), string(kind))
+	}
+	if r.Method == http.MethodGet && kind != ast.Query {
+		w.Header().Set("Allow", "POST")
+		writeHTTPError(w, media, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "GET runs queries only: send "+string(kind)+"s with POST")
+		return
+	}
+	if kind == ast.Subscription {
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{{
+			Message:    "subscriptions need a websocket (graphql-transport-ws) or Server-Sent Events (Accept: text/event-stream)",
+			Extensions: map[string]any{"code": CodeBadRequest},
+		}})
+		writeResponse(w, media, requestErrorStatus(media, resp.Errors), resp)
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, oc)
+	resp := responses(ctx)
+	if resp == nil {
+		writeHTTPError(w, media, http.StatusServiceUnavailable, "UNAVAILABLE", "the request ended before it was answered")
+		return
+	}
+	status = http.StatusOK
+	if resp.Data == nil {
+		status = requestErrorStatus(media, resp.Errors)
+	}
+	writeResponse(w, media, status, resp)
+}
+
+func operationName(oc *graphql.OperationContext) string {
+	if oc.OperationName != "" {
+		return oc.OperationName
+	}
+	if oc.Operation != nil {
+		return oc.Operation.Name
+	}
+	return ""
+}
+
+// rawRequest is the JSON body of a POST, parameters kept raw to check their
+// types: the spec wants 400 for a query that is not a string, variables
+// that are not an object, and so on.
+type rawRequest struct {
+	Query         json.RawMessage `json:"query"`
+	OperationName json.RawMessage `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+}
+
+func readParams(r *http.Request) (*graphql.RawParams, int, error) {
+	p := &graphql.RawParams{}
+	if r.Method == http.MethodGet {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("the query string is malformed: %w", err)
+		}
+		p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
+		if v := q.Get("variables"); v != "" {
+			if err := decodeObject([]byte(v), &p.Variables); err != nil {
+				return nil, http.StatusBadRequest, fmt.Errorf("variables: %w", err)
+			}
+		}
+		if v := q.Get("extensions"); v != "" {
+			if err := decodeObject([]byte(v), &p.Extensions); err != nil {
+				return nil, http.StatusBadRequest, fmt.Errorf("extensions: %w", err)
+			}
+		}
+	} else {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, http.StatusRequestEntityTooLarge, errors.New(tooLarge(tooBig.Limit))
+			}
+			return nil, http.StatusBadRequest, fmt.Errorf("the request body could not be read: %w", err)
+		}
+		var raw rawRequest
+		if err := decodeObject(body, &raw); err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("the body is not a JSON object: %w", err)
+		}
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+			dst  any
+		}{{"query", raw.Query, &p.Query}, {"operationName", raw.OperationName, &p.OperationName}} {
+			if isNull(f.raw) {
+				continue
+			}
+			if err := json.Unmarshal(f.raw, f.dst); err != nil {
+				return nil, http.StatusBadRequest, fmt.Errorf("%s must be a string", f.name)
+			}
+		}
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+			dst  *map[string]any
+		}{{"variables", raw.Variables, &p.Variables}, {"extensions", raw.Extensions, &p.Extensions}} {
+			if isNull(f.raw) {
+				continue
+			}
+			if err := decodeObject(f.raw, f.dst); err != nil {
+				return nil, http.StatusBadRequest, fmt.Errorf("%s must be an object", f.name)
+			}
+		}
+	}
+	if p.Query == "" && persistedHash(p.Extensions) == "" {
+		return nil, http.StatusBadRequest, errNoQuery
+	}
+	return p, 0, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}
+
+// decodeObject decodes one JSON object (numbers kept exact) and nothing
+// after it.
+func decodeObject(b []byte, v any) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return errors.New("want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// CodeOperationNotAllowed is the extensions.code of a document refused in
+// allow-list mode.
+const CodeOperationNotAllowed = "OPERATION_NOT_ALLOWED"
+
+// loadAllowList reads a JSON object {"<sha256 hex of document>": "<document>"}
+// (the format of Relay's persisted-queries.json with SHA-256 ids) and checks
+// that every key is the hash of its document.
+func loadAllowList(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var docs map[string]string
+	if err := json.Unmarshal(raw, &docs); err != nil {
+		return nil, fmt.Errorf("%s: want a JSON object {\"<sha256>\": \"<document>\"}: %w", path, err)
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%s lists no operations: every request would be refused", path)
+	}
+	out := make(map[string]string, len(docs))
+	for h, doc := range docs {
+		if got := documentHash(doc); got != strings.ToLower(h) {
+			return nil, fmt.Errorf("%s: key %.16s… is not the SHA-256 of its document (that is %s)", path, h, got)
+		}
+		out[strings.ToLower(h)] = doc
+	}
+	return out, nil
+}
+
+func documentHash(doc string) string {
+	sum := sha256.Sum256([]byte(doc))
+	return hex.EncodeToString(sum[:])
+}
+
+// allowList runs only known documents. A client sends the document, or only
+// its hash the way Apollo's persisted queries do:
+// {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "..."}}}.
+// Automatic persisted queries are off in this mode: they would let a client
+// register any document.
+type allowList struct{ docs map[string]string }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = allowList{}
+
+func (allowList) ExtensionName() string                   { return "AllowList" }
+func (allowList) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (a allowList) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	hash := persistedHash(p.Extensions)
+	if p.Query == "" && hash != "" {
+		doc, ok := a.docs[strings.ToLower(hash)]
+		if !ok {
+			return notAllowed("no allowed operation has hash " + hash)
+		}
+		p.Query = doc
+		return nil
+	}
+	if _, ok := a.docs[documentHash(p.Query)]; !ok {
+		return notAllowed("this gateway runs only allow-listed operations, and this document is not one of them")
+	}
+	return nil
+}
+
+func notAllowed(msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": CodeOperationNotAllowed}}
+}
+
+// persistedHash is extensions.persistedQuery.sha256Hash, or "".
+func persistedHash(ext map[string]any) string {
+	pq, _ := ext["persistedQuery"].(map[string]any)
+	h, _ := pq["sha256Hash"].(string)
+	return h
+}
+
+// errNoQuery: a request with neither a document nor a persisted-query hash.
+var errNoQuery = errors.New("the request has no query: send {\"query\": \"...\"} (or a persisted query hash in extensions.persistedQuery)")
