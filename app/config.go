@@ -144,7 +144,7 @@ type CacheConfig struct {
 	// StaleFor keeps the last good value this long past its TTL, served when a
 	// vendor fails (default 10m).
 	StaleFor Duration `yaml:"staleFor"`
-	// Timeout bounds each Redis operation (default 50ms).
+	// Timeout bounds each Redis operation (default 200ms).
 	Timeout Duration `yaml:"timeout"`
 	// BreakerOpenFor is how long the cache is bypassed after Redis failed
 	// 5 times in a row, before a probe (default 5s).

@@ -148,33 +148,45 @@ func (q NodePoolQuery) match(p *model.NodePool) bool {
 }
 
 // NodePools lists node pools over every backend: one paged listing per Run:ai
-// backend, one listing per ModelArts resource pool.
+// backend (it carries each pool's cluster, so no cluster listing is needed:
+// one dependent round trip less), one listing per ModelArts resource pool.
 func (s *Service) NodePools(ctx context.Context, q NodePoolQuery) Partial[*model.NodePool] {
-	var clusters Partial[*model.Cluster]
-	if q.Cluster != nil {
-		c, err := s.Cluster(ctx, *q.Cluster)
-		clusters.add(one(c), err)
-	} else {
-		clusters = s.Clusters(ctx, q.Provider)
+	l := loadersFor(ctx)
+	var out Partial[*model.NodePool]
+	var sources []func() ([]*model.NodePool, error)
+	if q.Cluster != nil && !s.known(*q.Cluster) {
+		return out
 	}
-	out := Partial[*model.NodePool]{Errors: clusters.Errors}
-	thunks := make([]func() ([]*model.NodePool, error), len(clusters.Items))
-	for i, c := range clusters.Items {
-		thunks[i] = func() ([]*model.NodePool, error) { return s.NodePoolsOfCluster(ctx, c) }
+	for _, c := range s.reg.runai {
+		if !wantProvider(q.Provider, model.ProviderRunai) || (q.Cluster != nil && q.Cluster.Backend != c.Name()) {
+			continue
+		}
+		sources = append(sources, l.runaiPools.Load(ctx, c.Name()))
 	}
-	failed := map[string]bool{}
-	for i, th := range thunks {
-		items, err := th()
-		if err != nil {
-			// A Run:ai backend's pool listing fails once for all its clusters: report it once.
-			if b := clusters.Items[i].Backend; !failed[b] {
-				failed[b] = true
-				out.Errors = append(out.Errors, err)
+	if wantProvider(q.Provider, model.ProviderModelarts) {
+		switch {
+		case q.Cluster == nil:
+			ma := model.ProviderModelarts
+			clusters := s.Clusters(ctx, &ma)
+			out.Errors = clusters.Errors
+			for _, c := range clusters.Items {
+				sources = append(sources, l.maNodePools.Load(ctx, clusterKey{c.Backend, c.VendorID}))
 			}
+		case q.Cluster.Provider == backends.ModelArts:
+			sources = append(sources, l.maNodePools.Load(ctx, clusterKey{q.Cluster.Backend, q.Cluster.Parts[0]}))
+		}
+	}
+	for _, load := range sources {
+		items, err := load()
+		if isNotFound(err) && q.Cluster != nil {
+			continue // the named resource pool does not exist: no pools
+		}
+		if err != nil {
+			out.Errors = append(out.Errors, err)
 			continue
 		}
 		for _, p := range items {
-			if q.match(p) {
+			if (q.Cluster == nil || p.ClusterVendorID == q.Cluster.Parts[0]) && q.match(p) {
 				out.Items = append(out.Items, p)
 			}
 		}
