@@ -42,3 +42,42 @@ bench:
 
 clean:
 	rm -rf bin
+
+# --- Benchmarks: bench/, written up in BENCHMARKS.md -------------------------
+# The harness (bench/cmd/fgbench) starts the simulator, the gateways and
+# redis-server as separate processes on free 127.0.0.1 ports and stops each
+# by its PID; results go to bench/results/*.json, BENCHMARKS.md is generated
+# from them. BENCH_ARGS passes flags (e.g. BENCH_ARGS="-duration 10s -c 16").
+FGBENCH    ?= $(GO) run ./bench/cmd/fgbench
+BENCH_ARGS ?=
+
+.PHONY: bench-load bench-compare bench-soak bench-report bench-profile
+
+# bench (above) also runs the end-to-end load run, first.
+bench: bench-load
+
+## bench-load: bench/ micro-benchmarks (kept for the report) and the end-to-end scenarios (a)-(d)
+bench-load:
+	$(FGBENCH) micro -benchtime 500ms
+	$(FGBENCH) load $(BENCH_ARGS)
+	$(FGBENCH) report
+
+## bench-compare: fleetgraph vs Hive Gateway over the same simulator (npm installs into bench/hive/node_modules)
+bench-compare:
+	$(FGBENCH) compare $(BENCH_ARGS)
+	$(FGBENCH) report
+
+## bench-soak: 200 clients for 5 minutes on the dashboard, RSS sampled
+bench-soak:
+	$(FGBENCH) soak $(BENCH_ARGS)
+	$(FGBENCH) report
+
+## bench-report: regenerate BENCHMARKS.md from bench/results
+bench-report:
+	$(FGBENCH) report
+
+## bench-profile: CPU profiles of the gateway under the warm and cold dashboards, kept for the report
+bench-profile:
+	$(FGBENCH) profile -scenario dashboard-warm $(BENCH_ARGS)
+	$(FGBENCH) profile -scenario dashboard-cold $(BENCH_ARGS)
+	$(FGBENCH) report
