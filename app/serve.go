@@ -36,7 +36,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	srv := g.Server()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	g.logger.Info("fleetgraph ready", "addr", ln.Addr().String(), "auth", g.authMode, "tracing", g.tel.on)
+	base := "http://" + ln.Addr().String()
+	g.logger.Info("fleetgraph ready", "addr", ln.Addr().String(), "graphql", base+"/graphql", "graphiql", base+"/",
+		"dashboard", base+"/dashboard/", "metrics", base+"/metrics", "auth", g.authMode, "tracing", g.tel.on)
 	select {
 	case err := <-errc:
 		return err
