@@ -152,12 +152,6 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 	return g, nil
 }
 
-func init() {
-	// A call its breaker refused was never sent: a write refused so is not
-	// of unknown outcome.
-	fleet.ErrBreakerOpenSentinel = resilience.ErrBreakerOpen
-}
-
 // backendClient is the HTTP client of one backend: its own circuit breaker,
 // retries of idempotent GETs and upstream metrics (resilience), the
 // per-request call count, and with tracing a client span per call that

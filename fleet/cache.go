@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,21 +203,12 @@ func (c *Cache) Invalidate(ctx context.Context, reg *Registry, backend string, k
 		scopes = append(scopes, s)
 	}
 	for _, kk := range kindKeys {
-		kind, key, _ := cutKind(kk)
+		kind, key, _ := strings.Cut(kk, ":")
 		for _, s := range scopes {
 			keys = append(keys, kind+":"+backend+":"+s+":"+key)
 		}
 	}
 	return c.store.Delete(ctx, keys...)
-}
-
-func cutKind(s string) (kind, key string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // StaleEntry is a value served past its freshness because the vendor failed.

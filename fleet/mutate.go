@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
@@ -60,7 +61,8 @@ func (e *WriteError) Unwrap() error { return e.Err }
 func ambiguous(err error) bool {
 	var tr *backends.TransportError
 	if errors.As(err, &tr) {
-		return !errors.Is(err, ErrBreakerOpenSentinel)
+		// A call its breaker refused was never sent.
+		return !errors.Is(err, resilience.ErrBreakerOpen)
 	}
 	var api *backends.APIError
 	if errors.As(err, &api) {
@@ -68,11 +70,6 @@ func ambiguous(err error) bool {
 	}
 	return errors.Is(err, context.DeadlineExceeded)
 }
-
-// ErrBreakerOpenSentinel is set by the app to the resilience package's
-// ErrBreakerOpen: a call refused by an open breaker was never sent, so it is
-// not ambiguous. (fleet does not import the transport package.)
-var ErrBreakerOpenSentinel = errors.New("breaker open")
 
 // readBackContext is a context for reading back after a write whose own
 // context may have run out: same values (credentials), a fresh deadline.

@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
-
-var errorsIs = errors.Is
 
 // NodeQuery filters nodes.
 type NodeQuery struct {

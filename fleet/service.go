@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends"
@@ -266,5 +267,5 @@ func contains[T comparable](list []T, v T) bool {
 }
 
 func isNotFound(err error) bool {
-	return err != nil && errorsIs(err, backends.ErrNotFound)
+	return err != nil && errors.Is(err, backends.ErrNotFound)
 }
