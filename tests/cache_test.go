@@ -121,19 +121,7 @@ func TestRedisFailureNeverFailsAQuery(t *testing.T) {
 	}
 	// The cache breaker probes again after 100ms; within a second the cache
 	// is filled again and a query costs nothing upstream.
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		e.query(t, dashboard, nil)
-		e.resetCounters()
-		e.query(t, dashboard, nil)
-		if e.upstreamCalls() == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the cache did not resume after Redis came back")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForWarmCache(t, e, 3*time.Second)
 }
 
 func TestCallersNeverShareCacheEntries(t *testing.T) {
@@ -170,5 +158,24 @@ func TestCallersNeverShareCacheEntries(t *testing.T) {
 		if strings.Contains(k, alice) || strings.Contains(k, bob) {
 			t.Fatalf("cache key %q contains a credential", k)
 		}
+	}
+}
+
+// waitForWarmCache fills the cache and waits until a repeated dashboard
+// costs no upstream call: the cache is back after Redis was gone.
+func waitForWarmCache(t *testing.T, e *env, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		e.query(t, dashboard, nil)
+		e.resetCounters()
+		e.query(t, dashboard, nil)
+		if e.upstreamCalls() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache did not resume after Redis came back (last: %d upstream calls)", e.upstreamCalls())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -106,17 +106,5 @@ func TestRealRedis(t *testing.T) {
 
 	// Restarted on the same port: the cache resumes by itself.
 	rs.start()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		e.query(t, dashboard, nil)
-		e.resetCounters()
-		e.query(t, dashboard, nil)
-		if e.upstreamCalls() == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cache did not resume after redis-server restarted (last: %d calls)", e.upstreamCalls())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitForWarmCache(t, e, 5*time.Second)
 }
