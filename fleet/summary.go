@@ -20,13 +20,14 @@ func Summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetS
 		}
 		return g
 	}
+	total := &model.FleetSummaryGroup{}
 	for _, n := range nodes {
 		gpuType := "none"
 		if n.GpuType != nil {
 			gpuType = *n.GpuType
 		}
 		ready := n.Status == model.NodeStatusReady
-		for _, g := range []*model.FleetSummaryGroup{group(byProvider, string(n.Provider)), group(byType, gpuType)} {
+		for _, g := range []*model.FleetSummaryGroup{total, group(byProvider, string(n.Provider)), group(byType, gpuType)} {
 			g.Nodes++
 			g.Gpus += n.GpuCount
 			g.AllocatedGpus += allocated[n]
@@ -35,14 +36,8 @@ func Summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetS
 				g.ReadyGpus += n.GpuCount
 			}
 		}
-		sum.Nodes++
-		sum.Gpus += n.GpuCount
-		sum.AllocatedGpus += allocated[n]
-		if ready {
-			sum.ReadyNodes++
-			sum.ReadyGpus += n.GpuCount
-		}
 	}
+	sum.Nodes, sum.ReadyNodes, sum.Gpus, sum.ReadyGpus, sum.AllocatedGpus = total.Nodes, total.ReadyNodes, total.Gpus, total.ReadyGpus, total.AllocatedGpus
 	sum.ByProvider = sortedGroups(byProvider)
 	sum.ByGpuType = sortedGroups(byType)
 	return sum

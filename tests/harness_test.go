@@ -50,12 +50,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	maSrv := httptest.NewServer(e.ma.Handler())
 	t.Cleanup(maSrv.Close)
 	e.raURL, e.maURL = raSrv.URL, maSrv.URL
-	cfg := &app.Config{
-		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: raSrv.URL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
-		ModelArts: []app.ModelArtsConfig{{
-			Name: "modelarts-a", Endpoint: maSrv.URL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
-		}},
-	}
+	cfg := simConfig(raSrv.URL, maSrv.URL)
 	if o.configure != nil {
 		o.configure(cfg)
 	}
@@ -185,12 +180,7 @@ func metricValue(t *testing.T, e *env, series string) float64 {
 // redisAddr: a second gateway process sharing the same Redis.
 func newServerFor(t *testing.T, e *env, redisAddr string) *httptest.Server {
 	t.Helper()
-	cfg := &app.Config{
-		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: e.raURL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
-		ModelArts: []app.ModelArtsConfig{{
-			Name: "modelarts-a", Endpoint: e.maURL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
-		}},
-	}
+	cfg := simConfig(e.raURL, e.maURL)
 	withRedis(redisAddr, nil)(cfg)
 	gw, err := app.Build(cfg)
 	if err != nil {
@@ -201,3 +191,14 @@ func newServerFor(t *testing.T, e *env, redisAddr string) *httptest.Server {
 }
 
 func newMiniredis(t *testing.T) *miniredis.Miniredis { return miniredis.RunT(t) }
+
+// simConfig is the gateway configuration over one Run:ai and one ModelArts
+// simulator, with their default service credentials.
+func simConfig(runaiURL, modelartsURL string) *app.Config {
+	return &app.Config{
+		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: runaiURL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
+		ModelArts: []app.ModelArtsConfig{{
+			Name: "modelarts-a", Endpoint: modelartsURL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
+		}},
+	}
+}

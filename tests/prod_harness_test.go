@@ -132,12 +132,7 @@ func newProdEnv(t *testing.T, o prodOptions) *prodEnv {
 	maSrv := httptest.NewServer(p.maSeen.wrap(e.ma.Handler()))
 	t.Cleanup(maSrv.Close)
 	e.raURL, e.maURL = raSrv.URL, maSrv.URL
-	cfg := &app.Config{
-		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: raSrv.URL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
-		ModelArts: []app.ModelArtsConfig{{
-			Name: "modelarts-a", Endpoint: maSrv.URL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
-		}},
-	}
+	cfg := simConfig(raSrv.URL, maSrv.URL)
 	if o.configure != nil {
 		o.configure(cfg)
 	}
