@@ -16,13 +16,13 @@ build:
 
 ## generate: regenerate gqlgen code from graph/schema/*.graphqls
 generate:
-	$(GO) tool gqlgen generate
+	$(GO) run ./internal/cmd/gqlgen
 
 ## check-generate: fail when the committed generated code is stale
 check-generate:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$$tmp" 2>/dev/null; \
-	  (cd "$$tmp" && $(GO) tool gqlgen generate) && \
+	  (cd "$$tmp" && $(GO) run ./internal/cmd/gqlgen) && \
 	  for d in graph resolvers; do \
 	    diff -r -q "$$tmp/$$d" "$$d" >/dev/null || { diff -r "$$tmp/$$d" "$$d" | head -40; \
 	      echo "generated code is stale: run 'make generate' and commit the result"; exit 1; }; \

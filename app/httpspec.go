@@ -207,7 +207,7 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 			}
 		}
 	}
-	body, err := json.Marshal(wireResponse{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
+	body, err := encodeResponse(resp)
 	if err != nil {
 		status = http.StatusInternalServerError
 		body = []byte(`{"errors":[{"message":"internal error: the response could not be encoded","extensions":{"code":"INTERNAL"}}]}`)
@@ -215,6 +215,33 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// encodeResponse is json.Marshal(wireResponse{...}) without re-validating
+// and compacting the data: gqlgen wrote it, so it is compact JSON already,
+// and on a large answer that second pass cost about a tenth of the CPU.
+func encodeResponse(resp *graphql.Response) ([]byte, error) {
+	if len(resp.Data) == 0 {
+		return json.Marshal(wireResponse{Errors: resp.Errors, Extensions: resp.Extensions})
+	}
+	body := make([]byte, 0, len(resp.Data)+64)
+	body = append(body, '{')
+	if len(resp.Errors) > 0 {
+		errs, err := json.Marshal(resp.Errors)
+		if err != nil {
+			return nil, err
+		}
+		body = append(append(append(body, `"errors":`...), errs...), ',')
+	}
+	body = append(append(body, `"data":`...), resp.Data...)
+	if len(resp.Extensions) > 0 {
+		ext, err := json.Marshal(resp.Extensions)
+		if err != nil {
+			return nil, err
+		}
+		body = append(append(body, `,"extensions":`...), ext...)
+	}
+	return append(body, '}'), nil
 }
 
 // writeHTTPError answers a request refused before GraphQL with a GraphQL

@@ -1,0 +1,269 @@
+// Package gen is the gqlgen plugin behind internal/gqlfast: it finds the
+// lists of objects that gqlfast can marshal faster, writes their fast
+// marshalers into the executor package, and afterwards (Rewrite) points
+// gqlgen's generated list marshalers at them.
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"go/types"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/99designs/gqlgen/codegen"
+	"github.com/99designs/gqlgen/codegen/config"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// File is the name of the file the plugin writes next to gqlgen's exec files.
+const File = "gqlfast_gen.go"
+
+// Plugin is the gqlgen plugin; run api.Generate with it, then Rewrite.
+type Plugin struct {
+	dir     string
+	fast    map[string]string // list marshal func -> fast func
+	inOrder map[string]bool   // list marshal funcs to marshal sequentially
+}
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{} }
+
+// Name implements plugin.Plugin.
+func (p *Plugin) Name() string { return "gqlfast" }
+
+// scalar maps gqlgen's built-in marshalers to the gqlfast.List method that
+// writes the same bytes, for the Go type each one takes.
+var scalar = map[string]struct{ goType, method string }{
+	"MarshalTime":         {"time.Time", "Time"},
+	"MarshalFloatContext": {"float64", "Float"},
+	"MarshalInt":          {"int", "Int"},
+	"MarshalBoolean":      {"bool", "Bool"},
+	"MarshalString":       {"string", "String"},
+}
+
+// plainField returns the gqlfast.List method for a field gqlfast can
+// write: a non-null built-in scalar read from a struct field, with no
+// resolver, arguments or directives.
+func plainField(f *codegen.Field) (string, bool) {
+	ref := f.TypeReference
+	if f.IsResolver || f.MethodHasContext || len(f.Args) > 0 || len(f.Directives) > 0 ||
+		f.GoFieldType != codegen.GoFieldVariable || ref == nil || !ref.GQL.NonNull || ref.GQL.Elem != nil ||
+		ref.Marshaler == nil || ref.CastType != nil || ref.Marshaler.Pkg() == nil ||
+		ref.Marshaler.Pkg().Path() != "github.com/99designs/gqlgen/graphql" {
+		return "", false
+	}
+	s, ok := scalar[ref.Marshaler.Name()]
+	if !ok || types.TypeString(ref.GO, nil) != s.goType {
+		return "", false
+	}
+	return s.method, true
+}
+
+func plainObject(o *codegen.Object) bool {
+	if o == nil || o.Root || o.Stream || len(o.Directives) > 0 || len(o.Fields) == 0 {
+		return false
+	}
+	for _, f := range o.Fields {
+		if _, ok := plainField(f); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// neverWaits reports whether marshalling o never waits on a resolver: o
+// and every object under it have no concurrent field. (gqlgen runs an
+// object's concurrent fields in goroutines and waits for them before the
+// object is done, so a list of objects that only contain such an object
+// must stay concurrent, or its elements' resolvers would run one by one.)
+// Interfaces and unions count as waiting.
+func neverWaits(data *codegen.Data, o *codegen.Object, seen map[string]bool) bool {
+	if o == nil || o.IsConcurrent() {
+		return false
+	}
+	if seen[o.Name] {
+		return true
+	}
+	seen[o.Name] = true
+	for _, f := range o.Fields {
+		def := data.Schema.Types[f.Type.Name()]
+		switch {
+		case def == nil || def.IsLeafType():
+		case def.Kind == ast.Object:
+			if !neverWaits(data, data.Objects.ByName(def.Name), seen) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+type fastList struct {
+	Func, Fast, Object, Implementors, ElemType, Import string
+	Ptr                                         bool
+	Fields                                      []fastField
+}
+
+type fastField struct{ Name, GoField, Method string }
+
+// GenerateCode implements plugin.CodeGenerator. gqlgen calls it before it
+// writes the executor, so it only writes gqlfast's file and remembers what
+// Rewrite has to change.
+func (p *Plugin) GenerateCode(data *codegen.Data) error {
+	p.dir = data.Config.Exec.Dir()
+	p.fast, p.inOrder = map[string]string{}, map[string]bool{}
+	var lists []fastList
+	for _, ref := range data.ReferencedTypes {
+		if !ref.IsSlice() || ref.GQL.Elem == nil || ref.GQL.Elem.Elem != nil || ref.Definition.Kind != ast.Object {
+			continue
+		}
+		o := data.Objects.ByName(ref.Definition.Name)
+		if !neverWaits(data, o, map[string]bool{}) {
+			continue
+		}
+		p.inOrder[ref.MarshalFunc()] = true
+		if !plainObject(o) {
+			continue
+		}
+		elem := ref.Elem()
+		_, ptr := elem.GO.(*types.Pointer)
+		named, ok := elem.Target.(*types.Named)
+		if !ok {
+			continue
+		}
+		l := fastList{
+			Func: ref.MarshalFunc(), Fast: "fast" + strings.TrimPrefix(ref.MarshalFunc(), "marshal"),
+			Object: o.Name, Implementors: lcFirst(o.Name) + "Implementors", Ptr: ptr,
+			ElemType: named.Obj().Name(),
+		}
+		if pkg := named.Obj().Pkg(); pkg.Path() != data.Config.Exec.ImportPath() {
+			l.ElemType = pkg.Name() + "." + l.ElemType
+			l.Import = pkg.Path()
+		}
+		for _, f := range o.Fields {
+			m, _ := plainField(f)
+			l.Fields = append(l.Fields, fastField{Name: f.Name, GoField: f.GoFieldName, Method: m})
+		}
+		p.fast[l.Func] = l.Fast
+		lists = append(lists, l)
+	}
+	sort.Slice(lists, func(i, j int) bool { return lists[i].Func < lists[j].Func })
+	return p.write(data.Config, lists)
+}
+
+func (p *Plugin) write(cfg *config.Config, lists []fastList) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by internal/cmd/gqlgen (internal/gqlfast/gen), DO NOT EDIT.\n\npackage %s\n\n", cfg.Exec.Package)
+	b.WriteString("import (\n\t\"context\"\n\n\t\"github.com/99designs/gqlgen/graphql\"\n\t\"github.com/fleetgraph/fleetgraph/internal/gqlfast\"\n\t\"github.com/vektah/gqlparser/v2/ast\"\n")
+	imports := map[string]bool{}
+	for _, l := range lists {
+		if l.Import != "" {
+			imports[l.Import] = true
+		}
+	}
+	for _, path := range sortedKeys(imports) {
+		fmt.Fprintf(&b, "\t%q\n", path)
+	}
+	b.WriteString(")\n\n")
+	b.WriteString("// marshalSliceSequential marshals a list of objects that never wait (no\n// resolver, no context method) in order, without a goroutine per element.\n")
+	b.WriteString("var marshalSliceSequential = gqlfast.MarshalSliceSequential\n")
+	for _, l := range lists {
+		elem := l.ElemType
+		if l.Ptr {
+			elem = "*" + elem
+		}
+		fmt.Fprintf(&b, "\n// %s writes a list of %s (every field a plain scalar) in one\n// pass. nil: let gqlgen's own marshaler do it.\n", l.Fast, l.Object)
+		fmt.Fprintf(&b, "func (ec *executionContext) %s(_ context.Context, sel ast.SelectionSet, v []%s) graphql.Marshaler {\n", l.Fast, elem)
+		fmt.Fprintf(&b, "\tif v == nil {\n\t\treturn nil\n\t}\n\tfields := graphql.CollectFields(ec.OperationContext, sel, %s)\n", l.Implementors)
+		b.WriteString("\tl, keys := gqlfast.NewList(len(v), fields)\n\tif l == nil {\n\t\treturn nil\n\t}\n")
+		b.WriteString("\tfor i, obj := range v {\n")
+		if l.Ptr {
+			b.WriteString("\t\tif obj == nil {\n\t\t\treturn nil\n\t\t}\n")
+		}
+		b.WriteString("\t\tl.Object(i)\n\t\tfor j, field := range fields {\n\t\t\tl.Key(j, keys[j])\n\t\t\tswitch field.Name {\n")
+		fmt.Fprintf(&b, "\t\t\tcase \"__typename\":\n\t\t\t\tl.Typename(%q)\n", l.Object)
+		for _, f := range l.Fields {
+			fmt.Fprintf(&b, "\t\t\tcase %q:\n\t\t\t\tif !l.%s(obj.%s) {\n\t\t\t\t\treturn nil\n\t\t\t\t}\n", f.Name, f.Method, f.GoField)
+		}
+		b.WriteString("\t\t\tdefault:\n\t\t\t\treturn nil\n\t\t\t}\n\t\t}\n\t\tl.End()\n\t}\n\treturn l.Done()\n}\n")
+	}
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		return fmt.Errorf("gqlfast: format: %w\n%s", err, b.String())
+	}
+	return os.WriteFile(filepath.Join(p.dir, File), src, 0o644)
+}
+
+// Rewrite edits the executor gqlgen wrote: each list marshaler of plain
+// objects first tries its fast function, and each list marshaler of
+// non-concurrent objects marshals in order.
+func (p *Plugin) Rewrite() error {
+	files, err := filepath.Glob(filepath.Join(p.dir, "*.generated.go"))
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		out := string(src)
+		for fn := range p.inOrder {
+			head := "func (ec *executionContext) " + fn + "("
+			start := strings.Index(out, head)
+			if start < 0 {
+				continue
+			}
+			open := start + strings.Index(out[start:], "{\n") + 2
+			end := len(out)
+			if n := strings.Index(out[open:], "\nfunc "); n >= 0 {
+				end = open + n
+			}
+			body := strings.Replace(out[open:end], "graphql.MarshalSliceConcurrently(", "marshalSliceSequential(", 1)
+			if fast, ok := p.fast[fn]; ok {
+				body = "\tif m := ec." + fast + "(ctx, sel, v); m != nil {\n\t\treturn m\n\t}\n" + body
+			}
+			out = out[:open] + body + out[end:]
+			done[fn] = true
+		}
+		if out == string(src) {
+			continue
+		}
+		formatted, err := format.Source([]byte(out))
+		if err != nil {
+			return fmt.Errorf("gqlfast: %s: %w", file, err)
+		}
+		if err := os.WriteFile(file, formatted, 0o644); err != nil {
+			return err
+		}
+	}
+	for fn := range p.inOrder {
+		if !done[fn] {
+			return fmt.Errorf("gqlfast: %s not found in %s/*.generated.go", fn, p.dir)
+		}
+	}
+	return nil
+}
+
+func lcFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
