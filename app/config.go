@@ -86,6 +86,16 @@ type LimitsConfig struct {
 	MaxAliases    int   `yaml:"maxAliases"`    // aliased fields, default 30
 	MaxRootFields int   `yaml:"maxRootFields"` // top-level fields, default 20
 	MaxTokens     int   `yaml:"maxTokens"`     // lexer tokens of the document, default 10000
+	// MaxConcurrentRequests is how many GraphQL requests execute at once
+	// (default 16); the others wait for a slot, each costing only its
+	// goroutine. A request holds a few MB while it executes, so this bounds
+	// memory under load; 16 keeps 2 cores busy, because a request spends a
+	// few to tens of ms of CPU and mostly waits 20-100 ms on vendors.
+	// Websocket and SSE streams take no slot.
+	MaxConcurrentRequests int `yaml:"maxConcurrentRequests"`
+	// QueueTimeout is how long a request may wait for a slot before a 503
+	// OVERLOADED (default 10s; requestTimeout bounds the wait too).
+	QueueTimeout Duration `yaml:"queueTimeout"`
 }
 
 // GraphQLConfig switches GraphQL features.

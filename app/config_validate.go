@@ -203,6 +203,7 @@ func (c *Config) validateServer() error {
 	}{
 		{"maxBodyBytes", l.MaxBodyBytes}, {"maxDepth", int64(l.MaxDepth)}, {"maxComplexity", int64(l.MaxComplexity)},
 		{"maxAliases", int64(l.MaxAliases)}, {"maxRootFields", int64(l.MaxRootFields)}, {"maxTokens", int64(l.MaxTokens)},
+		{"maxConcurrentRequests", int64(l.MaxConcurrentRequests)}, {"queueTimeout", int64(l.QueueTimeout)},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("config: limits.%s must not be negative (0 means the default)", v.name)
@@ -282,11 +283,16 @@ type Limits struct {
 	MaxAliases    int
 	MaxRootFields int
 	MaxTokens     int
+	// MaxConcurrentRequests and QueueTimeout admit plain GraphQL requests
+	// (see admission).
+	MaxConcurrentRequests int
+	QueueTimeout          time.Duration
 }
 
 // DefaultLimits are the limits of an empty configuration.
 var DefaultLimits = Limits{
 	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 5_000_000, MaxAliases: 30, MaxRootFields: 20, MaxTokens: 10_000,
+	MaxConcurrentRequests: 16, QueueTimeout: 10 * time.Second,
 }
 
 // EffectiveLimits returns the limits in force.
@@ -301,6 +307,7 @@ func (c *Config) EffectiveLimits() Limits {
 	out := Limits{
 		MaxBodyBytes: l.MaxBodyBytes, MaxDepth: pick(l.MaxDepth, d.MaxDepth), MaxComplexity: pick(l.MaxComplexity, d.MaxComplexity),
 		MaxAliases: pick(l.MaxAliases, d.MaxAliases), MaxRootFields: pick(l.MaxRootFields, d.MaxRootFields), MaxTokens: pick(l.MaxTokens, d.MaxTokens),
+		MaxConcurrentRequests: pick(l.MaxConcurrentRequests, d.MaxConcurrentRequests), QueueTimeout: l.QueueTimeout.or(d.QueueTimeout),
 	}
 	if out.MaxBodyBytes <= 0 {
 		out.MaxBodyBytes = d.MaxBodyBytes

@@ -25,7 +25,8 @@ import (
 //
 //	request log (id, one line)  -> server span -> CORS / origin check
 //	-> API key -> caller's vendor credentials -> HTTP gate (method, Accept,
-//	Content-Type, body size) -> streams / request deadline -> dataloaders
+//	Content-Type, body size) -> streams / request deadline -> admission
+//	(limits.maxConcurrentRequests; streams exempt) -> dataloaders
 //	-> gqlgen: transports (websocket, SSE, GraphQL over HTTP), then
 //	APQ or allow-list, parse (token limit), validate, limits, arguments,
 //	execution.
@@ -82,8 +83,13 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.AroundResponses(staleExtension)
 
 	timeout := cfg.requestTimeout()
+	adm, err := newAdmission(limits.MaxConcurrentRequests, limits.QueueTimeout, g.Metrics.Registry)
+	if err != nil {
+		return nil, err
+	}
 	var gql http.Handler = fleet.Middleware(g.Registry, fc, srv)
-	gql = g.streams(deadline(timeout, gql), fleet.WithConnection)
+	// Inside the deadline, so time in the queue counts toward it.
+	gql = g.streams(deadline(timeout, adm.limit(gql)), fleet.WithConnection)
 	gql = httpGate(limits.MaxBodyBytes, gql)
 	gql = callerCredentials(gql)
 	gql = keys.requireAPIKey(gql)

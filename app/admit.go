@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// CodeOverloaded is the extensions.code of a request refused with 503 and
+// Retry-After because no execution slot freed up while it waited.
+const CodeOverloaded = "OVERLOADED"
+
+// admission lets at most limits.maxConcurrentRequests plain GraphQL requests
+// execute at once; the others wait in line. A request holds a few MB while
+// it executes and almost nothing while it waits (its goroutine, its body
+// still unread), so the line bounds memory where running everything at
+// once did not: 200 dashboards at once took the gateway to ~1.9 GB.
+//
+// The wait ends when a slot frees up, when the client goes away (nothing
+// is answered), or at limits.queueTimeout or the request's deadline,
+// whichever comes first: then 503 OVERLOADED with Retry-After: 1.
+//
+// Slots are the buffer of a channel: a request takes one by sending, gives
+// it back by receiving. Go hands a freed slot straight to the longest
+// waiting sender, so the line is first come, first served, and a newcomer
+// cannot overtake it.
+type admission struct {
+	slots    chan struct{}
+	wait     time.Duration
+	inFlight prometheus.Gauge
+	queued   prometheus.Gauge
+	timedOut prometheus.Counter
+}
+
+// newAdmission builds the limiter (maxConcurrent is at least 1) and
+// registers its metrics on reg:
+//
+//	fleetgraph_requests_in_flight                          requests executing
+//	fleetgraph_requests_queued                             requests waiting for a slot
+//	fleetgraph_requests_rejected_total{reason="queue_timeout"}  503 OVERLOADED answers
+func newAdmission(maxConcurrent int, wait time.Duration, reg prometheus.Registerer) (*admission, error) {
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fleetgraph_requests_rejected_total",
+		Help: "GraphQL requests refused with 503 OVERLOADED, by reason (queue_timeout: no execution slot within limits.queueTimeout or the request's deadline).",
+	}, []string{"reason"})
+	a := &admission{
+		slots: make(chan struct{}, max(maxConcurrent, 1)),
+		wait:  wait,
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetgraph_requests_in_flight",
+			Help: "GraphQL requests executing now (at most limits.maxConcurrentRequests; websocket and SSE streams not counted).",
+		}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetgraph_requests_queued",
+			Help: "GraphQL requests waiting for an execution slot.",
+		}),
+		// Created up front so the series reads 0 before the first refusal.
+		timedOut: rejected.WithLabelValues("queue_timeout"),
+	}
+	for _, c := range []prometheus.Collector{a.inFlight, a.queued, rejected} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("admission metrics: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// limit admits each plain request to next. Websocket and SSE streams pass
+// straight through: they live for minutes or hours and would hold a slot
+// all that time (subscriptions have their own per-connection limit).
+func (a *admission) limit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) || wantsEventStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !a.acquire(w, r) {
+			return
+		}
+		defer a.release()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// acquire takes a slot, or answers the request and reports false.
+func (a *admission) acquire(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case a.slots <- struct{}{}:
+		a.inFlight.Inc()
+		return true
+	default:
+	}
+	a.queued.Inc()
+	defer a.queued.Dec()
+	timer := time.NewTimer(a.wait)
+	defer timer.Stop()
+	ctx := r.Context()
+	select {
+	case a.slots <- struct{}{}:
+		a.inFlight.Inc()
+		return true
+	case <-ctx.Done():
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return false // the client went away: nobody to answer
+		}
+	case <-timer.C:
+	}
+	a.timedOut.Inc()
+	w.Header().Set("Retry-After", "1")
+	writeHTTPError(w, responseMedia(ctx), http.StatusServiceUnavailable, CodeOverloaded, fmt.Sprintf(
+		"gateway overloaded: all %d execution slots stayed busy while this request waited; try again", cap(a.slots)))
+	return false
+}
+
+func (a *admission) release() {
+	a.inFlight.Dec()
+	<-a.slots
+}
