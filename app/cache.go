@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -70,7 +71,15 @@ func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry) (*fleet.Cache, re
 	set(&p.MetricsRecent, cfg.Cache.MetricsRecent)
 	set(&p.MetricsPast, cfg.Cache.MetricsPast)
 	set(&p.StaleFor, cfg.Cache.StaleFor)
-	return fleet.NewCache(observedStore{next: store, tel: tel}, p, m), client, nil
+	fc := fleet.NewCache(observedStore{next: store, tel: tel}, p, m)
+	if l := cfg.Cache.Local; !l.Disabled {
+		fc.EnableLocal(cmp.Or(l.MaxBytes, 16<<20), l.MaxAge.or(5*time.Second), func(ctx context.Context, n int) {
+			if st := statsFrom(ctx); st != nil {
+				st.cacheHits.Add(int64(n))
+			}
+		})
+	}
+	return fc, client, nil
 }
 
 // observedStore counts each request's cache hits and misses (for its log

@@ -159,6 +159,22 @@ type CacheConfig struct {
 	// BreakerOpenFor is how long the cache is bypassed after Redis failed
 	// 5 times in a row, before a probe (default 5s).
 	BreakerOpenFor Duration `yaml:"breakerOpenFor"`
+	// Local is the in-process layer in front of Redis: decoded values of
+	// hot keys, so that they cost neither a Redis round trip nor a decode.
+	// Each replica drops its copies when any replica invalidates (Redis
+	// pub/sub), and trusts none while it is not subscribed.
+	Local LocalCacheConfig `yaml:"local"`
+}
+
+// LocalCacheConfig sizes the in-process cache layer.
+type LocalCacheConfig struct {
+	Disabled bool `yaml:"disabled"`
+	// MaxBytes budgets the layer by the encoded size of its values (default
+	// 16 MiB; decoded, they take about 2-3 times that).
+	MaxBytes int `yaml:"maxBytes"`
+	// MaxAge bounds how long a value is kept (default 5s), below its
+	// freshness in Redis.
+	MaxAge Duration `yaml:"maxAge"`
 }
 
 // ResilienceConfig tunes the per-backend circuit breakers and retries.

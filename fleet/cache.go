@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +54,9 @@ type Cache struct {
 	metrics *metrics.Metrics
 	flight  cache.Flight
 	now     func() time.Time
+
+	local       *local // nil unless EnableLocal
+	onLocalHits func(context.Context, int)
 }
 
 // NewCache returns a cache over store (cache.Noop{} to switch caching off).
@@ -66,9 +71,11 @@ type envelope struct {
 	Value      json.RawMessage `json:"v"`
 }
 
-func (c *Cache) count(op, result string) {
+func (c *Cache) count(op, result string) { c.countN(op, result, 1) }
+
+func (c *Cache) countN(op, result string, n int) {
 	if c.metrics != nil {
-		c.metrics.CacheOperations.WithLabelValues(op, result).Inc()
+		c.metrics.CacheOperations.WithLabelValues(op, result).Add(float64(n))
 	}
 }
 
@@ -114,19 +121,26 @@ type cachedSpec[K comparable, V any] struct {
 func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registry, spec cachedSpec[K, V], keys []K) ([]V, []error) {
 	vals := make([]V, len(keys))
 	errs := make([]error, len(keys))
-	ckeys := make([]string, len(keys))
+	ckeys, backendOf := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
-		ckeys[i] = spec.kind + ":" + spec.backend(k) + ":" + c.scope(ctx, reg, spec.backend(k)) + ":" + spec.key(k)
-	}
-	hits, err := c.store.GetMany(ctx, ckeys)
-	if err != nil {
-		slog.DebugContext(ctx, "cache unavailable, going upstream", "err", err)
-		hits = nil
+		backendOf[i] = spec.backend(k)
+		ckeys[i] = spec.kind + ":" + backendOf[i] + ":" + c.scope(ctx, reg, backendOf[i]) + ":" + spec.key(k)
 	}
 	now := c.now()
+	nowMs, drops := now.UnixMilli(), c.local.snapshot()
+	found, hits, gens, err := c.lookup(ctx, ckeys, backendOf, nowMs)
+	if err != nil {
+		slog.DebugContext(ctx, "cache unavailable, going upstream", "err", err)
+		found, hits = nil, nil
+	}
 	stale := make([]*envelope, len(keys))
 	var misses []int
 	for i, ck := range ckeys {
+		if found != nil && found[i] != nil {
+			vals[i] = found[i].(V)
+			c.count("get", "hit") // "local" says which layer answered
+			continue
+		}
 		raw, ok := hits[ck]
 		if !ok {
 			c.count("get", "miss")
@@ -139,8 +153,9 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 			misses = append(misses, i)
 			continue
 		}
-		if now.UnixMilli() < env.FreshUntil {
+		if nowMs < env.FreshUntil {
 			c.count("get", "hit")
+			c.local.put(ck, vals[i], gens[backendOf[i]], len(env.Value), env.FreshUntil, nowMs, drops)
 			continue
 		}
 		stale[i] = &env
@@ -179,7 +194,11 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 				errs[i] = err
 				return
 			}
-			env, _ := json.Marshal(envelope{FreshUntil: c.now().Add(ttl).UnixMilli(), Value: raw})
+			freshUntil := c.now().Add(ttl).UnixMilli()
+			if gens != nil { // Redis answered: the generation is known
+				c.local.put(ckeys[i], vals[i], gens[backendOf[i]], len(raw), freshUntil, nowMs, drops)
+			}
+			env, _ := json.Marshal(envelope{FreshUntil: freshUntil, Value: raw})
 			mu.Lock()
 			entries = append(entries, cache.Entry{Key: ckeys[i], Value: env, TTL: ttl + c.policy.StaleFor})
 			mu.Unlock()
@@ -208,7 +227,21 @@ func (c *Cache) Invalidate(ctx context.Context, reg *Registry, backend string, k
 			keys = append(keys, kind+":"+backend+":"+s+":"+key)
 		}
 	}
-	return c.store.Delete(ctx, keys...)
+	c.local.drop(keys)
+	if err := c.store.Delete(ctx, keys...); err != nil {
+		return err
+	}
+	if c.local == nil {
+		return nil
+	}
+	// A new generation, after the deletes: every replica's local copies of
+	// this backend stop being used (see local).
+	gen := strconv.FormatInt(c.now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+	if err := c.store.SetMany(ctx, []cache.Entry{{Key: genKey(backend), Value: []byte(gen), TTL: 24 * time.Hour}}); err != nil {
+		return err
+	}
+	genMemoFrom(ctx).set(backend, gen, c.now().UnixMilli())
+	return nil
 }
 
 // StaleEntry is a value served past its freshness because the vendor failed.

@@ -59,6 +59,24 @@ type Loaders struct {
 	poolMetrics     *dataloader.Loader[metricsKey, metricsResult]
 	allocated       *dataloader.Loader[string, map[string]int]
 	stale           *staleTracker
+	gens            genMemo
+	memo            sync.Map
+}
+
+// Memo returns what compute returned for key the first time the request
+// (its loaders) asked, so that work every element of a list would repeat is
+// done once, e.g. reading a field's siblings in the query. Without loaders
+// it just computes.
+func Memo[T any](ctx context.Context, key any, compute func() T) T {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		return compute()
+	}
+	if v, ok := l.memo.Load(key); ok {
+		return v.(T)
+	}
+	v, _ := l.memo.LoadOrStore(key, compute())
+	return v.(T)
 }
 
 type loadersKey struct{}

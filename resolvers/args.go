@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph/model"
@@ -167,6 +168,19 @@ func siblingTypes(ctx context.Context, start, end time.Time, samples int) []stri
 	if parent == nil {
 		return nil
 	}
+	// Every node of a list asks the same: read the query once per request.
+	type memoKey struct {
+		op           *graphql.OperationContext // variables differ between operations
+		parent       *ast.Field
+		object, name string
+		start, end   int64
+		samples      int
+	}
+	key := memoKey{graphql.GetOperationContext(ctx), parent.Field.Field, fc.Object, fc.Field.Name, start.UnixNano(), end.UnixNano(), samples}
+	return fleet.Memo(ctx, key, func() []string { return readSiblingTypes(ctx, parent, fc, start, end, samples) })
+}
+
+func readSiblingTypes(ctx context.Context, parent, fc *graphql.FieldContext, start, end time.Time, samples int) []string {
 	oc := graphql.GetOperationContext(ctx)
 	var all []string
 	for _, f := range graphql.CollectFields(oc, parent.Field.Selections, []string{fc.Object}) {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,49 @@ func waitForWarmCache(t *testing.T, e *env, within time.Duration) {
 			t.Fatalf("the cache did not resume after Redis came back (last: %d upstream calls)", e.upstreamCalls())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The in-process layer answers hot keys without Redis's payload, and a
+// write through one gateway is seen at once (no waiting, no retry) by
+// another gateway that held the old value in its own memory: the write
+// bumps the backend's generation in Redis, which every lookup reads.
+func TestLocalCacheLayerIsCoherentAcrossGateways(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	a := newEnv(t, envOptions{modelarts: maSlow, configure: withRedis(mr.Addr(), nil)})
+	b := &env{ra: a.ra, ma: a.ma, gw: newServerFor(t, a, mr.Addr())}
+	_, ma := clusterIDs(t, b)
+	before := poolNames(t, b)
+	localHits := func() float64 {
+		return metricValue(t, b, `fleetgraph_cache_operations_total{op="local",result="hit"}`)
+	}
+	h0 := localHits()
+	b.resetCounters()
+	if got := poolNames(t, b); !slices.Equal(got, before) {
+		t.Fatalf("warm pool list %v differs from the cold one %v", got, before)
+	}
+	if n := b.upstreamCalls(); n != 0 {
+		t.Fatalf("warm pool list made %d upstream calls", n)
+	}
+	if localHits() <= h0 {
+		t.Fatal("the warm pool list was not answered by the local layer")
+	}
+
+	var created struct{ CreateNodePool pool }
+	a.query(t, createPool, map[string]any{"in": map[string]any{"clusterId": ma, "name": "seen-at-once", "flavor": cpuFlavor, "count": 1}}).mustData(t, &created)
+	if !slices.Contains(poolNames(t, b), "seen-at-once") {
+		t.Fatal("gateway b served its in-memory pool list from before gateway a's write")
+	}
+
+	// Without Redis the local layer cannot be checked, so it is not used:
+	// slower (upstream), never wrong.
+	mr.Close()
+	b.resetCounters()
+	if !slices.Contains(poolNames(t, b), "seen-at-once") {
+		t.Fatal("pool list without Redis lost the new pool")
+	}
+	if n := b.upstreamCalls(); n == 0 {
+		t.Fatal("with Redis down the pool list came from the unverifiable local layer")
 	}
 }
