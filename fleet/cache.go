@@ -174,14 +174,23 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 			// call; it runs detached from this request's cancellation so the
 			// others are not failed by one client going away (the vendor
 			// client's own timeout still bounds it).
+			var (
+				fetched V
+				led     bool // this request made the call: fetched is its own
+			)
 			raw, err, _ := c.flight.Do(ckeys[i], func() ([]byte, error) {
 				v, err := spec.fetch(context.WithoutCancel(ctx), k)
 				if err != nil {
 					return nil, err
 				}
+				fetched, led = v, true
 				return json.Marshal(v)
 			})
-			if err == nil {
+			switch {
+			case err == nil && led:
+				vals[i] = fetched
+			case err == nil:
+				// Another request's call: decode a copy of its own.
 				err = json.Unmarshal(raw, &vals[i])
 			}
 			if err != nil {
@@ -194,11 +203,11 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 				errs[i] = err
 				return
 			}
-			freshUntil := c.now().Add(ttl).UnixMilli()
-			if gens != nil { // Redis answered: the generation is known
-				c.local.put(ckeys[i], vals[i], gens[backendOf[i]], len(raw), freshUntil, nowMs, drops)
-			}
-			env, _ := json.Marshal(envelope{FreshUntil: freshUntil, Value: raw})
+			// Not put in the local layer: a value enters it when it is read
+			// back from Redis, i.e. asked for a second time. One-off keys (a
+			// caller seen once, with pass-through credentials) never take
+			// its memory.
+			env, _ := json.Marshal(envelope{FreshUntil: c.now().Add(ttl).UnixMilli(), Value: raw})
 			mu.Lock()
 			entries = append(entries, cache.Entry{Key: ckeys[i], Value: env, TTL: ttl + c.policy.StaleFor})
 			mu.Unlock()
