@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -69,6 +70,35 @@ func NewCache(store cache.Store, policy CachePolicy, m *metrics.Metrics) *Cache 
 type envelope struct {
 	FreshUntil int64           `json:"f"` // unix ms
 	Value      json.RawMessage `json:"v"`
+}
+
+// encodeEnvelope writes json.Marshal(envelope{...}) without validating and
+// compacting value again: json.Marshal wrote it a moment ago.
+func encodeEnvelope(freshUntil int64, value []byte) []byte {
+	b := make([]byte, 0, len(value)+24)
+	b = append(b, `{"f":`...)
+	b = strconv.AppendInt(b, freshUntil, 10)
+	b = append(b, `,"v":`...)
+	b = append(b, value...)
+	return append(b, '}')
+}
+
+// decodeEnvelope reads what encodeEnvelope wrote without a second pass over
+// the value (json.Unmarshal into a RawMessage validates it, and the value's
+// own decode does that again). Anything else goes through json.Unmarshal.
+func decodeEnvelope(raw []byte) (envelope, bool) {
+	var env envelope
+	rest, ok := bytes.CutPrefix(raw, []byte(`{"f":`))
+	if ok {
+		i := bytes.IndexByte(rest, ',')
+		if i > 0 && bytes.HasPrefix(rest[i:], []byte(`,"v":`)) && bytes.HasSuffix(rest, []byte("}")) {
+			if f, err := strconv.ParseInt(string(rest[:i]), 10, 64); err == nil {
+				env.FreshUntil, env.Value = f, rest[i+len(`,"v":`):len(rest)-1]
+				return env, true
+			}
+		}
+	}
+	return env, json.Unmarshal(raw, &env) == nil
 }
 
 func (c *Cache) count(op, result string) { c.countN(op, result, 1) }
@@ -147,8 +177,8 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 			misses = append(misses, i)
 			continue
 		}
-		var env envelope
-		if json.Unmarshal(raw, &env) != nil || json.Unmarshal(env.Value, &vals[i]) != nil {
+		env, ok := decodeEnvelope(raw)
+		if !ok || json.Unmarshal(env.Value, &vals[i]) != nil {
 			c.count("get", "error")
 			misses = append(misses, i)
 			continue
@@ -207,7 +237,7 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 			// back from Redis, i.e. asked for a second time. One-off keys (a
 			// caller seen once, with pass-through credentials) never take
 			// its memory.
-			env, _ := json.Marshal(envelope{FreshUntil: c.now().Add(ttl).UnixMilli(), Value: raw})
+			env := encodeEnvelope(c.now().Add(ttl).UnixMilli(), raw)
 			mu.Lock()
 			entries = append(entries, cache.Entry{Key: ckeys[i], Value: env, TTL: ttl + c.policy.StaleFor})
 			mu.Unlock()

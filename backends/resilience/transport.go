@@ -86,13 +86,15 @@ type Transport struct {
 }
 
 // New returns a Transport that sends through base. A nil base is a clone of
-// http.DefaultTransport with MaxIdleConnsPerHost 64 (the default 2 would
-// throw away connections to the one host a backend talks to). The caller
-// keeps ownership of a base it passes.
+// http.DefaultTransport that keeps up to 256 idle connections to the one host
+// a backend talks to (the defaults, 2 per host and 100 in all, would close
+// most of the connections a dashboard's ~100 parallel metrics calls opened,
+// and dial them again on the next one: 8% of a cold dashboard's CPU). The
+// caller keeps ownership of a base it passes.
 func New(base http.RoundTripper, opts Options) *Transport {
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 256
 		base = tr
 	}
 	now := opts.Now
