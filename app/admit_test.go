@@ -413,8 +413,8 @@ func TestGatewayAdmission(t *testing.T) {
 
 func TestAdmissionConfig(t *testing.T) {
 	t.Parallel()
-	if l := (&Config{}).EffectiveLimits(); l.MaxConcurrentRequests != 16 || l.QueueTimeout != 10*time.Second {
-		t.Errorf("defaults: maxConcurrentRequests %d, queueTimeout %v; want 16, 10s", l.MaxConcurrentRequests, l.QueueTimeout)
+	if l := (&Config{}).EffectiveLimits(); l.MaxConcurrentRequests != 8 || l.QueueTimeout != 10*time.Second {
+		t.Errorf("defaults: maxConcurrentRequests %d, queueTimeout %v; want 8, 10s", l.MaxConcurrentRequests, l.QueueTimeout)
 	}
 	c, err := ParseConfigEnv([]byte(minimal+"limits:\n  maxConcurrentRequests: 64\n  queueTimeout: 2s\n"), []string{"FLEETGRAPH_LIMITS_MAXCONCURRENTREQUESTS=32"})
 	if err != nil {

@@ -87,10 +87,11 @@ type LimitsConfig struct {
 	MaxRootFields int   `yaml:"maxRootFields"` // top-level fields, default 20
 	MaxTokens     int   `yaml:"maxTokens"`     // lexer tokens of the document, default 10000
 	// MaxConcurrentRequests is how many GraphQL requests execute at once
-	// (default 16); the others wait for a slot, each costing only its
+	// (default 8); the others wait for a slot, each costing only its
 	// goroutine. A request holds a few MB while it executes, so this bounds
-	// memory under load; 16 keeps 2 cores busy, because a request spends a
-	// few to tens of ms of CPU and mostly waits 20-100 ms on vendors.
+	// memory under load; 8 keeps 2 cores busy, because a request spends a
+	// few to tens of ms of CPU and mostly waits 20-100 ms on vendors (200
+	// dashboard clients: 161 req/s with 8 or 16, RSS ~84 vs ~95 MB).
 	// Websocket and SSE streams take no slot.
 	MaxConcurrentRequests int `yaml:"maxConcurrentRequests"`
 	// QueueTimeout is how long a request may wait for a slot before a 503

@@ -292,7 +292,7 @@ type Limits struct {
 // DefaultLimits are the limits of an empty configuration.
 var DefaultLimits = Limits{
 	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 5_000_000, MaxAliases: 30, MaxRootFields: 20, MaxTokens: 10_000,
-	MaxConcurrentRequests: 16, QueueTimeout: 10 * time.Second,
+	MaxConcurrentRequests: 8, QueueTimeout: 10 * time.Second,
 }
 
 // EffectiveLimits returns the limits in force.

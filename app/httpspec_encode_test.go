@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -25,11 +26,11 @@ func TestEncodeResponseMatchesJSONMarshal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := encodeResponse(resp)
+			parts, err := encodeResponse(resp)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(got) != string(want) {
+			if got := bytes.Join(parts, nil); string(got) != string(want) {
 				t.Fatalf("encodeResponse:\n got %s\nwant %s", got, want)
 			}
 		})
