@@ -16,6 +16,7 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/cache"
+	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
 )
 
@@ -178,7 +179,7 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 			continue
 		}
 		env, ok := decodeEnvelope(raw)
-		if !ok || json.Unmarshal(env.Value, &vals[i]) != nil {
+		if !ok || jsonx.Unmarshal(env.Value, &vals[i]) != nil {
 			c.count("get", "error")
 			misses = append(misses, i)
 			continue
@@ -214,17 +215,17 @@ func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registr
 					return nil, err
 				}
 				fetched, led = v, true
-				return json.Marshal(v)
+				return jsonx.Marshal(v)
 			})
 			switch {
 			case err == nil && led:
 				vals[i] = fetched
 			case err == nil:
 				// Another request's call: decode a copy of its own.
-				err = json.Unmarshal(raw, &vals[i])
+				err = jsonx.Unmarshal(raw, &vals[i])
 			}
 			if err != nil {
-				if stale[i] != nil && c.policy.StaleFor > 0 && staleEligible(err) && json.Unmarshal(stale[i].Value, &vals[i]) == nil {
+				if stale[i] != nil && c.policy.StaleFor > 0 && staleEligible(err) && jsonx.Unmarshal(stale[i].Value, &vals[i]) == nil {
 					c.count("get", "stale")
 					age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-ttl))
 					markStale(ctx, spec.backend(k), spec.kind, age, err)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 )
 
 const (
@@ -197,7 +198,7 @@ func (c *Client) finish(ctx context.Context, req request, resp *http.Response, o
 	if len(data) > maxBody {
 		return 0, fmt.Errorf("%s %s: %s %s: response larger than %d bytes", backends.RunAI, c.name, req.method, req.route, maxBody)
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := jsonx.Unmarshal(data, out); err != nil {
 		return 0, c.decodeError(req, err)
 	}
 	return resp.StatusCode, nil

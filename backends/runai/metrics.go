@@ -1,6 +1,7 @@
 package runai
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -197,7 +198,10 @@ type flexNumber float64
 
 func (f *flexNumber) UnmarshalJSON(b []byte) error {
 	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
+	switch {
+	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0:
+		s = s[1 : len(s)-1] // a number needs no escapes: skip a decode per sample
+	case len(b) > 0 && b[0] == '"':
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}

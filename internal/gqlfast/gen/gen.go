@@ -106,8 +106,8 @@ func neverWaits(data *codegen.Data, o *codegen.Object, seen map[string]bool) boo
 
 type fastList struct {
 	Func, Fast, Object, Implementors, ElemType, Import string
-	Ptr                                         bool
-	Fields                                      []fastField
+	Ptr                                                bool
+	Fields                                             []fastField
 }
 
 type fastField struct{ Name, GoField, Method string }
