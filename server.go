@@ -120,6 +120,11 @@ Flags:
 	if listen == "" {
 		listen = "127.0.0.1:8080"
 	}
+	if n, src, err := cfg.ApplyMemoryLimit(); err != nil {
+		return err
+	} else if n > 0 {
+		slog.Info("memory limit", "bytes", n, "mib", n>>20, "from", src)
+	}
 	gw, err := app.BuildWith(cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err

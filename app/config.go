@@ -54,6 +54,11 @@ type ServerConfig struct {
 	ShutdownDelay Duration `yaml:"shutdownDelay"`
 	// ShutdownTimeout bounds the drain of in-flight requests (default 30s).
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// MemoryLimit is the Go runtime's soft memory limit, a Kubernetes-style
+	// size ("100Mi", "1Gi"): near it the garbage collector works harder
+	// instead of letting the heap double under load. Default: GOMEMLIMIT if
+	// set, else 90% of the container's memory limit (cgroup v2), else none.
+	MemoryLimit string `yaml:"memoryLimit"`
 }
 
 // Auth modes.

@@ -193,6 +193,9 @@ func (c *Config) validateServer() error {
 			return fmt.Errorf("config: %s must not be negative", d.name)
 		}
 	}
+	if _, _, err := c.memoryLimit(); err != nil {
+		return err
+	}
 	if c.Server.WriteTimeout > 0 && time.Duration(c.Server.WriteTimeout) <= c.requestTimeout() {
 		return fmt.Errorf("config: server.writeTimeout (%s) must exceed requestTimeout (%s), or answers are cut off", time.Duration(c.Server.WriteTimeout), c.requestTimeout())
 	}

@@ -229,6 +229,12 @@ func (g *Gateway) Stop() {
 // cache) with redisAddr as its cache ("" for none). extra are more
 // arguments for binary after --config.
 func StartFleetgraph(binary, workDir string, sim *Sim, redisAddr, label string, extra ...string) (*Gateway, error) {
+	return StartFleetgraphEnv(binary, workDir, sim, redisAddr, label, nil, extra...)
+}
+
+// StartFleetgraphEnv is StartFleetgraph with extra environment variables
+// (FLEETGRAPH_* overrides of the configuration).
+func StartFleetgraphEnv(binary, workDir string, sim *Sim, redisAddr, label string, env []string, extra ...string) (*Gateway, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -237,7 +243,7 @@ func StartFleetgraph(binary, workDir string, sim *Sim, redisAddr, label string, 
 	if err := writeConfig(binary, path, port, sim.RunAIURL, redisAddr); err != nil {
 		return nil, err
 	}
-	p, err := Start(filepath.Join(workDir, "logs"), "fleetgraph-"+label, nil, binary, append([]string{"--config", path}, extra...)...)
+	p, err := Start(filepath.Join(workDir, "logs"), "fleetgraph-"+label, env, binary, append([]string{"--config", path}, extra...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -37,11 +37,13 @@ type Settings struct {
 
 // Soak is the outcome of the soak run.
 type Soak struct {
-	Clients   int          `json:"clients"`
-	Seconds   float64      `json:"seconds"`
-	ColdEvery int          `json:"coldEvery"`
-	Samples   []RSSSample  `json:"samples"`
-	Run       *Measurement `json:"run"`
+	Clients   int     `json:"clients"`
+	Seconds   float64 `json:"seconds"`
+	ColdEvery int     `json:"coldEvery"`
+	// MemoryLimit is the gateway's server.memoryLimit during the soak.
+	MemoryLimit string       `json:"memoryLimit,omitempty"`
+	Samples     []RSSSample  `json:"samples"`
+	Run         *Measurement `json:"run"`
 }
 
 // RSSSample is the gateway's resident memory at one instant of the soak.

@@ -75,13 +75,26 @@ func runProfile(ctx context.Context, args []string) error {
 		return err
 	}
 	out := filepath.Join(l.work(), r.scenario+".pprof")
-	errc := make(chan error, 1)
+	heap := filepath.Join(l.work(), r.scenario+".heap.pprof")
+	errc, heapc := make(chan error, 1), make(chan error, 1)
 	go func() { errc <- fetch(ctx, pprofURL+"?seconds="+strconv.Itoa(int(l.duration.Seconds())), out) }()
+	go func() {
+		// The live heap in the middle of the window, under load.
+		select {
+		case <-time.After(l.duration / 2):
+			heapc <- fetch(ctx, strings.TrimSuffix(pprofURL, "profile")+"heap", heap)
+		case <-ctx.Done():
+			heapc <- ctx.Err()
+		}
+	}()
 	r.warmup = 0
 	if _, err := b.measure(ctx, sb, gw, *r); err != nil {
 		return err
 	}
 	if err := <-errc; err != nil {
+		return err
+	}
+	if err := <-heapc; err != nil {
 		return err
 	}
 	top, err := exec.CommandContext(ctx, l.goBin, "tool", "pprof", "-top", "-nodecount=35", bin, out).Output()
@@ -102,7 +115,7 @@ func runProfile(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Print(text)
-	logf("profile: %s (go tool pprof %s %s)", out, bin, out)
+	logf("profile: %s (go tool pprof %s %s); heap in use mid-window: %s", out, bin, out, heap)
 	return nil
 }
 

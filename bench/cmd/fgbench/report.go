@@ -180,6 +180,7 @@ func (r *report) render() string {
 	r.scale()
 	r.soakSection()
 	r.shortfalls()
+	r.changes()
 	r.microSection()
 	r.profileSection()
 	return r.b.String()

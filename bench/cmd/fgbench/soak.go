@@ -19,6 +19,7 @@ func runSoak(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 5*time.Minute, "soak length")
 	coldEvery := fs.Int("cold-every", 50, "every Nth request carries a fresh credential (cold); 0: all warm")
 	every := fs.Duration("sample", 5*time.Second, "RSS sampling interval")
+	memLimit := fs.String("memory-limit", "80Mi", "the gateway's server.memoryLimit (Go soft memory limit); \"\" for none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +36,11 @@ func runSoak(ctx context.Context, args []string) error {
 	if err := b.redis.Flush(ctx); err != nil {
 		return err
 	}
-	gw, err := harness.StartFleetgraph(b.binary, c.work(), sb.sim, b.redis.Addr, "soak")
+	var env []string
+	if *memLimit != "" {
+		env = append(env, "FLEETGRAPH_SERVER_MEMORYLIMIT="+*memLimit)
+	}
+	gw, err := harness.StartFleetgraphEnv(b.binary, c.work(), sb.sim, b.redis.Addr, "soak", env)
 	if err != nil {
 		return err
 	}
@@ -46,7 +51,7 @@ func runSoak(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	soak := &harness.Soak{Clients: *clients, Seconds: duration.Seconds(), ColdEvery: *coldEvery}
+	soak := &harness.Soak{Clients: *clients, Seconds: duration.Seconds(), ColdEvery: *coldEvery, MemoryLimit: *memLimit}
 	var mu sync.Mutex
 	start := time.Now()
 	cpu0 := harness.ReadTree(gw.Proc.PID()).CPU

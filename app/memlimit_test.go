@@ -1,0 +1,50 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Not parallel: it points cgroupMemoryMax at temporary files.
+func TestMemoryLimitSources(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	dir := t.TempDir()
+	old := cgroupMemoryMax
+	t.Cleanup(func() { cgroupMemoryMax = old })
+	write := func(v string) {
+		cgroupMemoryMax = filepath.Join(dir, "memory.max")
+		if err := os.WriteFile(cgroupMemoryMax, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name, config, cgroup string
+		want                 int64
+		from                 string
+	}{
+		{"config", "80Mi", "1073741824\n", 80 << 20, "server.memoryLimit"},
+		{"container", "", "1073741824\n", 1073741824 / 10 * 9, "container"},
+		{"unlimited container", "", "max\n", 0, ""},
+		{"no cgroup file", "", "", 0, ""},
+	} {
+		if c.cgroup == "" {
+			cgroupMemoryMax = filepath.Join(dir, "absent")
+		} else {
+			write(c.cgroup)
+		}
+		cfg := &Config{Server: ServerConfig{MemoryLimit: c.config}}
+		n, from, err := cfg.memoryLimit()
+		if err != nil || n != c.want || !strings.Contains(from, c.from) {
+			t.Errorf("%s: %d from %q (%v); want %d from %q", c.name, n, from, err, c.want, c.from)
+		}
+	}
+	for _, bad := range []string{"lots", "-5Mi", "0"} {
+		cfg := &Config{Server: ServerConfig{MemoryLimit: bad}}
+		if err := cfg.validateServer(); err == nil || !strings.Contains(err.Error(), "server.memoryLimit") {
+			t.Errorf("memoryLimit %q: error %v, want one naming server.memoryLimit", bad, err)
+		}
+	}
+}
