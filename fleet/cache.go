@@ -271,11 +271,9 @@ func (c *Cache) Invalidate(ctx context.Context, reg *Registry, backend string, k
 	if err := c.store.Delete(ctx, keys...); err != nil {
 		return err
 	}
-	if c.local == nil {
-		return nil
-	}
 	// A new generation, after the deletes: every replica's local copies of
-	// this backend stop being used (see local).
+	// this backend stop being used (see local). Bumped whether or not this
+	// replica has a local layer: another replica sharing the Redis may.
 	gen := strconv.FormatInt(c.now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
 	if err := c.store.SetMany(ctx, []cache.Entry{{Key: genKey(backend), Value: []byte(gen), TTL: 24 * time.Hour}}); err != nil {
 		return err

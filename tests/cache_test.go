@@ -110,7 +110,7 @@ func TestRedisFailureNeverFailsAQuery(t *testing.T) {
 	for i := range 3 {
 		r := e.query(t, dashboard, nil)
 		if len(r.Errors) != 0 || string(r.Data) != string(first.Data) {
-			t.Fatalf("query %d with Redis down: errors %+v", i, r.Errors)
+			t.Fatalf("query %d with Redis down: errors %+v; data differs from the first answer: %s", i, r.Errors, firstDifference(string(first.Data), string(r.Data)))
 		}
 	}
 	if n := metricValue(t, e, `fleetgraph_cache_operations_total{op="get",result="error"}`) + metricValue(t, e, `fleetgraph_cache_operations_total{op="get",result="bypass"}`); n == 0 {
@@ -187,8 +187,21 @@ func waitForWarmCache(t *testing.T, e *env, within time.Duration) {
 // bumps the backend's generation in Redis, which every lookup reads.
 func TestLocalCacheLayerIsCoherentAcrossGateways(t *testing.T) {
 	t.Parallel()
+	for name, writerLocal := range map[string]bool{"writer with a local layer": true, "writer without one": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testLocalCacheCoherence(t, writerLocal)
+		})
+	}
+}
+
+// testLocalCacheCoherence: gateway a writes, gateway b (local layer on)
+// reads. A writer without a local layer of its own must still tell b.
+func testLocalCacheCoherence(t *testing.T, writerLocal bool) {
 	mr := miniredis.RunT(t)
-	a := newEnv(t, envOptions{modelarts: maSlow, configure: withRedis(mr.Addr(), nil)})
+	a := newEnv(t, envOptions{modelarts: maSlow, configure: withRedis(mr.Addr(), func(c *app.Config) {
+		c.Cache.Local.Disabled = !writerLocal
+	})})
 	b := &env{ra: a.ra, ma: a.ma, gw: newServerFor(t, a, mr.Addr())}
 	_, ma := clusterIDs(t, b)
 	before := poolNames(t, b)
@@ -223,4 +236,14 @@ func TestLocalCacheLayerIsCoherentAcrossGateways(t *testing.T) {
 	if n := b.upstreamCalls(); n == 0 {
 		t.Fatal("with Redis down the pool list came from the unverifiable local layer")
 	}
+}
+
+// firstDifference shows where two answers part.
+func firstDifference(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-120)
+	return "\n  first: ..." + a[from:min(len(a), i+120)] + "\n  then:  ..." + b[from:min(len(b), i+120)]
 }
