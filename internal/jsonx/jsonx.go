@@ -1,8 +1,8 @@
 // Package jsonx is json.Marshal and json.Unmarshal for the hot paths:
 // vendor answers (one per node on a cold dashboard) and cache values. It is
 // github.com/goccy/go-json, a drop-in for encoding/json that decodes a
-// Run:ai metrics answer 2.4x faster (backends/runai
-// BenchmarkDecodeNodeMetrics: 46 -> 19 µs). Everything else keeps
+// Run:ai metrics answer about twice as fast (backends/runai
+// BenchmarkDecodeNodeMetrics: ~40 -> 19 µs). Everything else keeps
 // encoding/json.
 package jsonx
 

@@ -128,7 +128,7 @@ func (r *report) changes() {
 	r.p("| Sibling `metrics` fields read from the query once per request, not once per node | `resolvers.siblingTypes`, `fleet.Memo` | ~11%% of warm CPU |")
 	r.p("| Backend HTTP transport keeps 256 idle connections (was 64 per host, 100 in all): a dashboard's ~100 parallel metrics calls no longer redial | `backends/resilience` | cold dashboard 46 → 34 CPU-ms per request, 29.6 → 38.4 req/s |")
 	r.p("| Cache entries encoded and decoded without a second pass over the value; the request that made a call keeps its value instead of decoding it back | `fleet/cache.go` | part of the line above |")
-	r.p("| Vendor answers and cache values decoded with goccy/go-json | `internal/jsonx` | one Run:ai metrics answer 46 → 19 µs (`BenchmarkDecodeNodeMetrics`) |")
+	r.p("| Vendor answers and cache values decoded with goccy/go-json | `internal/jsonx` | one Run:ai metrics answer ~40 → 19 µs (`BenchmarkDecodeNodeMetrics`, encoding-json vs jsonx) |")
 	r.p("| Dataloader batch window 1 ms → 250 µs | `fleet/loaders.go` | one-client warm p50 8.6 → 7.2 ms; cold 100-node p50 ~88 → ~82 ms |")
 	r.p("| At most `limits.maxConcurrentRequests` (8) requests execute at once, the rest wait in line; `server.memoryLimit` (Go soft memory limit) | `app/admit.go`, `app/memlimit.go` | soak peak RSS 1 910 → ~100 MB at the same throughput |")
 	r.p("")
