@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // CodeOverloaded is the extensions.code of a request refused with 503 and
@@ -75,7 +79,7 @@ func newAdmission(maxConcurrent int, wait time.Duration, reg prometheus.Register
 func (a *admission) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) || wantsEventStream(r) {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), streamKey{}, true)))
 			return
 		}
 		if !a.acquire(w, r) {
@@ -88,33 +92,94 @@ func (a *admission) limit(next http.Handler) http.Handler {
 
 // acquire takes a slot, or answers the request and reports false.
 func (a *admission) acquire(w http.ResponseWriter, r *http.Request) bool {
+	switch a.take(r.Context()) {
+	case slotTaken:
+		return true
+	case gone:
+		return false // the client went away: nobody to answer
+	}
+	w.Header().Set("Retry-After", "1")
+	writeHTTPError(w, responseMedia(r.Context()), http.StatusServiceUnavailable, CodeOverloaded, a.overloaded())
+	return false
+}
+
+type admitResult int
+
+const (
+	slotTaken admitResult = iota
+	gone                  // the caller's context was cancelled while it waited
+	timedOut              // queueTimeout or the caller's deadline came first
+)
+
+// take waits for a slot (see admission).
+func (a *admission) take(ctx context.Context) admitResult {
 	select {
 	case a.slots <- struct{}{}:
 		a.inFlight.Inc()
-		return true
+		return slotTaken
 	default:
 	}
 	a.queued.Inc()
 	defer a.queued.Dec()
 	timer := time.NewTimer(a.wait)
 	defer timer.Stop()
-	ctx := r.Context()
 	select {
 	case a.slots <- struct{}{}:
 		a.inFlight.Inc()
-		return true
+		return slotTaken
 	case <-ctx.Done():
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return false // the client went away: nobody to answer
+			return gone
 		}
 	case <-timer.C:
 	}
 	a.timedOut.Inc()
-	w.Header().Set("Retry-After", "1")
-	writeHTTPError(w, responseMedia(ctx), http.StatusServiceUnavailable, CodeOverloaded, fmt.Sprintf(
-		"gateway overloaded: all %d execution slots stayed busy while this request waited; try again", cap(a.slots)))
-	return false
+	return timedOut
 }
+
+func (a *admission) overloaded() string {
+	return fmt.Sprintf("gateway overloaded: all %d execution slots stayed busy while this request waited; try again", cap(a.slots))
+}
+
+// streamKey marks the context of a websocket or SSE connection, which
+// limit lets through without a slot.
+type streamKey struct{}
+
+// InterceptOperation admits the queries and mutations that arrive over a
+// websocket or SSE connection, which took no slot as a connection: without
+// it they would bypass the limit. Each takes a slot for its execution (the
+// first call of its response handler); subscriptions take none.
+func (a *admission) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	op := graphql.GetOperationContext(ctx)
+	if ctx.Value(streamKey{}) == nil || op.Operation == nil || op.Operation.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	switch a.take(ctx) {
+	case slotTaken:
+	case gone:
+		return graphql.OneShot(graphql.ErrorResponse(ctx, "request cancelled while waiting for an execution slot"))
+	default:
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+			Message: a.overloaded(), Extensions: map[string]any{"code": CodeOverloaded},
+		}}})
+	}
+	var once sync.Once
+	// Given back after the first response, or when the operation's context
+	// ends first (its connection closed before the response was asked for).
+	stop := context.AfterFunc(ctx, func() { once.Do(a.release) })
+	handler := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		defer func() {
+			stop()
+			once.Do(a.release)
+		}()
+		return handler(ctx)
+	}
+}
+
+// ExtensionName and Validate make admission a gqlgen handler extension.
+func (a *admission) ExtensionName() string                   { return "Admission" }
+func (a *admission) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (a *admission) release() {
 	a.inFlight.Dec()

@@ -14,7 +14,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // admitted is an admission in front of a handler that records which
@@ -379,9 +381,11 @@ func TestGatewayAdmission(t *testing.T) {
 	if resp := post("{ __typename }", map[string]string{"Content-Type": "text/plain"}); resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("malformed request: status %d, want 415 from the HTTP gate before the line", resp.StatusCode)
 	}
+	// A query sent over SSE takes no slot as a connection, but as an
+	// operation it does: it is refused like the plain one.
 	sse := post("{ __typename }", map[string]string{"Accept": "text/event-stream"})
-	if body, _ := io.ReadAll(sse.Body); sse.StatusCode != http.StatusOK || !strings.Contains(string(body), `"__typename":"Query"`) {
-		t.Errorf("SSE request: status %d, body %s", sse.StatusCode, body)
+	if body, _ := io.ReadAll(sse.Body); sse.StatusCode != http.StatusOK || !strings.Contains(string(body), `"code":"OVERLOADED"`) {
+		t.Errorf("query over SSE: status %d, body %q; want an OVERLOADED event", sse.StatusCode, body)
 	}
 
 	resp, err := http.Get(gw.URL + "/metrics")
@@ -393,7 +397,7 @@ func TestGatewayAdmission(t *testing.T) {
 	for _, want := range []string{
 		"fleetgraph_requests_in_flight 1\n",
 		"fleetgraph_requests_queued 0\n",
-		`fleetgraph_requests_rejected_total{reason="queue_timeout"} 1` + "\n",
+		`fleetgraph_requests_rejected_total{reason="queue_timeout"} 2` + "\n",
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -433,4 +437,54 @@ func TestAdmissionConfig(t *testing.T) {
 			t.Errorf("%q: error %v, want %q", tt.yaml, err, tt.want)
 		}
 	}
+}
+
+// Operations over a websocket or SSE connection: queries and mutations take
+// a slot for their execution, subscriptions none.
+func TestAdmissionOfOperationsOverStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		adm, err := newAdmission(1, time.Second, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := context.WithValue(t.Context(), streamKey{}, true)
+		opCtx := func(ctx context.Context, op ast.Operation) context.Context {
+			return graphql.WithOperationContext(ctx, &graphql.OperationContext{Operation: &ast.OperationDefinition{Operation: op}})
+		}
+		ran := 0
+		next := func(ctx context.Context) graphql.ResponseHandler {
+			return graphql.OneShot(&graphql.Response{Data: []byte(`{"ok":true}`)})
+		}
+		counting := func(ctx context.Context) graphql.ResponseHandler {
+			ran++
+			if n := len(adm.slots); n != 1 {
+				t.Errorf("query executing with %d slots taken, want 1", n)
+			}
+			return next(ctx)
+		}
+
+		// A query over a stream takes the slot while it runs, then gives it back.
+		h := adm.InterceptOperation(opCtx(stream, ast.Query), counting)
+		if resp := h(stream); resp == nil || string(resp.Data) != `{"ok":true}` {
+			t.Fatalf("query over a stream: %+v", resp)
+		}
+		if ran != 1 || len(adm.slots) != 0 {
+			t.Fatalf("ran %d, slots taken after the query %d; want 1, 0", ran, len(adm.slots))
+		}
+
+		// With the only slot held: a subscription passes, a mutation waits
+		// its queueTimeout and is refused with OVERLOADED.
+		adm.slots <- struct{}{}
+		if resp := adm.InterceptOperation(opCtx(stream, ast.Subscription), next)(stream); resp == nil || resp.Errors != nil {
+			t.Fatalf("subscription over a stream with no free slot: %+v", resp)
+		}
+		resp := adm.InterceptOperation(opCtx(stream, ast.Mutation), counting)(stream)
+		if resp == nil || len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != CodeOverloaded || ran != 1 {
+			t.Fatalf("mutation with no free slot: %+v (ran %d); want OVERLOADED without running", resp, ran)
+		}
+		// A plain request's operations are admitted by limit, not here.
+		if resp := adm.InterceptOperation(opCtx(t.Context(), ast.Query), next)(t.Context()); resp == nil || resp.Errors != nil {
+			t.Fatalf("plain query counted twice: %+v", resp)
+		}
+	})
 }

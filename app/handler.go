@@ -87,6 +87,10 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Queries and mutations sent over a websocket or SSE connection take a
+	// slot per operation (after validation and limits: refused operations
+	// take none); plain requests take theirs in adm.limit below.
+	srv.Use(adm)
 	var gql http.Handler = fleet.Middleware(g.Registry, fc, srv)
 	// Inside the deadline, so time in the queue counts toward it.
 	gql = g.streams(deadline(timeout, adm.limit(gql)), fleet.WithConnection)
