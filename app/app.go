@@ -93,7 +93,7 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 		c, err := runai.New(runai.Config{
 			Name: r.Name, BaseURL: r.BaseURL, ClientID: r.ClientID, ClientSecret: r.ClientSecret,
 			PassThrough: r.PassThrough, Timeout: time.Duration(r.Timeout),
-			HTTPClient: g.backendClient(r.Name, backends.RunAI),
+			HTTPClient: g.backendClient(r.Name, backends.RunAI), Observer: g.Metrics,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
@@ -105,7 +105,7 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 		mc := modelarts.Config{
 			Name: m.Name, Endpoint: m.Endpoint, ProjectID: m.ProjectID, Token: m.Token,
 			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PassThrough: m.PassThrough, Timeout: time.Duration(m.Timeout),
-			HTTPClient: g.backendClient(m.Name, backends.ModelArts),
+			HTTPClient: g.backendClient(m.Name, backends.ModelArts), Observer: g.Metrics,
 		}
 		if m.IAM != nil {
 			mc.IAM = &modelarts.IAMConfig{Endpoint: m.IAM.Endpoint, Username: m.IAM.Username, Password: m.IAM.Password, Domain: m.IAM.Domain, Project: m.IAM.Project}

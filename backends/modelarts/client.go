@@ -87,6 +87,9 @@ type Config struct {
 	// a client that does not follow redirects (a redirect would carry
 	// X-Auth-Token to wherever it points).
 	HTTPClient *http.Client
+	// Observer hears about what the client skipped in an answer instead of
+	// failing it (null list items). Default: nobody.
+	Observer backends.Observer
 }
 
 type authMode int
@@ -108,6 +111,8 @@ type Client struct {
 	iam   *iamSource
 	now   func() time.Time // tests move the clock
 	limit int
+
+	observer backends.Observer
 }
 
 // New validates cfg and returns a client. It makes no network call.
@@ -125,7 +130,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ProjectID == "" {
 		return fail("ProjectID is required")
 	}
-	c := &Client{cfg: cfg, base: base, hc: cfg.HTTPClient, now: time.Now, limit: cfg.PageLimit}
+	c := &Client{cfg: cfg, base: base, hc: cfg.HTTPClient, now: time.Now, limit: cfg.PageLimit, observer: cfg.Observer}
+	if c.observer == nil {
+		c.observer = backends.NopObserver{}
+	}
 	modes := 0
 	if cfg.Token != "" {
 		modes++
@@ -252,6 +260,13 @@ func (c *Client) do(ctx context.Context, method, route string, query url.Values,
 		data, err := readBody(resp, maxBodyBytes)
 		if err != nil {
 			return nil, c.transportError(ctx, route, err)
+		}
+		// A null list item is no object: decoding it would make a phantom
+		// pool or node (no name, raw null). Skipped at every depth, counted.
+		// ModelArts pages by continue token, so no position count is lost.
+		data, nulls := backends.DropNullItems(data)
+		if nulls > 0 {
+			c.observer.NullItems(c.cfg.Name, backends.RouteKind(route), nulls)
 		}
 		return data, nil
 	}

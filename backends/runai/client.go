@@ -66,6 +66,9 @@ type Config struct {
 	// Transport with MaxIdleConnsPerHost 64, because a gateway sends many
 	// concurrent calls to one host. The Client does not own a caller's value.
 	HTTPClient *http.Client
+	// Observer hears about what the client skipped in an answer instead of
+	// failing it (null list items, non-finite samples). Default: nobody.
+	Observer backends.Observer
 }
 
 // Client calls one Run:ai tenant. It is safe for concurrent use.
@@ -76,6 +79,7 @@ type Client struct {
 	pageSize int
 	hc       *http.Client
 	tokens   *tokenSource // nil in pass-through mode
+	observer backends.Observer
 }
 
 // New validates cfg and returns a Client.
@@ -109,6 +113,10 @@ func New(cfg Config) (*Client, error) {
 		timeout:  orDefault(cfg.Timeout, defaultTimeout),
 		pageSize: orDefault(cfg.PageSize, defaultPageSize),
 		hc:       cfg.HTTPClient,
+		observer: cfg.Observer,
+	}
+	if c.observer == nil {
+		c.observer = backends.NopObserver{}
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
@@ -147,6 +155,10 @@ type request struct {
 	args   []string
 	query  url.Values
 	body   []byte // JSON; nil for none
+	// items: the answer holds a list that decodeElems decodes item by item.
+	// finish then leaves null items in place, so that paging still counts
+	// the positions the server counted; decodeElems skips them.
+	items bool
 }
 
 // do performs one exchange under the client timeout: authentication, the
@@ -198,10 +210,25 @@ func (c *Client) finish(ctx context.Context, req request, resp *http.Response, o
 	if len(data) > maxBody {
 		return 0, fmt.Errorf("%s %s: %s %s: response larger than %d bytes", backends.RunAI, c.name, req.method, req.route, maxBody)
 	}
+	// A null list item is no object: decoding it would make a phantom
+	// (a node without a name, a zero sample). Skipped at every depth, counted.
+	if !req.items {
+		data = c.dropNullItems(req, data)
+	}
 	if err := jsonx.Unmarshal(data, out); err != nil {
 		return 0, c.decodeError(req, err)
 	}
 	return resp.StatusCode, nil
+}
+
+// dropNullItems removes the null list items of data, at any depth, and
+// counts them.
+func (c *Client) dropNullItems(req request, data []byte) []byte {
+	data, n := backends.DropNullItems(data)
+	if n > 0 {
+		c.observer.NullItems(c.name, backends.RouteKind(req.route), n)
+	}
+	return data
 }
 
 // bearer returns the token to send: the caller's in pass-through mode,

@@ -99,12 +99,12 @@ const (
 // ListClusters returns every cluster of the tenant. The API answers with a
 // bare array and does not page it.
 func (c *Client) ListClusters(ctx context.Context) ([]Cluster, error) {
-	req := request{method: http.MethodGet, route: routeClusters}
+	req := request{method: http.MethodGet, route: routeClusters, items: true}
 	var elems []json.RawMessage
 	if _, err := c.do(ctx, req, &elems); err != nil {
 		return nil, err
 	}
-	out, err := decodeElems[Cluster](elems)
+	out, err := decodeElems[Cluster](c, req, elems)
 	if err != nil {
 		return nil, c.decodeError(req, err)
 	}

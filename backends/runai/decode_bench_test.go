@@ -50,7 +50,7 @@ func BenchmarkDecodeNodeMetrics(b *testing.B) {
 				if err := d.unmarshal(body, &w); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := w.convert(); err != nil {
+				if _, _, err := w.convert(); err != nil {
 					b.Fatal(err)
 				}
 			}

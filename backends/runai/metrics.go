@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,9 +93,12 @@ func (c *Client) metrics(ctx context.Context, route string, args []string, opts 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := body.convert()
+	resp, dropped, err := body.convert()
 	if err != nil {
 		return nil, c.decodeError(req, err)
+	}
+	if dropped > 0 {
+		c.observer.DroppedSamples(c.name, backends.RouteKind(route), dropped)
 	}
 	if status == http.StatusMultiStatus {
 		return resp, &backends.PartialError{Backend: c.name, Provider: backends.RunAI, Route: route, Missing: resp.missing(opts.Types)}
@@ -151,30 +155,41 @@ type wireMeasurement struct {
 }
 
 type wireSample struct {
-	Value     flexNumber `json:"value"`
-	Timestamp *string    `json:"timestamp"`
+	Value     sampleValue `json:"value"`
+	Timestamp *string     `json:"timestamp"`
 }
 
-func (w wireMetrics) convert() (*MetricsResponse, error) {
-	out := &MetricsResponse{Measurements: make([]Measurement, 0, len(w.Measurements))}
+// convert builds the response. A sample whose value is not a finite number
+// ("NaN", "+Inf", "-Inf": Prometheus' answers for an empty or broken
+// window; also null or a string that is no number) is dropped from its
+// series and counted in dropped: a Float! point cannot carry it, and one
+// bad point must not fail the series or the answer. A series whose every
+// sample was dropped stays a series with no points (data, not missing).
+func (w wireMetrics) convert() (out *MetricsResponse, dropped int, err error) {
+	out = &MetricsResponse{Measurements: make([]Measurement, 0, len(w.Measurements))}
 	for _, wm := range w.Measurements {
 		m := Measurement{Type: wm.Type, Labels: parseLabels(wm.Labels)}
 		if wm.Values != nil {
-			m.Values = make([]Sample, len(wm.Values))
-			for i, ws := range wm.Values {
-				m.Values[i].Value = float64(ws.Value)
+			m.Values = make([]Sample, 0, len(wm.Values))
+			for _, ws := range wm.Values {
+				if !ws.Value.ok {
+					dropped++
+					continue
+				}
+				sample := Sample{Value: ws.Value.v}
 				if ws.Timestamp != nil && *ws.Timestamp != "" {
 					t, err := parseVendorTime(*ws.Timestamp)
 					if err != nil {
-						return nil, fmt.Errorf("measurement %s: %w", wm.Type, err)
+						return nil, 0, fmt.Errorf("measurement %s: %w", wm.Type, err)
 					}
-					m.Values[i].Timestamp = t
+					sample.Timestamp = t
 				}
+				m.Values = append(m.Values, sample)
 			}
 		}
 		out.Measurements = append(out.Measurements, m)
 	}
-	return out, nil
+	return out, dropped, nil
 }
 
 // parseLabels reads the labels object. The vendor's own example once showed
@@ -192,25 +207,32 @@ func parseLabels(raw json.RawMessage) map[string]string {
 	return nil
 }
 
-// flexNumber decodes a number the vendor sends as a string ("85"); a bare
-// JSON number is accepted too.
-type flexNumber float64
+// sampleValue is a metric or telemetry value. The vendor sends a decimal
+// number as a string ("85"); a bare JSON number is accepted too. ok is false
+// when the value is not a finite number: "NaN", "+Inf", "-Inf", an
+// out-of-range "1e400", a string that is no number, null, or no value at
+// all. Decoding never fails on the value, so the caller decides (it drops
+// the sample).
+type sampleValue struct {
+	v  float64
+	ok bool
+}
 
-func (f *flexNumber) UnmarshalJSON(b []byte) error {
+func (f *sampleValue) UnmarshalJSON(b []byte) error {
+	*f = sampleValue{}
 	s := string(b)
 	switch {
 	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0:
 		s = s[1 : len(s)-1] // a number needs no escapes: skip a decode per sample
 	case len(b) > 0 && b[0] == '"':
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		if json.Unmarshal(b, &s) != nil {
+			return nil
 		}
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return fmt.Errorf("value %s is not a number", b)
+	if err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		*f = sampleValue{v: v, ok: true}
 	}
-	*f = flexNumber(v)
 	return nil
 }
 

@@ -123,12 +123,12 @@ const (
 // LegacyListNodePools returns the node pools of one cluster (a bare array,
 // not paged).
 func (c *Client) LegacyListNodePools(ctx context.Context, clusterID string) ([]LegacyNodePool, error) {
-	req := request{method: http.MethodGet, route: routeLegacyNodePools, args: []string{clusterID}}
+	req := request{method: http.MethodGet, route: routeLegacyNodePools, args: []string{clusterID}, items: true}
 	var elems []json.RawMessage
 	if _, err := c.do(ctx, req, &elems); err != nil {
 		return nil, err
 	}
-	out, err := decodeElems[LegacyNodePool](elems)
+	out, err := decodeElems[LegacyNodePool](c, req, elems)
 	if err != nil {
 		return nil, c.decodeError(req, err)
 	}

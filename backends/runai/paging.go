@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/fleetgraph/fleetgraph/backends"
 )
 
 // rawHolder is a DTO that keeps the vendor object it was decoded from.
@@ -16,16 +18,33 @@ type rawHolder[T any] interface {
 	setRaw(json.RawMessage)
 }
 
-// decodeElems decodes each element and keeps its bytes in Raw.
-func decodeElems[T any, P rawHolder[T]](elems []json.RawMessage) ([]T, error) {
-	out := make([]T, len(elems))
+// decodeElems decodes each element and keeps its bytes in Raw. A null
+// element is skipped, as are null items of lists inside an element; both
+// are counted (see Client.dropNullItems).
+func decodeElems[T any, P rawHolder[T]](c *Client, req request, elems []json.RawMessage) ([]T, error) {
+	out := make([]T, 0, len(elems))
+	nulls := 0
 	for i, raw := range elems {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
+		if isNull(raw) {
+			nulls++
+			continue
+		}
+		raw = c.dropNullItems(req, raw)
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
-		P(&out[i]).setRaw(raw)
+		P(&v).setRaw(raw)
+		out = append(out, v)
+	}
+	if nulls > 0 {
+		c.observer.NullItems(c.name, backends.RouteKind(req.route), nulls)
 	}
 	return out, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
 }
 
 // decodeOne decodes a single-object answer and keeps its bytes in Raw.
@@ -55,17 +74,26 @@ func listAll[T any, P rawHolder[T]](ctx context.Context, c *Client, req request,
 		q.Set("limit", strconv.Itoa(c.pageSize))
 		page := req
 		page.query = q
+		page.items = true
 
-		var body map[string][]json.RawMessage
+		// Only key is read: the documents do not forbid other members, and
+		// a newer control plane may add "next" or "total" beside the list.
+		var body map[string]json.RawMessage
 		if _, err := c.do(ctx, page, &body); err != nil {
 			return nil, err
 		}
-		elems := body[key]
-		if len(elems) > 0 && first != nil && bytes.Equal(elems[0], first) {
+		var elems []json.RawMessage
+		if raw := body[key]; raw != nil {
+			if err := json.Unmarshal(raw, &elems); err != nil {
+				return nil, c.decodeError(req, fmt.Errorf("%s: %w", key, err))
+			}
+		}
+		head := firstItem(elems)
+		if head != nil && first != nil && bytes.Equal(head, first) {
 			// A server that ignores offset would otherwise be paged forever.
 			return nil, c.decodeError(req, fmt.Errorf("page at offset %d repeats the previous page: offset is not honoured", offset))
 		}
-		items, err := decodeElems[T, P](elems)
+		items, err := decodeElems[T, P](c, req, elems)
 		if err != nil {
 			return nil, c.decodeError(req, err)
 		}
@@ -75,9 +103,20 @@ func listAll[T any, P rawHolder[T]](ctx context.Context, c *Client, req request,
 			// the server ignored limit and sent everything.
 			return all, nil
 		}
-		first = elems[0]
+		// Null items hold places on the server's pages: offsets count them.
+		first = head
 		offset += len(elems)
 	}
+}
+
+// firstItem is the first non-null element, nil when there is none.
+func firstItem(elems []json.RawMessage) json.RawMessage {
+	for _, e := range elems {
+		if !isNull(e) {
+			return e
+		}
+	}
+	return nil
 }
 
 // count calls a .../count route and reads {"count": n}.

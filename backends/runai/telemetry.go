@@ -54,7 +54,7 @@ type wireTelemetry struct {
 	Type      string `json:"type"`
 	Timestamp string `json:"timestamp"`
 	Values    []struct {
-		Value  flexNumber       `json:"value"`
+		Value  sampleValue      `json:"value"`
 		Groups []TelemetryGroup `json:"groups"`
 	} `json:"values"`
 }
@@ -75,7 +75,7 @@ func (c *Client) NodeTelemetry(ctx context.Context, opts TelemetryOptions) (*Tel
 	if _, err := c.do(ctx, req, &body); err != nil {
 		return nil, err
 	}
-	out := &TelemetryResponse{Type: body.Type, Values: make([]TelemetryValue, len(body.Values))}
+	out := &TelemetryResponse{Type: body.Type, Values: make([]TelemetryValue, 0, len(body.Values))}
 	if body.Timestamp != "" {
 		t, err := parseVendorTime(body.Timestamp)
 		if err != nil {
@@ -83,8 +83,18 @@ func (c *Client) NodeTelemetry(ctx context.Context, opts TelemetryOptions) (*Tel
 		}
 		out.Timestamp = t
 	}
-	for i, v := range body.Values {
-		out.Values[i] = TelemetryValue{Value: float64(v.Value), Groups: v.Groups}
+	// A value that is not a finite number is dropped, as in metrics
+	// (wireMetrics.convert): its group is then absent from the answer.
+	dropped := 0
+	for _, v := range body.Values {
+		if !v.Value.ok {
+			dropped++
+			continue
+		}
+		out.Values = append(out.Values, TelemetryValue{Value: v.Value.v, Groups: v.Groups})
+	}
+	if dropped > 0 {
+		c.observer.DroppedSamples(c.name, backends.RouteKind(routeNodeTelemetry), dropped)
 	}
 	return out, nil
 }

@@ -26,6 +26,14 @@ type Metrics struct {
 	CacheOperations *prometheus.CounterVec
 	// BreakerState is 0 closed, 1 half-open, 2 open.
 	BreakerState *prometheus.GaugeVec // backend
+	// VendorNullItems counts null list items the vendor clients skipped
+	// (they would have become empty objects); kind is the answer's route
+	// kind (nodes, nodepools, metrics, ...).
+	VendorNullItems *prometheus.CounterVec // backend, kind
+	// VendorDroppedSamples counts metric and telemetry values dropped from
+	// their series for not being finite numbers (NaN, +Inf, -Inf, null,
+	// unparsable).
+	VendorDroppedSamples *prometheus.CounterVec // backend, kind
 }
 
 // New builds the collectors on a fresh registry (with Go and process
@@ -54,10 +62,29 @@ func New() *Metrics {
 			Name: "fleetgraph_breaker_state",
 			Help: "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
 		}, []string{"backend"}),
+		VendorNullItems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetgraph_vendor_null_items_total",
+			Help: "Null list items in vendor answers, skipped instead of decoded, by backend and answer kind.",
+		}, []string{"backend", "kind"}),
+		VendorDroppedSamples: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetgraph_vendor_dropped_samples_total",
+			Help: "Vendor metric and telemetry values dropped for not being finite numbers (NaN, +Inf, -Inf, null, unparsable), by backend and answer kind.",
+		}, []string{"backend", "kind"}),
 	}
 	m.Registry.MustRegister(m.UpstreamRequests, m.UpstreamDuration, m.UpstreamRetries, m.CacheOperations, m.BreakerState,
+		m.VendorNullItems, m.VendorDroppedSamples,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// NullItems implements backends.Observer.
+func (m *Metrics) NullItems(backend, kind string, n int) {
+	m.VendorNullItems.WithLabelValues(backend, kind).Add(float64(n))
+}
+
+// DroppedSamples implements backends.Observer.
+func (m *Metrics) DroppedSamples(backend, kind string, n int) {
+	m.VendorDroppedSamples.WithLabelValues(backend, kind).Add(float64(n))
 }
 
 // Handler serves the registry in the Prometheus text format.
