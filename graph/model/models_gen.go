@@ -121,6 +121,9 @@ type LabelInput struct {
 	Value string `json:"value"`
 }
 
+// One sample of a series. value is always a finite number: samples the vendor sent as
+// "NaN", "+Inf", "-Inf", null or unparsable text are dropped from MetricSeries.points
+// rather than shown as a null or a fake 0.
 type MetricPoint struct {
 	Timestamp time.Time `json:"timestamp"`
 	Value     float64   `json:"value"`
@@ -131,7 +134,12 @@ type MetricSeries struct {
 	// The metric type (a NodeMetricType or NodePoolMetricType value).
 	Type string `json:"type"`
 	// Series labels, e.g. gpu=3 for *_PER_GPU types.
-	Labels []*Label       `json:"labels"`
+	Labels []*Label `json:"labels"`
+	// The samples the vendor sent, in its order. A sample whose value is not a finite
+	// number (Prometheus' "NaN", "+Inf", "-Inf", a null, or text that is no number) is
+	// left out: the series and the response still succeed, and the gap in the timestamps
+	// shows where it was (counted in fleetgraph_vendor_dropped_samples_total). A series
+	// whose every sample was left out has no points; it is still listed.
 	Points []*MetricPoint `json:"points"`
 }
 
@@ -282,7 +290,8 @@ type TelemetryValue struct {
 	Backend   string            `json:"backend"`
 	Type      NodeTelemetryType `json:"type"`
 	Timestamp *time.Time        `json:"timestamp,omitempty"`
-	Value     float64           `json:"value"`
+	// Always finite: a group whose vendor value is NaN, +Inf, -Inf, null or unparsable is left out of the list.
+	Value float64 `json:"value"`
 	// One entry per groupBy field.
 	Groups []*TelemetryGroup `json:"groups"`
 }
