@@ -54,9 +54,14 @@ type sampleJSON struct {
 
 // metricsQuery is a validated metrics request.
 type metricsQuery struct {
-	types []string
-	times []time.Time // the sample instants
+	types    []string
+	times    []time.Time // the sample instants
+	gapEvery int         // Options.GapEvery
 }
+
+// gapValues are the non-finite strings Prometheus renders (Go's
+// strconv.FormatFloat spellings, which Prometheus uses).
+var gapValues = []string{"NaN", "+Inf", "-Inf"}
 
 func parseMetricsQuery(q url.Values, allowed []string) (metricsQuery, error) {
 	types, err := listParam(q, "metricType")
@@ -109,6 +114,9 @@ func (mq metricsQuery) sample(typ string, labels map[string]string, f func(time.
 	m := measurementJSON{Type: typ, Labels: labels, Values: make([]sampleJSON, len(mq.times))}
 	for i, t := range mq.times {
 		m.Values[i] = sampleJSON{Value: formatValue(f(t)), Timestamp: formatTimestamp(t)}
+		if n := mq.gapEvery; n > 0 && (i+1)%n == 0 {
+			m.Values[i].Value = gapValues[((i+1)/n-1)%len(gapValues)]
+		}
 	}
 	return m
 }
@@ -143,6 +151,7 @@ func (s *Server) nodeMetrics(w http.ResponseWriter, r *http.Request) {
 		writeBadRequest(w, err)
 		return
 	}
+	mq.gapEvery = s.opts.GapEvery
 	m := s.model(n)
 	var out []measurementJSON
 	for _, typ := range mq.types {
@@ -177,6 +186,7 @@ func (s *Server) nodePoolMetrics(w http.ResponseWriter, r *http.Request) {
 		writeBadRequest(w, err)
 		return
 	}
+	mq.gapEvery = s.opts.GapEvery
 	pm := poolModel{waitKey: hashKey(s.opts.Seed, "pool/"+pool.ID)}
 	for _, n := range s.fleet.allNodes() {
 		if n.dto.ClusterUUID == clusterID && n.dto.NodePool == name {

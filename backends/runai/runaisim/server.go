@@ -54,6 +54,11 @@ type Options struct {
 	// phase, as the vendor's does). Phases follow Now, so a test clock
 	// drives them.
 	PhaseDelay time.Duration
+	// GapEvery makes every n-th sample of each metrics series (n >= 1) a
+	// Prometheus gap, as a Prometheus-backed control plane answers for a
+	// window without data: the value strings "NaN", "+Inf" and "-Inf" in
+	// turn. 0: every sample is a number.
+	GapEvery int
 }
 
 // Default credentials of the simulator.

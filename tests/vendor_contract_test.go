@@ -1,0 +1,74 @@
+package tests
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
+)
+
+// Vendor answers within the contract that a plain simulator never sends:
+// the gateway keeps answering, and says what it skipped in /metrics.
+
+// gatewayMetric returns the line of the gateway's /metrics that starts with
+// prefix ("" when none).
+func (e *env) gatewayMetric(t *testing.T, prefix string) string {
+	t.Helper()
+	resp, err := http.Get(e.gw.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
+}
+
+func TestNonFiniteSamplesAreDroppedFromSeries(t *testing.T) {
+	t.Parallel()
+	// Every second sample is "NaN", "+Inf" or "-Inf", as Prometheus answers
+	// for a window without data.
+	e := newEnv(t, envOptions{runai: runaisim.Options{GapEvery: 2}})
+	id := firstRunAINode(t, e, true)
+	e.resetCounters()
+	var data struct {
+		Node struct {
+			Metrics []struct {
+				Type   string
+				Points []struct {
+					Timestamp string
+					Value     *float64
+				}
+			}
+		}
+	}
+	e.query(t, `query($id: ID!) { node(id: $id) {
+		metrics(types: [CPU_UTILIZATION, GPU_UTILIZATION], start: "2026-11-25T10:00:00Z", end: "2026-11-25T11:00:00Z", samples: 6) { type points { timestamp value } } } }`,
+		map[string]any{"id": id}).mustData(t, &data)
+	if len(data.Node.Metrics) != 2 {
+		t.Fatalf("series %+v, want CPU_UTILIZATION and GPU_UTILIZATION", data.Node.Metrics)
+	}
+	for _, s := range data.Node.Metrics {
+		// Samples 1, 3 and 5 of 0..5 were gaps: 0, 2 and 4 remain.
+		if len(s.Points) != 3 {
+			t.Fatalf("%s: %d points, want the 3 finite of 6", s.Type, len(s.Points))
+		}
+		for i, want := range []string{"2026-11-25T10:00:00Z", "2026-11-25T10:24:00Z", "2026-11-25T10:48:00Z"} {
+			if p := s.Points[i]; p.Value == nil || !strings.HasPrefix(p.Timestamp, strings.TrimSuffix(want, "Z")) {
+				t.Fatalf("%s point %d = %+v, want a value at %s", s.Type, i, p, want)
+			}
+		}
+	}
+	if n := e.ra.Control().Count(raNodeMetrics); n != 1 {
+		t.Fatalf("%s called %d times, want 1", raNodeMetrics, n)
+	}
+	if line := e.gatewayMetric(t, `fleetgraph_vendor_dropped_samples_total{backend="runai-a",kind="metrics"}`); !strings.HasSuffix(line, " 6") {
+		t.Fatalf("dropped-samples metric %q, want 6", line)
+	}
+}
