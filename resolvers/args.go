@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 
+	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
@@ -23,12 +26,45 @@ const (
 	maxSamples     = 1000
 )
 
+// checkPoolName applies the Kubernetes object-name rule (an RFC 1123
+// subdomain, as a node-pool ID part) to a pool name sent to a vendor as a
+// query parameter. The message says the rule, never the value.
+func checkPoolName(field, name string) error {
+	if errs := content.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return inputErrorf(field, "a node-pool name is a Kubernetes name (%d bytes given): %s", len(name), strings.Join(errs, "; "))
+	}
+	return nil
+}
+
 func decodeID(field, s string, kind ids.Kind) (ids.ID, error) {
 	id, err := ids.Decode(s, kind)
 	if err != nil {
 		return ids.ID{}, &InputError{Field: field, Message: err.Error()}
 	}
 	return id, nil
+}
+
+// clusterIDOf and nodePoolIDOf rebuild the identity of an object from its
+// fields rather than decoding its ID again: a vendor name that breaks the
+// vendor's own identifier rules does not decode, and must not leave a
+// resolver without parts to compare.
+func clusterIDOf(c *model.Cluster) ids.ID {
+	return ids.ID{Kind: ids.KindCluster, Provider: providerOf(c.Provider), Backend: c.Backend, Parts: []string{c.VendorID}}
+}
+
+func nodePoolIDOf(p *model.NodePool) ids.ID {
+	id := ids.ID{Kind: ids.KindNodePool, Provider: providerOf(p.Provider), Backend: p.Backend, Parts: []string{p.ClusterVendorID, p.VendorID}}
+	if id.Provider == backends.RunAI {
+		id.Parts = append(id.Parts, p.Name)
+	}
+	return id
+}
+
+func providerOf(p model.Provider) backends.Provider {
+	if p == model.ProviderModelarts {
+		return backends.ModelArts
+	}
+	return backends.RunAI
 }
 
 func nodeQuery(f *model.NodeFilter) (fleet.NodeQuery, error) {

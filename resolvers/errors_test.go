@@ -48,8 +48,8 @@ func TestClassify(t *testing.T) {
 
 func TestCheckArguments(t *testing.T) {
 	t.Parallel()
-	cluster := ids.Encode(ids.KindCluster, backends.RunAI, "r", "c")
-	node := ids.Encode(ids.KindNode, backends.RunAI, "r", "c", "n")
+	cluster := ids.Encode(ids.KindCluster, backends.RunAI, "r", "71f69d83-ba66-4822-adf5-55ce55efd210")
+	node := ids.Encode(ids.KindNode, backends.RunAI, "r", "71f69d83-ba66-4822-adf5-55ce55efd210", "n")
 	tests := []struct {
 		field string
 		args  map[string]any

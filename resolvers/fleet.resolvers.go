@@ -29,7 +29,7 @@ func (r *clusterResolver) Nodes(ctx context.Context, obj *model.Cluster, filter 
 	if err != nil {
 		return nil, err
 	}
-	id, _ := ids.Decode(obj.ID, ids.KindCluster)
+	id := clusterIDOf(obj)
 	if q.Cluster != nil && q.Cluster.Backend+q.Cluster.Parts[0] != id.Backend+id.Parts[0] {
 		return emptyNodeConnection(), nil
 	}
@@ -144,6 +144,9 @@ func (r *queryResolver) NodeTelemetry(ctx context.Context, typeArg model.NodeTel
 		q.Cluster = &id
 	}
 	if nodePoolName != nil {
+		if err := checkPoolName("nodePoolName", *nodePoolName); err != nil {
+			return nil, err
+		}
 		q.NodePoolName = *nodePoolName
 	}
 	if len(groupBy) > 2 {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/graph"
 	"github.com/fleetgraph/fleetgraph/graph/model"
-	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
 
 // Cluster is the resolver for the cluster field.
@@ -25,7 +24,7 @@ func (r *nodePoolResolver) Nodes(ctx context.Context, obj *model.NodePool, filte
 	if err != nil {
 		return nil, err
 	}
-	id, _ := ids.Decode(obj.ID, ids.KindNodePool)
+	id := nodePoolIDOf(obj)
 	if q.NodePool != nil && q.NodePool.Backend+q.NodePool.Parts[1] != id.Backend+id.Parts[1] {
 		return emptyNodeConnection(), nil
 	}

@@ -107,6 +107,11 @@ func checkArguments(field string, args map[string]any) error {
 			return err
 		}
 	}
+	if v, ok := args["nodePoolName"].(string); ok && field == "nodeTelemetry" {
+		if err := checkPoolName("nodePoolName", v); err != nil {
+			return err
+		}
+	}
 	if in, ok := args["input"].(map[string]any); ok {
 		if v, ok := in["clusterId"].(string); ok {
 			if _, err := decodeID("input.clusterId", v, ids.KindCluster); err != nil {

@@ -63,8 +63,8 @@ func TestUnknownButWellFormedIDsAreNull(t *testing.T) {
 	vars := map[string]any{
 		"node":      ids.Encode(ids.KindNode, backends.RunAI, "runai-a", cluster, "no-such-node"),
 		"otherNode": ids.Encode(ids.KindNode, backends.RunAI, "unconfigured", cluster, "n1"),
-		"cluster":   ids.Encode(ids.KindCluster, backends.ModelArts, "modelarts-a", "no-such-pool"),
-		"pool":      ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", "no-such-pool", "np"),
+		"cluster":   ids.Encode(ids.KindCluster, backends.ModelArts, "modelarts-a", "no-such-pool-0123456789abcdef0123456789"),
+		"pool":      ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", "no-such-pool-0123456789abcdef0123456789", "np"),
 	}
 	var out map[string]any
 	e.query(t, `query($node: ID!, $otherNode: ID!, $cluster: ID!, $pool: ID!) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
 
 // nest wraps inner in n levels of `nodes { edges { node { cluster { ... } } } }`.
@@ -98,6 +100,34 @@ func TestHostileRequests(t *testing.T) {
 		{"variable of the wrong type", `{"query":"query($id: ID!) { node(id: $id) { name } }","variables":{"id":{"$gt":""}}}`, 400, "BAD_USER_INPUT", ""},
 		{"unknown APQ hash", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + strings.Repeat("0", 64) + `"}}}`, 400, "PERSISTED_QUERY_NOT_FOUND", ""},
 	}
+	// IDs whose vendor parts are well encoded but break the vendor's rules:
+	// each part would reach a vendor path ("." and ".." survive escaping).
+	uuid := e.ra.Fleet().Clusters[0].UUID
+	const maPool = "lite-pool-1-0123456789abcdef0123456789abcdef"
+	huge := strings.Repeat("a", 50_000)
+	for _, c := range []struct{ name, query, id string }{
+		{"delete of Run:ai pool id ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "..", "v100")},
+		{"delete of Run:ai pool id .", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, ".", "v100")},
+		{"patch of Run:ai pool id 5/../6", "mutation($id: ID!) { patchNodePool(id: $id, input: {labelValue: \"x\"}) { id } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "5/../6", "v100")},
+		{"update of Run:ai pool name ..", "mutation($id: ID!) { updateNodePool(id: $id, input: {labelValue: \"x\"}) { id } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "5", "..")},
+		{"delete of ModelArts node pool ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", maPool, "..")},
+		{"delete in ModelArts pool ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", "..", "nodepool-1")},
+		{"create in Run:ai cluster ..", "mutation($id: ID!) { createNodePool(input: {clusterId: $id, name: \"x\", labelKey: \"k\", labelValue: \"v\"}) { id } }", ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "..")},
+		{"Run:ai cluster ..", "query($id: ID!) { cluster(id: $id) { name } }", ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "..")},
+		{"Run:ai pool name with CRLF", "query($id: ID!) { nodePool(id: $id) { name } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "5", "a\r\nb")},
+		{"ModelArts node ..", "query($id: ID!) { node(id: $id) { name } }", ids.Encode(ids.KindNode, backends.ModelArts, "modelarts-a", maPool, "..")},
+		{"nodes of Run:ai cluster ..", "query($id: ID!) { nodes(filter: {clusterId: $id}) { totalCount } }", ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "..")},
+		{"telemetry of node pool ..", "query($id: String) { nodeTelemetry(type: READY_GPUS, nodePoolName: $id) { value } }", ".."},
+		{"telemetry of a 50 KB node pool", "query($id: String) { nodeTelemetry(type: READY_GPUS, nodePoolName: $id) { value } }", huge},
+	} {
+		tests = append(tests, struct {
+			name   string
+			body   string
+			status int
+			code   string
+			limit  string
+		}{c.name, mustJSON(map[string]any{"query": c.query, "variables": map[string]any{"id": c.id}}), 400, "BAD_USER_INPUT", ""})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.upstreamCalls()
@@ -117,6 +147,12 @@ func TestHostileRequests(t *testing.T) {
 			}
 			if got := e.upstreamCalls() - before; got != 0 {
 				t.Fatalf("%d upstream calls for a refused request", got)
+			}
+			if len(r.body) > 16<<10 {
+				t.Fatalf("a %d-byte answer to a refused request", len(r.body))
+			}
+			if h := e.do(t, "GET", "/healthz", nil); h.status != 200 {
+				t.Fatalf("/healthz %d after the request", h.status)
 			}
 		})
 	}

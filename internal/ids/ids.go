@@ -129,6 +129,9 @@ func decode(s string) (ID, error) {
 	if id.Backend == "" {
 		return ID{}, fmt.Errorf("%w: %q names no backend", ErrMalformed, truncate(s))
 	}
+	if err := checkParts(id); err != nil {
+		return ID{}, err
+	}
 	return id, nil
 }
 

@@ -17,9 +17,9 @@ func TestRoundTrip(t *testing.T) {
 		{KindCluster, backends.RunAI, []string{"71f69d83-ba66-4822-adf5-55ce55efd210"}},
 		{KindNodePool, backends.RunAI, []string{"71f69d83-ba66-4822-adf5-55ce55efd210", "5", "v100"}},
 		{KindNode, backends.RunAI, []string{"71f69d83-ba66-4822-adf5-55ce55efd210", "worker-node-1"}},
-		{KindCluster, backends.ModelArts, []string{"lite-pool-1-0123"}},
-		{KindNodePool, backends.ModelArts, []string{"lite-pool-1-0123", "nodepool-1"}},
-		{KindNode, backends.ModelArts, []string{"lite-pool-1-0123", "os-node-created-zlncn"}},
+		{KindCluster, backends.ModelArts, []string{"lite-pool-1-0123456789abcdef0123456789abcdef"}},
+		{KindNodePool, backends.ModelArts, []string{"lite-pool-1-0123456789abcdef0123456789abcdef", "nodepool-1"}},
+		{KindNode, backends.ModelArts, []string{"lite-pool-1-0123456789abcdef0123456789abcdef", "os-node-created-zlncn"}},
 	}
 	for _, tt := range tests {
 		s := Encode(tt.kind, tt.p, "be-1", tt.parts...)
