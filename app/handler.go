@@ -55,7 +55,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 			InsecureSkipVerify: orig.any,
 		}},
 	})
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: keepAlive})
+	srv.AddTransport(sseTransport{keepAlive: keepAlive, writeTimeout: g.writeTimeout(), logger: g.logger})
 	srv.AddTransport(graphQLHTTP{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(limits.MaxTokens)

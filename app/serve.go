@@ -19,11 +19,17 @@ func (g *Gateway) Server() *http.Server {
 		Handler:           g.Handler,
 		ReadHeaderTimeout: s.ReadHeaderTimeout.or(10 * time.Second),
 		ReadTimeout:       s.ReadTimeout.or(30 * time.Second),
-		WriteTimeout:      s.WriteTimeout.or(g.cfg.requestTimeout() + 10*time.Second),
+		WriteTimeout:      g.writeTimeout(),
 		IdleTimeout:       s.IdleTimeout.or(120 * time.Second),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// writeTimeout is server.writeTimeout (default requestTimeout + 10s): the
+// bound on writing a response, and on each write of an SSE stream.
+func (g *Gateway) writeTimeout() time.Duration {
+	return g.cfg.Server.WriteTimeout.or(g.cfg.requestTimeout() + 10*time.Second)
 }
 
 // Serve serves the gateway on ln until ctx ends (SIGTERM), then shuts down
@@ -72,9 +78,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // streams prepares websocket handshakes and SSE requests, which live far
-// longer than a request: no read or write deadline from the server's
-// timeouts and no request deadline, a context cancelled at shutdown, and a
-// connection mark for the per-connection subscription limit.
+// longer than a request: no write deadline from the server's timeouts and
+// no request deadline, a context cancelled at shutdown, and a connection
+// mark for the per-connection subscription limit. A websocket's read
+// deadline is cleared here (its handshake has no body; connection_init has
+// its own timeout); an SSE request's only once its body is read (see
+// sseTransport), so a trickled body still meets server.readTimeout.
 func (g *Gateway) streams(next http.Handler, connection func(context.Context) context.Context) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isUpgrade(r) && !wantsEventStream(r) {
@@ -82,7 +91,9 @@ func (g *Gateway) streams(next http.Handler, connection func(context.Context) co
 			return
 		}
 		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
+		if isUpgrade(r) && r.Method == http.MethodGet {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		_ = rc.SetWriteDeadline(time.Time{})
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
