@@ -87,11 +87,11 @@ func TestModelArtsNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Raw = raw
-	got := modelartsNode("ma", "pool-a", "", &n)
+	got := modelartsNode("ma", "pool-a-0123456789abcdef0123456789abcdef", "", &n)
 	if got.Status != model.NodeStatusAbnormal || got.VendorStatus != "Abnormal" {
 		t.Fatalf("status %s/%s", got.Status, got.VendorStatus)
 	}
-	if got.NodePoolName != "nodepool-1" || got.ClusterVendorID != "pool-a" {
+	if got.NodePoolName != "nodepool-1" || got.ClusterVendorID != "pool-a-0123456789abcdef0123456789abcdef" {
 		t.Fatalf("pool %q cluster %q", got.NodePoolName, got.ClusterVendorID)
 	}
 	if got.GpuCount != 8 || got.GpuType == nil || *got.GpuType != "modelarts.vm.gpu.t4u8" {
@@ -107,7 +107,7 @@ func TestModelArtsNode(t *testing.T) {
 		t.Fatal("raw is not the vendor object as received")
 	}
 	id, err := ids.Decode(got.ID, ids.KindNode)
-	if err != nil || id.Backend != "ma" || id.Parts[0] != "pool-a" || id.Parts[1] != "node-dly-4" {
+	if err != nil || id.Backend != "ma" || id.Parts[0] != "pool-a-0123456789abcdef0123456789abcdef" || id.Parts[1] != "node-dly-4" {
 		t.Fatalf("id %+v, %v", id, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
@@ -113,7 +114,7 @@ func audit(ctx context.Context, op string, target ids.ID, name string, started t
 	}
 	attrs := []any{
 		"mutation", op, "provider", string(target.Provider), "backend", target.Backend,
-		"cluster", target.Parts[0], "nodePool", name,
+		"cluster", target.Parts[0], "nodePool", logBounded(name),
 		"caller", c.Principal, "remote", c.Remote, "durationMs", time.Since(started).Milliseconds(),
 	}
 	if err != nil {
@@ -126,6 +127,15 @@ func audit(ctx context.Context, op string, target ids.ID, name string, started t
 		return
 	}
 	slog.InfoContext(ctx, "audit", append(attrs, "result", "ok")...)
+}
+
+// logBounded keeps a refused client value (a 50 KB pool name) from
+// filling the audit log: its first bytes and its length.
+func logBounded(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(s[:maxQuoted], ""), len(s))
 }
 
 // writable checks the gateway is not read-only and the ID names a backend.

@@ -3,7 +3,10 @@ package fleet
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
@@ -22,6 +25,46 @@ func invalid(field, format string, args ...any) *InputError {
 	return &InputError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// maxQuoted bounds a client value quoted back in a message: a 50 KB name
+// gets its first bytes and its length, never itself.
+const maxQuoted = 64
+
+// clip quotes s for a message, escaped (NUL, CR/LF, a right-to-left
+// override show as escapes) and bounded.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// kubeRule applies one of apimachinery's checks and says the rule broken.
+func kubeRule(field, what, v string, check func(string) []string) error {
+	if errs := check(v); len(errs) > 0 {
+		return invalid(field, "%s: %s %s", clip(v), what, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// plainText refuses what no vendor identifier or setting holds: control and
+// format characters (NUL, CR/LF, a bidirectional override) and more than max
+// bytes.
+func plainText(field, v string, max int) error {
+	if len(v) > max {
+		return invalid(field, "%s: must be at most %d bytes", clip(v), max)
+	}
+	for _, r := range v {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return invalid(field, "%s: must not contain control or format characters (such as NUL, CR, LF or a bidirectional override) or invalid UTF-8", clip(v))
+		}
+	}
+	return nil
+}
+
 // The vendors' own rules, checked before any write is sent.
 var (
 	// Run:ai GPUResourceOptimization quantities (NodepoolCreateFields schema).
@@ -29,6 +72,9 @@ var (
 	// ModelArts node-pool names: 2-50 of a-z 0-9 '-', a letter first, not '-' last.
 	modelartsPoolName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,48}[a-z0-9]$`)
 	digits            = regexp.MustCompile(`^[0-9]+$`)
+	// ModelArts flavors (modelarts.vm.gpu.t4u8, modelarts.bm.npu.arm.8snt9b3.d):
+	// the API gives no pattern; this admits every documented one.
+	modelartsFlavor = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 )
 
 // writeFields is the common shape of UpdateNodePoolInput and PatchNodePoolInput.
@@ -108,8 +154,10 @@ func checkRunAICreate(in model.CreateNodePoolInput) error {
 	if err := rejectOther(append(modelartsFieldsSet(createFields(in)), modelartsCreateOnlySet(in)...), "ModelArts"); err != nil {
 		return err
 	}
-	if strings.TrimSpace(in.Name) == "" {
-		return invalid("input.name", "is required (at least 1 character)")
+	// A Run:ai pool is a Kubernetes object named by the pool name, and the
+	// name is a label value on its nodes: an RFC 1123 label.
+	if err := kubeRule("input.name", "a Run:ai node-pool name is a Kubernetes name:", in.Name, content.IsDNS1123Label); err != nil {
+		return err
 	}
 	if in.LabelKey == nil || *in.LabelKey == "" {
 		return invalid("input.labelKey", "is required for a Run:ai node pool (the node label selecting its nodes)")
@@ -125,11 +173,25 @@ func checkRunAIFields(in writeFields) error {
 	if err := rejectOther(modelartsFieldsSet(in), "ModelArts"); err != nil {
 		return err
 	}
-	if in.LabelKey != nil && *in.LabelKey == "" {
-		return invalid("input.labelKey", "must not be empty")
+	// labelKey=labelValue is the node selector of the pool: a Kubernetes
+	// label, and Run:ai requires both non-empty.
+	if in.LabelKey != nil {
+		if err := kubeRule("input.labelKey", "a Kubernetes label key:", *in.LabelKey, content.IsLabelKey); err != nil {
+			return err
+		}
 	}
-	if in.LabelValue != nil && *in.LabelValue == "" {
-		return invalid("input.labelValue", "must not be empty")
+	if in.LabelValue != nil {
+		if *in.LabelValue == "" {
+			return invalid("input.labelValue", "must not be empty")
+		}
+		if err := kubeRule("input.labelValue", "a Kubernetes label value:", *in.LabelValue, content.IsLabelValue); err != nil {
+			return err
+		}
+	}
+	if k := in.GpuNetworkAccelerationLabelKey; k != nil && *k != "" {
+		if err := kubeRule("input.gpuNetworkAccelerationLabelKey", "a Kubernetes label key:", *k, content.IsLabelKey); err != nil {
+			return err
+		}
 	}
 	if r := in.OverProvisioningRatio; r != nil && (*r < 1 || *r > 5) {
 		return invalid("input.overProvisioningRatio", "must be within 1..5, got %d", *r)
@@ -144,7 +206,7 @@ func checkRunAIFields(in writeFields) error {
 				return invalid("input.gpuResourceOptimization."+name, "is only allowed when swapEnabled is true")
 			}
 			if !runaiQuantity.MatchString(*v) {
-				return invalid("input.gpuResourceOptimization."+name, "%q is not a quantity such as 100G", *v)
+				return invalid("input.gpuResourceOptimization."+name, "%s is not a quantity such as 100G", clip(*v))
 			}
 		}
 	}
@@ -162,6 +224,9 @@ func checkModelArtsCreate(in model.CreateNodePoolInput) error {
 	if in.Flavor == nil || *in.Flavor == "" {
 		return invalid("input.flavor", "is required for a ModelArts node pool (e.g. modelarts.vm.gpu.t4u8)")
 	}
+	if !modelartsFlavor.MatchString(*in.Flavor) {
+		return invalid("input.flavor", "%s: a ModelArts flavor is 1-128 characters of letters, digits, '.', '_' and '-' (e.g. modelarts.vm.gpu.t4u8)", clip(*in.Flavor))
+	}
 	if in.Count == nil {
 		return invalid("input.count", "is required for a ModelArts node pool")
 	}
@@ -174,6 +239,9 @@ func checkModelArtsCreate(in model.CreateNodePoolInput) error {
 			if az.Az == "" || az.Count < 0 {
 				return invalid(fmt.Sprintf("input.azs[%d]", i), "needs an az and a count >= 0")
 			}
+			if err := plainText(fmt.Sprintf("input.azs[%d].az", i), az.Az, 64); err != nil {
+				return err
+			}
 			sum += az.Count
 		}
 		if sum != *in.Count {
@@ -181,7 +249,7 @@ func checkModelArtsCreate(in model.CreateNodePoolInput) error {
 		}
 	}
 	if in.DockerBaseSize != nil && !digits.MatchString(*in.DockerBaseSize) {
-		return invalid("input.dockerBaseSize", "must be a whole number of GiB, got %q", *in.DockerBaseSize)
+		return invalid("input.dockerBaseSize", "must be a whole number of GiB, got %s", clip(*in.DockerBaseSize))
 	}
 	vols := in.DataVolumes
 	if in.RootVolume != nil {
@@ -189,7 +257,55 @@ func checkModelArtsCreate(in model.CreateNodePoolInput) error {
 	}
 	for i, v := range vols {
 		if v.VolumeType == "" || !digits.MatchString(v.Size) {
-			return invalid(fmt.Sprintf("input.volumes[%d]", i), "needs a volumeType and a size in GiB (digits), got %q", v.Size)
+			return invalid(fmt.Sprintf("input.volumes[%d]", i), "needs a volumeType and a size in GiB (digits), got %s", clip(v.Size))
+		}
+		if err := plainText(fmt.Sprintf("input.volumes[%d].volumeType", i), v.VolumeType, 64); err != nil {
+			return err
+		}
+	}
+	return checkModelArtsStrings(in)
+}
+
+// checkModelArtsStrings bounds the free-text settings the API documents no
+// pattern for (tags, network IDs, OS image): no control or format
+// characters, and a length no real value comes near.
+func checkModelArtsStrings(in model.CreateNodePoolInput) error {
+	for i, tag := range in.Tags {
+		field := fmt.Sprintf("input.tags[%d]", i)
+		if tag.Key == "" {
+			return invalid(field+".key", "must not be empty")
+		}
+		if strings.HasPrefix(tag.Key, "CCE-") || strings.HasPrefix(tag.Key, "__type_baremetal") {
+			return invalid(field+".key", "%s: a ModelArts tag key must not start with CCE- or __type_baremetal", clip(tag.Key))
+		}
+		if err := plainText(field+".key", tag.Key, 128); err != nil {
+			return err
+		}
+		if err := plainText(field+".value", tag.Value, 255); err != nil {
+			return err
+		}
+	}
+	if n := in.Network; n != nil {
+		for name, v := range map[string]*string{"vpc": n.Vpc, "subnet": n.Subnet} {
+			if v != nil {
+				if err := plainText("input.network."+name, *v, 64); err != nil {
+					return err
+				}
+			}
+		}
+		for i, sg := range n.SecurityGroups {
+			if err := plainText(fmt.Sprintf("input.network.securityGroups[%d]", i), sg, 64); err != nil {
+				return err
+			}
+		}
+	}
+	if o := in.Os; o != nil {
+		for name, v := range map[string]*string{"name": o.Name, "imageId": o.ImageID, "imageType": o.ImageType} {
+			if v != nil {
+				if err := plainText("input.os."+name, *v, 255); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -197,7 +313,7 @@ func checkModelArtsCreate(in model.CreateNodePoolInput) error {
 
 func checkModelArtsName(name string) error {
 	if !modelartsPoolName.MatchString(name) || strings.HasSuffix(name, "-default") {
-		return invalid("input.name", "%q: a ModelArts node-pool name is 2-50 characters of a-z, 0-9 and '-', starts with a letter, and does not end in '-' or '-default'", name)
+		return invalid("input.name", "%s: a ModelArts node-pool name is 2-50 characters of a-z, 0-9 and '-', starts with a letter, and does not end in '-' or '-default'", clip(name))
 	}
 	return nil
 }
@@ -219,20 +335,20 @@ func checkModelArtsFields(in writeFields) error {
 		}
 	}
 	for i, l := range in.Labels {
-		if errs := content.IsLabelKey(l.Key); len(errs) > 0 {
-			return invalid(fmt.Sprintf("input.labels[%d].key", i), "%q: %s", l.Key, errs[0])
+		if err := kubeRule(fmt.Sprintf("input.labels[%d].key", i), "a Kubernetes label key:", l.Key, content.IsLabelKey); err != nil {
+			return err
 		}
-		if errs := content.IsLabelValue(l.Value); len(errs) > 0 {
-			return invalid(fmt.Sprintf("input.labels[%d].value", i), "%q: %s", l.Value, errs[0])
+		if err := kubeRule(fmt.Sprintf("input.labels[%d].value", i), "a Kubernetes label value:", l.Value, content.IsLabelValue); err != nil {
+			return err
 		}
 	}
 	for i, t := range in.Taints {
-		if errs := content.IsLabelKey(t.Key); len(errs) > 0 {
-			return invalid(fmt.Sprintf("input.taints[%d].key", i), "%q: %s", t.Key, errs[0])
+		if err := kubeRule(fmt.Sprintf("input.taints[%d].key", i), "a Kubernetes taint key:", t.Key, content.IsLabelKey); err != nil {
+			return err
 		}
 		if t.Value != nil {
-			if errs := content.IsLabelValue(*t.Value); len(errs) > 0 {
-				return invalid(fmt.Sprintf("input.taints[%d].value", i), "%q: %s", *t.Value, errs[0])
+			if err := kubeRule(fmt.Sprintf("input.taints[%d].value", i), "a Kubernetes taint value:", *t.Value, content.IsLabelValue); err != nil {
+				return err
 			}
 		}
 	}

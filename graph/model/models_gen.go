@@ -25,11 +25,12 @@ type Backend struct {
 // Run:ai: labelKey and labelValue are required. ModelArts: flavor and count are required.
 type CreateNodePoolInput struct {
 	ClusterID string `json:"clusterId"`
-	// Run:ai: at least 1 character. ModelArts: 2-50 of a-z, 0-9, '-', starting with a letter, not ending in '-' or '-default'.
+	// Run:ai: a Kubernetes name (RFC 1123 label): 1-63 of a-z, 0-9, '-', starting and ending with a letter or digit.
+	// ModelArts: 2-50 of a-z, 0-9, '-', starting with a letter, not ending in '-' or '-default'.
 	Name string `json:"name"`
-	// Run:ai: the node label key selecting the pool's nodes.
+	// Run:ai: the node label key selecting the pool's nodes (a Kubernetes label key: [prefix/]name, name 1-63 characters).
 	LabelKey *string `json:"labelKey,omitempty"`
-	// Run:ai: the node label value selecting the pool's nodes.
+	// Run:ai: the node label value selecting the pool's nodes (a non-empty Kubernetes label value: 1-63 characters).
 	LabelValue *string `json:"labelValue,omitempty"`
 	// Run:ai: scheduling strategy per resource.
 	PlacementStrategy *PlacementStrategyInput `json:"placementStrategy,omitempty"`
