@@ -59,7 +59,11 @@ func TestModelArtsIgnoresUnknownKeys(t *testing.T) {
 		extra := `"total":1,"next":"x","links":{"self":[1,"a"]}`
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/nodes"):
-			io.WriteString(w, `{"kind":"List",`+extra+`,"items":[`+strings.Replace(maNode, `"phase"`, `"future":{"a":[null]},"phase"`, 1)+`],"metadata":{"continue":"","total":1}}`)
+			node := strings.Replace(maNode, `"phase"`, `"future":{"a":[null]},"phase"`, 1)
+			// Open maps (resources, annotations) with values that are no strings.
+			node = strings.Replace(node, `"resources":{"cpu":"8"}`, `"resources":{"cpu":"8","memory":16,"nvidia.com/gpu":{"count":1}},"availableResources":{"cpu":true}`, 1)
+			node = strings.Replace(node, `"metadata":{`, `"metadata":{"annotations":{"a":1,"b":null,"c":"x"},`, 1)
+			io.WriteString(w, `{"kind":"List",`+extra+`,"items":[`+node+`],"metadata":{"continue":"","total":1}}`)
 		case strings.HasSuffix(r.URL.Path, "/nodepools"):
 			io.WriteString(w, `{`+extra+`,"items":[`+maNodePool+`]}`)
 		default:
@@ -73,8 +77,14 @@ func TestModelArtsIgnoresUnknownKeys(t *testing.T) {
 	if nps, err := c.ListNodePools(ctx, "pool-a"); err != nil || len(nps) != 1 || nps[0].Metadata.Name != "np-a" {
 		t.Fatalf("ListNodePools: %+v, %v", nps, err)
 	}
-	if nodes, err := c.ListPoolNodes(ctx, "pool-a"); err != nil || len(nodes) != 1 || nodes[0].Metadata.Name != "node-a" {
+	nodes, err := c.ListPoolNodes(ctx, "pool-a")
+	if err != nil || len(nodes) != 1 || nodes[0].Metadata.Name != "node-a" {
 		t.Fatalf("ListPoolNodes: %+v, %v", nodes, err)
+	}
+	st, md := nodes[0].Status, nodes[0].Metadata
+	if st.Resources["cpu"] != "8" || st.Resources["memory"] != "16" || len(st.Resources) != 2 || st.AvailableResources["cpu"] != "true" ||
+		md.Annotations["a"] != "1" || md.Annotations["c"] != "x" || len(md.Annotations) != 2 {
+		t.Fatalf("open maps: resources %v, available %v, annotations %v", st.Resources, st.AvailableResources, md.Annotations)
 	}
 }
 

@@ -84,10 +84,10 @@ type NodeStatus struct {
 	AZ        string `json:"az,omitempty"`
 	PrivateIP string `json:"privateIp,omitempty"`
 	// Resources is the node's allocatable capacity.
-	Resources map[string]string `json:"resources"`
+	Resources StringMap `json:"resources"`
 	// AvailableResources is what is left after running workloads; absent
 	// from some published answers.
-	AvailableResources map[string]string `json:"availableResources,omitempty"`
+	AvailableResources StringMap `json:"availableResources,omitempty"`
 }
 
 // ListNodePoolNodes returns every node of a node pool, following

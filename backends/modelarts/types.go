@@ -20,8 +20,46 @@ type Metadata struct {
 	// CreationTimestamp is RFC 3339 text as sent (e.g. 2024-01-29T09:28:26Z);
 	// kept as a string so an odd value cannot fail a whole list. See CreatedAt.
 	CreationTimestamp string            `json:"creationTimestamp,omitempty"`
-	Labels            map[string]string `json:"labels,omitempty"`
-	Annotations       map[string]string `json:"annotations,omitempty"`
+	Labels            StringMap `json:"labels,omitempty"`
+	Annotations       StringMap `json:"annotations,omitempty"`
+}
+
+// StringMap is a map of string values (labels, annotations, resource
+// quantities) that decodes whatever the vendor puts in it: the documents
+// name some keys and leave the others open, and an open key may carry a
+// number ("cpu": 16 next to "memory": "64Gi", upstreams-2.md a.3) or
+// something else. A number or boolean is kept as its JSON text; an object,
+// an array or null is left out, so that one odd member cannot fail a whole
+// list.
+type StringMap map[string]string
+
+// UnmarshalJSON accepts an object with any member values, or null.
+func (m *StringMap) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*m = nil
+		return nil
+	}
+	out := make(StringMap, len(raw))
+	for k, v := range raw {
+		v = bytes.TrimSpace(v)
+		switch {
+		case len(v) == 0:
+		case v[0] == '"':
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out[k] = s
+			}
+		case v[0] == '{' || v[0] == '[' || string(v) == "null":
+		default: // a number, true or false
+			out[k] = string(v)
+		}
+	}
+	*m = out
+	return nil
 }
 
 // CreatedAt parses CreationTimestamp; the zero time when absent or malformed.
