@@ -26,9 +26,10 @@ import (
 //	request log (id, one line)  -> server span -> CORS / origin check
 //	-> API key -> caller's vendor credentials -> HTTP gate (method, Accept,
 //	Content-Type, body size) -> streams / request deadline -> admission
-//	(limits.maxConcurrentRequests; streams exempt) -> dataloaders
+//	(limits.maxConcurrentRequests; streams exempt)
 //	-> gqlgen: transports (websocket, SSE, GraphQL over HTTP), then
 //	APQ or allow-list, parse (token limit), validate, limits, arguments,
+//	admission of stream operations, dataloaders (one set per operation),
 //	execution.
 func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	cfg := g.cfg
@@ -91,7 +92,9 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	// slot per operation (after validation and limits: refused operations
 	// take none); plain requests take theirs in adm.limit below.
 	srv.Use(adm)
-	var gql http.Handler = fleet.Middleware(g.Registry, fc, srv)
+	// Inside admission: an operation waiting for a slot holds no loaders.
+	srv.Use(operationLoaders{reg: g.Registry, cache: fc})
+	var gql http.Handler = srv
 	// Inside the deadline, so time in the queue counts toward it.
 	gql = g.streams(deadline(timeout, adm.limit(gql)), fleet.WithConnection)
 	gql = httpGate(limits.MaxBodyBytes, gql)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -49,8 +48,10 @@ type metricsResult struct {
 	Partial *backends.PartialError `json:"p,omitempty"`
 }
 
-// Loaders are the per-request dataloaders. Build them per request (Middleware)
-// and reach them through the context: never share them between requests.
+// Loaders are the per-operation dataloaders. Build a set for each GraphQL
+// operation (the gateway does it in an operation interceptor: a websocket
+// carries many operations in one HTTP request) and reach them through the
+// context: never share them between operations.
 type Loaders struct {
 	clusters        *dataloader.Loader[string, []*model.Cluster]
 	runaiPools      *dataloader.Loader[string, []*model.NodePool]
@@ -165,27 +166,23 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 func loadersFor(ctx context.Context) *Loaders {
 	l, ok := ctx.Value(loadersKey{}).(*Loaders)
 	if !ok {
-		panic("fleet: no loaders in context (is fleet.Middleware mounted?)")
+		panic("fleet: no loaders in context (does every operation get WithLoaders?)")
 	}
 	return l
-}
-
-// Middleware gives every request its own loaders, reading through c (nil:
-// no shared cache).
-func Middleware(reg *Registry, c *Cache, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), NewLoaders(reg, c))))
-	})
 }
 
 // newLoader builds a loader whose batch answers every key concurrently,
 // through the shared cache when there is one, in key order.
 //
-// Failures stay memoised for the rest of the request on purpose: the loaders
-// live for one request, and re-calling a failing backend once per field
-// (a hundred nodes asking for their cluster) is the load a failing vendor
-// needs least. Only a cancelled context is not memoised.
+// Failures stay memoised for the rest of the operation on purpose: the
+// loaders live for one operation, and re-calling a failing backend once per
+// field (a hundred nodes asking for their cluster) is the load a failing
+// vendor needs least. Only a cancelled context is not memoised.
+//
+// Every fetch runs in a goroutine of its own (here or in cachedLoad): a
+// panic in one fails its key, not the process (safeFetch).
 func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, V]) *dataloader.Loader[K, V] {
+	spec.fetch = safeFetch(spec.kind, spec.fetch)
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
 		var vals []V
 		var errs []error

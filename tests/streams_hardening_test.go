@@ -2,15 +2,20 @@ package tests
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
 )
 
 // rawSSE opens a TCP connection with a small receive buffer (so the
@@ -150,4 +155,107 @@ func TestSSETrickledBodyMeetsReadTimeout(t *testing.T) {
 		t.Fatal("no event")
 	}
 	healthy(t, base, done)
+}
+
+// wsOperation runs one query or mutation over c (connection acknowledged)
+// and returns its single result.
+func wsOperation(t *testing.T, c *websocket.Conn, id, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	wsSend(t, c, wsMessage{ID: id, Type: "subscribe", Payload: json.RawMessage(mustJSON(map[string]any{"query": query, "variables": vars}))})
+	var out gqlResponse
+	for {
+		m, err := wsNext(t, c)
+		if err != nil {
+			t.Fatalf("operation %s: %v", id, err)
+		}
+		switch {
+		case m.ID != id:
+			t.Fatalf("operation %s: message for %q: %+v", id, m.ID, m)
+		case m.Type == "next":
+			if err := json.Unmarshal(m.Payload, &out); err != nil {
+				t.Fatalf("operation %s: %s", id, m.Payload)
+			}
+		case m.Type == "error":
+			_ = json.Unmarshal(m.Payload, &out.Errors)
+			return out
+		case m.Type == "complete":
+			return out
+		}
+	}
+}
+
+func wsReady(t *testing.T, e *env) *websocket.Conn {
+	t.Helper()
+	c, _, err := wsDial(t, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsSend(t, c, wsMessage{Type: "connection_init"})
+	if m, err := wsNext(t, c); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("init: %+v %v", m, err)
+	}
+	return c
+}
+
+// TestWebsocketOperationsHaveTheirOwnLoaders: queries and mutations over one
+// websocket each get fresh loaders. They shared the connection's: a query
+// after a write saw the data from before it, and a vendor error stayed
+// memoised after the vendor recovered.
+func TestWebsocketOperationsHaveTheirOwnLoaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{runai: raSlow}) // no shared cache: the loaders are the only memo
+	ra, _ := clusterIDs(t, e)
+	c := wsReady(t, e)
+	const pools = `{ nodePools(first: 500, filter: {provider: RUNAI}) { edges { node { name } } } }`
+	names := func(r gqlResponse) []string {
+		t.Helper()
+		var data struct {
+			NodePools struct {
+				Edges []struct{ Node struct{ Name string } }
+			}
+		}
+		r.mustData(t, &data)
+		var out []string
+		for _, edge := range data.NodePools.Edges {
+			out = append(out, edge.Node.Name)
+		}
+		return out
+	}
+	e.resetCounters()
+	if slices.Contains(names(wsOperation(t, c, "1", pools, nil)), "team-ws") {
+		t.Fatal("team-ws exists before the test")
+	}
+	if n := e.ra.Control().Count(raNodePools); n != 1 {
+		t.Fatalf("%d pool listings for one query", n)
+	}
+	var created struct{ CreateNodePool pool }
+	wsOperation(t, c, "2", createPool, map[string]any{"in": map[string]any{
+		"clusterId": ra, "name": "team-ws", "labelKey": "team", "labelValue": "ws",
+	}}).mustData(t, &created)
+	before := e.ra.Control().Count(raNodePools)
+	if !slices.Contains(names(wsOperation(t, c, "3", pools, nil)), "team-ws") {
+		t.Fatal("the query after the mutation, on the same websocket, does not see the new pool")
+	}
+	if n := e.ra.Control().Count(raNodePools) - before; n != 1 {
+		t.Fatalf("%d pool listings for the query after the mutation, want 1", n)
+	}
+
+	// A vendor error, then recovery: the error is not memoised.
+	if err := e.ra.Control().SetFaults(simctl.Faults{ErrorRate: 1, ErrorStatus: 500, Routes: []string{raNodePools}}); err != nil {
+		t.Fatal(err)
+	}
+	failed := wsOperation(t, c, "4", pools, nil)
+	if len(failed.Errors) == 0 || !slices.ContainsFunc(failed.codes(), func(c string) bool { return strings.HasPrefix(c, "UPSTREAM_") }) {
+		t.Fatalf("no upstream error while the vendor fails: %+v", failed)
+	}
+	if err := e.ra.Control().SetFaults(simctl.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	before = e.ra.Control().Count(raNodePools)
+	if got := names(wsOperation(t, c, "5", pools, nil)); !slices.Contains(got, "team-ws") {
+		t.Fatalf("after the vendor recovered: %v", got)
+	}
+	if n := e.ra.Control().Count(raNodePools) - before; n != 1 {
+		t.Fatalf("%d pool listings for the query after recovery, want 1", n)
+	}
 }
