@@ -91,6 +91,23 @@ type LimitsConfig struct {
 	MaxAliases    int   `yaml:"maxAliases"`    // aliased fields, default 30
 	MaxRootFields int   `yaml:"maxRootFields"` // top-level fields, default 20
 	MaxTokens     int   `yaml:"maxTokens"`     // lexer tokens of the document, default 10000
+	// Checked on the parsed document before validation (validators are
+	// quadratic in some shapes): selections as written (fields, __typename
+	// included, fragment spreads, inline fragments), default 2000;
+	// directives, default 50; operations, default 50; fragments, default
+	// 100; variables of one operation, default 100.
+	MaxSelections int `yaml:"maxSelections"`
+	MaxDirectives int `yaml:"maxDirectives"`
+	MaxOperations int `yaml:"maxOperations"`
+	MaxFragments  int `yaml:"maxFragments"`
+	MaxVariables  int `yaml:"maxVariables"`
+	// MaxFieldComparisons budgets the overlapping-fields validation rule
+	// (pairs of fields sharing a response name, pairs of fragments spread
+	// together), default 2000 (GraphiQL's introspection query needs 8).
+	MaxFieldComparisons int `yaml:"maxFieldComparisons"`
+	// MaxErrors is how many errors one response lists, default 50; one more
+	// (ERRORS_TRUNCATED) counts the others.
+	MaxErrors int `yaml:"maxErrors"`
 	// MaxConcurrentRequests is how many GraphQL requests execute at once
 	// (default 8); the others wait for a slot, each costing only its
 	// goroutine. A request holds a few MB while it executes, so this bounds

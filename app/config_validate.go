@@ -286,6 +286,17 @@ type Limits struct {
 	MaxAliases    int
 	MaxRootFields int
 	MaxTokens     int
+	// Document limits, checked on the parsed document before validation
+	// (see documentLimits), and the budget of the overlapping-fields rule.
+	MaxSelections       int
+	MaxDirectives       int
+	MaxOperations       int
+	MaxFragments        int
+	MaxVariables        int
+	MaxFieldComparisons int
+	// MaxErrors is how many errors one response lists (then one that
+	// counts the others).
+	MaxErrors int
 	// MaxConcurrentRequests and QueueTimeout admit plain GraphQL requests
 	// (see admission).
 	MaxConcurrentRequests int
@@ -295,6 +306,8 @@ type Limits struct {
 // DefaultLimits are the limits of an empty configuration.
 var DefaultLimits = Limits{
 	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 5_000_000, MaxAliases: 30, MaxRootFields: 20, MaxTokens: 10_000,
+	MaxSelections: 2000, MaxDirectives: 50, MaxOperations: 50, MaxFragments: 100, MaxVariables: 100,
+	MaxFieldComparisons: 2000, MaxErrors: 50,
 	MaxConcurrentRequests: 8, QueueTimeout: 10 * time.Second,
 }
 
@@ -310,6 +323,10 @@ func (c *Config) EffectiveLimits() Limits {
 	out := Limits{
 		MaxBodyBytes: l.MaxBodyBytes, MaxDepth: pick(l.MaxDepth, d.MaxDepth), MaxComplexity: pick(l.MaxComplexity, d.MaxComplexity),
 		MaxAliases: pick(l.MaxAliases, d.MaxAliases), MaxRootFields: pick(l.MaxRootFields, d.MaxRootFields), MaxTokens: pick(l.MaxTokens, d.MaxTokens),
+		MaxSelections: pick(l.MaxSelections, d.MaxSelections), MaxDirectives: pick(l.MaxDirectives, d.MaxDirectives),
+		MaxOperations: pick(l.MaxOperations, d.MaxOperations), MaxFragments: pick(l.MaxFragments, d.MaxFragments),
+		MaxVariables: pick(l.MaxVariables, d.MaxVariables), MaxFieldComparisons: pick(l.MaxFieldComparisons, d.MaxFieldComparisons),
+		MaxErrors:             pick(l.MaxErrors, d.MaxErrors),
 		MaxConcurrentRequests: pick(l.MaxConcurrentRequests, d.MaxConcurrentRequests), QueueTimeout: l.QueueTimeout.or(d.QueueTimeout),
 	}
 	if out.MaxBodyBytes <= 0 {

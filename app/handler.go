@@ -58,8 +58,10 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	})
 	srv.AddTransport(sseTransport{keepAlive: keepAlive, writeTimeout: g.writeTimeout(), logger: g.logger})
 	srv.AddTransport(graphQLHTTP{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queryCache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(limits.MaxTokens)
+	srv.SetValidationRulesFn(validationRules(limits))
 	if cfg.GraphQL.AllowList != "" {
 		docs, err := loadAllowList(cfg.GraphQL.AllowList)
 		if err != nil {
@@ -73,6 +75,10 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 		}
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](size)})
 	}
+	// After APQ or the allow-list (they fill in the document), before
+	// gqlgen parses and validates it. Its response handler caps the errors
+	// (those registered later wrap it, and add none).
+	srv.Use(documentLimits{limits: limits, cache: queryCache})
 	if cfg.introspection() {
 		srv.Use(extension.Introspection{})
 	}

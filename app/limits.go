@@ -103,9 +103,8 @@ func (w *walker) walk(set ast.SelectionSet, depth int, root bool) {
 }
 
 func (w *walker) field(f *ast.Field, depth int, root bool) {
-	if f.Name == "__typename" {
-		return
-	}
+	// __typename counts like any field: `{ __typename __typename ... }`
+	// costs the validator as much as any other.
 	if f.Name == "__schema" || f.Name == "__type" {
 		// Introspection is bounded by the schema (and gqlparser's own
 		// introspection depth rule); GraphiQL's query is deeper than any
