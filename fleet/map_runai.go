@@ -43,17 +43,31 @@ var runaiPoolPhases = map[string]model.NodePoolPhase{
 	"Deleted":       model.NodePoolPhaseDeleted,
 }
 
-func runaiNodePool(backend string, p *runai.NodePool) *model.NodePool {
-	phase, ok := runaiPoolPhases[p.Phase]
-	if !ok {
-		phase = model.NodePoolPhaseUnknown
+// runaiPoolPhase maps a vendor phase; one this gateway does not know (a
+// newer Run:ai) is UNKNOWN, never an error: vendorPhase keeps the string.
+func runaiPoolPhase(vendor string) model.NodePoolPhase {
+	if phase, ok := runaiPoolPhases[vendor]; ok {
+		return phase
 	}
+	return model.NodePoolPhaseUnknown
+}
+
+// vendorString is nil for "" (the vendor sent none).
+func vendorString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func runaiNodePool(backend string, p *runai.NodePool) *model.NodePool {
 	out := &model.NodePool{
 		ID:              ids.Encode(ids.KindNodePool, backends.RunAI, backend, p.ClusterID, p.ID, p.Name),
 		Name:            p.Name,
 		Provider:        model.ProviderRunai,
 		Backend:         backend,
-		Phase:           phase,
+		Phase:           runaiPoolPhase(p.Phase),
+		VendorPhase:     vendorString(p.Phase),
 		IsDefault:       p.IsDefault,
 		Raw:             model.RawJSON(p.Raw),
 		ClusterVendorID: p.ClusterID,
@@ -80,10 +94,6 @@ func runaiNodePool(backend string, p *runai.NodePool) *model.NodePool {
 // runaiLegacyNodePool maps a pool of the deprecated API (integer id, status
 // instead of phase, node names as a JSON string).
 func runaiLegacyNodePool(backend, cluster string, p *runai.LegacyNodePool) *model.NodePool {
-	phase, ok := runaiPoolPhases[p.Status]
-	if !ok {
-		phase = model.NodePoolPhaseUnknown
-	}
 	if p.ClusterID != "" {
 		cluster = p.ClusterID
 	}
@@ -93,7 +103,8 @@ func runaiLegacyNodePool(backend, cluster string, p *runai.LegacyNodePool) *mode
 		Name:            p.Name,
 		Provider:        model.ProviderRunai,
 		Backend:         backend,
-		Phase:           phase,
+		Phase:           runaiPoolPhase(p.Status),
+		VendorPhase:     vendorString(p.Status),
 		IsDefault:       p.IsDefault,
 		Raw:             model.RawJSON(p.Raw),
 		ClusterVendorID: cluster,

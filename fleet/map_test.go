@@ -183,3 +183,24 @@ func TestAlignRange(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAIPoolPhases: a phase of a newer Run:ai is UNKNOWN with the vendor's
+// string kept, on both node-pool APIs.
+func TestRunAIPoolPhases(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		vendor string
+		phase  model.NodePoolPhase
+	}{
+		{"Ready", model.NodePoolPhaseReady}, {"Deleting", model.NodePoolPhaseDeleting},
+		{"Draining", model.NodePoolPhaseUnknown}, {"", model.NodePoolPhaseUnknown},
+	} {
+		p := runaiNodePool("r", &runai.NodePool{ID: "5", Name: "v100", ClusterID: "c", Phase: tt.vendor})
+		l := runaiLegacyNodePool("r", "c", &runai.LegacyNodePool{ID: 5, Name: "v100", Status: tt.vendor})
+		for _, got := range []*model.NodePool{p, l} {
+			if got.Phase != tt.phase || (tt.vendor == "") != (got.VendorPhase == nil) || (got.VendorPhase != nil && *got.VendorPhase != tt.vendor) {
+				t.Errorf("%q: phase %s vendorPhase %v", tt.vendor, got.Phase, got.VendorPhase)
+			}
+		}
+	}
+}

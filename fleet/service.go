@@ -98,13 +98,40 @@ func (s *Service) Cluster(ctx context.Context, id ids.ID) (*model.Cluster, error
 	return s.clusterByVendorID(ctx, id.Backend, id.Parts[0])
 }
 
-// ClusterOf returns the cluster a node or node pool belongs to.
+// ClusterOf returns the cluster a node or node pool belongs to. A cluster
+// the vendor's listing leaves out (Run:ai omits clusters requested for
+// deletion unless asked; a pool can outlive a listing by a moment) is built
+// from the vendor id the pool or node carries: the field is non-null, and
+// one missing cluster must not null every pool of a nodePools answer.
 func (s *Service) ClusterOf(ctx context.Context, backend, clusterVendorID string) (*model.Cluster, error) {
 	c, err := s.clusterByVendorID(ctx, backend, clusterVendorID)
-	if err == nil && c == nil {
-		err = &NotFoundError{What: "cluster", Name: clusterVendorID}
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	if c == nil {
+		c = unlistedCluster(s.reg.byName[backend], backend, clusterVendorID)
+	}
+	return c, nil
+}
+
+// unlistedCluster is what the gateway knows of a cluster its vendor does not
+// list: its identity. State is Unknown (Run:ai's own word for a state it
+// cannot tell), raw is {}: nothing was received.
+func unlistedCluster(p backends.Provider, backend, vendorID string) *model.Cluster {
+	provider := model.ProviderRunai
+	if p == backends.ModelArts {
+		provider = model.ProviderModelarts
+	}
+	state := "Unknown"
+	return &model.Cluster{
+		ID:       ids.Encode(ids.KindCluster, p, backend, vendorID),
+		Name:     vendorID,
+		Provider: provider,
+		Backend:  backend,
+		VendorID: vendorID,
+		State:    &state,
+		Raw:      model.RawJSON("{}"),
+	}
 }
 
 // known says whether the ID names a configured backend of its provider. An ID

@@ -215,6 +215,29 @@ func (ec *executionContext) fieldContext_NodePool_phase(_ context.Context, field
 	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type NodePoolPhase does not have child fields"))
 }
 
+func (ec *executionContext) _NodePool_vendorPhase(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NodePool_vendorPhase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VendorPhase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NodePool_vendorPhase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _NodePool_phaseMessage(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -736,6 +759,11 @@ func (ec *executionContext) _NodePool(ctx context.Context, sel ast.SelectionSet,
 		case "phase":
 			out.Values[i] = ec._NodePool_phase(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "vendorPhase":
+			out.Values[i] = ec._NodePool_vendorPhase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "phaseMessage":

@@ -163,6 +163,7 @@ type ComplexityRoot struct {
 		Provider          func(childComplexity int) int
 		Raw               func(childComplexity int) int
 		ReportedNodeCount func(childComplexity int) int
+		VendorPhase       func(childComplexity int) int
 	}
 
 	NodePoolConnection struct {
@@ -788,6 +789,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NodePool.ReportedNodeCount(childComplexity), true
+	case "NodePool.vendorPhase":
+		if e.ComplexityRoot.NodePool.VendorPhase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NodePool.VendorPhase(childComplexity), true
 
 	case "NodePoolConnection.edges":
 		if e.ComplexityRoot.NodePoolConnection.Edges == nil {
@@ -1417,6 +1424,8 @@ func (ec *executionContext) childFields_NodePool(ctx context.Context, field grap
 		return ec.fieldContext_NodePool_backend(ctx, field)
 	case "phase":
 		return ec.fieldContext_NodePool_phase(ctx, field)
+	case "vendorPhase":
+		return ec.fieldContext_NodePool_vendorPhase(ctx, field)
 	case "phaseMessage":
 		return ec.fieldContext_NodePool_phaseMessage(ctx, field)
 	case "cluster":

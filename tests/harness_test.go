@@ -34,6 +34,10 @@ type envOptions struct {
 	modelarts modelartssim.Options
 	// configure edits the gateway config before it is built.
 	configure func(*app.Config)
+	// wrapRunAI and wrapModelArts stand between the gateway and a
+	// simulator: a vendor answering within its contract, but not as the
+	// simulator does (tests/vendorshape_test.go).
+	wrapRunAI, wrapModelArts func(http.Handler) http.Handler
 }
 
 const (
@@ -45,9 +49,16 @@ const (
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{ra: runaisim.New(o.runai), ma: modelartssim.New(o.modelarts)}
-	raSrv := httptest.NewServer(e.ra.Handler())
+	raH, maH := e.ra.Handler(), e.ma.Handler()
+	if o.wrapRunAI != nil {
+		raH = o.wrapRunAI(raH)
+	}
+	if o.wrapModelArts != nil {
+		maH = o.wrapModelArts(maH)
+	}
+	raSrv := httptest.NewServer(raH)
 	t.Cleanup(raSrv.Close)
-	maSrv := httptest.NewServer(e.ma.Handler())
+	maSrv := httptest.NewServer(maH)
 	t.Cleanup(maSrv.Close)
 	e.raURL, e.maURL = raSrv.URL, maSrv.URL
 	cfg := simConfig(raSrv.URL, maSrv.URL)

@@ -66,6 +66,7 @@ type NodePool struct {
 	Provider          Provider
 	Backend           string
 	Phase             NodePoolPhase
+	VendorPhase       *string
 	PhaseMessage      *string
 	IsDefault         bool
 	Flavor            *string

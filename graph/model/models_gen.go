@@ -624,7 +624,8 @@ const (
 	NodePoolPhaseReady         NodePoolPhase = "READY"
 	NodePoolPhaseDeleted       NodePoolPhase = "DELETED"
 	NodePoolPhaseAbnormal      NodePoolPhase = "ABNORMAL"
-	NodePoolPhaseUnknown       NodePoolPhase = "UNKNOWN"
+	// A phase this gateway does not know (see vendorPhase).
+	NodePoolPhaseUnknown NodePoolPhase = "UNKNOWN"
 )
 
 var AllNodePoolPhase = []NodePoolPhase{
@@ -697,7 +698,7 @@ const (
 	NodeStatusAbnormal NodeStatus = "ABNORMAL"
 	// ModelArts Checking (self-check).
 	NodeStatusChecking NodeStatus = "CHECKING"
-	// Run:ai Unknown, or a status this gateway does not know.
+	// Run:ai Unknown, or a status this gateway does not know (a newer vendor version; see vendorStatus).
 	NodeStatusUnknown NodeStatus = "UNKNOWN"
 )
 
