@@ -70,6 +70,9 @@ func (c *Config) validateBackends() error {
 		if m.ProjectID == "" {
 			return fmt.Errorf("config: %s.projectID is required", path)
 		}
+		if !isProjectID(m.ProjectID) {
+			return fmt.Errorf("config: %s.projectID must be 1-64 letters, digits or '-' (the ModelArts project_id rule), got %d bytes", path, len(m.ProjectID))
+		}
 		modes := 0
 		for _, set := range []bool{m.Token != "", m.IAM != nil, m.AccessKey != "" || m.SecretKey != "", m.PassThrough} {
 			if set {
@@ -354,4 +357,18 @@ func (c *Config) validateSubscriptions() error {
 		return fmt.Errorf("config: subscriptions.maxPerConnection must not be negative")
 	}
 	return nil
+}
+
+// isProjectID applies the ModelArts project_id rule (^[A-Za-z0-9-]{1,64}$):
+// the ID is in every vendor path.
+func isProjectID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -12,8 +12,8 @@ import (
 // value back.
 func TestHostileWriteInputs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	ra, ma := clusterIDs(t, e)
+	e := newProdEnv(t, prodOptions{})
+	ra, ma := clusterIDs(t, e.env)
 	var pools struct {
 		NodePools struct {
 			Edges []struct{ Node struct{ ID, Provider string } }
@@ -103,5 +103,13 @@ func TestHostileWriteInputs(t *testing.T) {
 	}
 	if h := e.rawQuery(t, `{ backends { name } }`); !strings.Contains(h, "runai-a") {
 		t.Fatalf("the gateway does not answer after the corpus: %.200s", h)
+	}
+	log := e.log.String()
+	if strings.Contains(log, "panic") {
+		t.Fatal("a panic was logged")
+	}
+	// The audit log of refused writes bounds what the client sent.
+	if strings.Contains(log, huge[:1000]) {
+		t.Fatal("the log carries a 50 KB value")
 	}
 }
