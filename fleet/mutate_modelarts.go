@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends"
@@ -36,7 +37,26 @@ func maLabels(in []*model.LabelInput) map[string]string {
 	return out
 }
 
+// checkVolumeGroups applies the API's rule before any call: every data disk
+// names its volume group (SDK DataVolumeItem.extendParams.volumeGroup has
+// no omitempty; upstreams-2.md §b), and a root disk has none.
+func checkVolumeGroups(in model.CreateNodePoolInput) error {
+	if in.RootVolume != nil && in.RootVolume.VolumeGroup != nil {
+		return &InputError{Field: "input.rootVolume.volumeGroup", Message: "is only for data volumes"}
+	}
+	for i, v := range in.DataVolumes {
+		if v.VolumeGroup == nil || *v.VolumeGroup == "" {
+			return &InputError{Field: fmt.Sprintf("input.dataVolumes[%d].volumeGroup", i),
+				Message: "is required for a ModelArts data volume (vgpaas, default, vguser<N>, vg-everest-localvolume-persistent or vg-everest-localvolume-ephemeral)"}
+		}
+	}
+	return nil
+}
+
 func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.CreateNodePoolInput) (*model.NodePool, error) {
+	if err := checkVolumeGroups(in); err != nil {
+		return nil, err
+	}
 	c := s.reg.ModelArts(cluster.Backend)
 	pool := cluster.Parts[0]
 	existing, err := c.ListNodePools(ctx, pool)
@@ -88,7 +108,9 @@ func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.
 		res.RootVolume = &v
 	}
 	for _, v := range in.DataVolumes {
-		res.DataVolumes = append(res.DataVolumes, vol(v))
+		dv := vol(v)
+		dv.ExtendParams = &modelarts.VolumeExtendParams{VolumeGroup: *v.VolumeGroup}
+		res.DataVolumes = append(res.DataVolumes, dv)
 	}
 	if in.Runtime != nil || in.DockerBaseSize != nil {
 		res.ExtendParams = &modelarts.ResourceExtendParams{DockerBaseSize: deref(in.DockerBaseSize)}
@@ -133,10 +155,24 @@ func (s *Service) updateModelArts(ctx context.Context, id ids.ID, in writeFields
 	if replace && in.Count == nil {
 		return nil, &InputError{Field: "input.count", Message: "is required to replace a ModelArts node pool's settings"}
 	}
-	patch := modelarts.PoolResourcePatch{Count: in.Count, MaxCount: in.MaxCount}
-	if in.Count != nil && in.MaxCount == nil {
+	// Every PATCH carries spec.resources.flavor, count and maxCount (SDK and
+	// API reference, upstreams-2.md §b): read the node pool first, one GET,
+	// and send its values for what does not change. A failed read has
+	// written nothing, so its error is returned as is; the PATCH is sent
+	// once, never retried.
+	cur, err := c.GetNodePool(ctx, pool, name)
+	if err != nil {
+		return nil, err
+	}
+	now := cur.Spec.Resources
+	patch := modelarts.PoolResourcePatch{Flavor: now.Flavor, Count: &now.Count, MaxCount: &now.MaxCount}
+	if in.Count != nil {
+		patch.Count = in.Count
 		// Scaling moves both: a physical pool's maxCount equals its count.
 		patch.MaxCount = in.Count
+	}
+	if in.MaxCount != nil {
+		patch.MaxCount = in.MaxCount
 	}
 	if in.Labels != nil || replace {
 		patch.Labels = maLabels(in.Labels)

@@ -1034,7 +1034,7 @@ func (ec *executionContext) unmarshalInputVolumeInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"volumeType", "size", "count"}
+	fieldsInOrder := [...]string{"volumeType", "size", "count", "volumeGroup"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1062,6 +1062,13 @@ func (ec *executionContext) unmarshalInputVolumeInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.Count = data
+		case "volumeGroup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("volumeGroup"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VolumeGroup = data
 		}
 	}
 	return it, nil

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -70,5 +71,62 @@ func TestNonFiniteSamplesAreDroppedFromSeries(t *testing.T) {
 	}
 	if line := e.gatewayMetric(t, `fleetgraph_vendor_dropped_samples_total{backend="runai-a",kind="metrics"}`); !strings.HasSuffix(line, " 6") {
 		t.Fatalf("dropped-samples metric %q, want 6", line)
+	}
+}
+
+const maNodePool = "GET /v2/{project_id}/pools/{pool_name}/nodepools/{nodepool_name}"
+
+// TestModelArtsWritesCarryWhatTheAPIRequires: the simulator refuses what the
+// API refuses (a PATCH without spec.resources.flavor, count and maxCount, a
+// data volume without extendParams.volumeGroup), and the gateway sends them.
+func TestModelArtsWritesCarryWhatTheAPIRequires(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{modelarts: maSlow})
+	_, ma := clusterIDs(t, e)
+
+	// A data volume without a volume group: refused before any call.
+	e.resetCounters()
+	r := e.query(t, createPool, map[string]any{"in": map[string]any{
+		"clusterId": ma, "name": "disks", "flavor": cpuFlavor, "count": 1,
+		"dataVolumes": []map[string]any{{"volumeType": "SSD", "size": "100"}},
+	}})
+	if codes := r.codes(); len(codes) != 1 || codes[0] != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "input.dataVolumes[0].volumeGroup" {
+		t.Fatalf("errors %+v, want BAD_USER_INPUT on input.dataVolumes[0].volumeGroup", r.Errors)
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("%d upstream calls for invalid input, want 0", n)
+	}
+
+	var created struct {
+		CreateNodePool struct {
+			ID  string
+			Raw map[string]any
+		}
+	}
+	e.query(t, `mutation($in: CreateNodePoolInput!) { createNodePool(input: $in) { id raw } }`, map[string]any{"in": map[string]any{
+		"clusterId": ma, "name": "disks", "flavor": cpuFlavor, "count": 1,
+		"dataVolumes": []map[string]any{{"volumeType": "SSD", "size": "100", "volumeGroup": "vguser1"}},
+	}}).mustData(t, &created)
+	if !contains(fmt.Sprint(created.CreateNodePool.Raw), "volumeGroup:vguser1") {
+		t.Fatalf("created node pool %v lacks the data volume's group", created.CreateNodePool.Raw)
+	}
+
+	// Scaling: one GET for the flavor and counts, the PATCH once, the read-back.
+	e.resetCounters()
+	var scaled struct {
+		PatchNodePool struct{ ReportedNodeCount int }
+	}
+	e.query(t, `mutation($id: ID!) { patchNodePool(id: $id, input: {count: 3}) { reportedNodeCount } }`,
+		map[string]any{"id": created.CreateNodePool.ID}).mustData(t, &scaled)
+	if scaled.PatchNodePool.ReportedNodeCount != 3 {
+		t.Fatalf("scaled %+v", scaled.PatchNodePool)
+	}
+	for route, want := range map[string]int64{maNodePool: 2, maPatch: 1} {
+		if n := e.ma.Control().Count(route); n != want {
+			t.Errorf("%s called %d times, want %d", route, n, want)
+		}
+	}
+	if n := e.upstreamCalls(); n != 3 {
+		t.Errorf("%d upstream calls, want 3 (GET, PATCH, GET)", n)
 	}
 }

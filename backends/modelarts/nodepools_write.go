@@ -80,28 +80,46 @@ type PatchNodePoolSpec struct {
 	Resources PoolResourcePatch `json:"resources"`
 }
 
-// PoolResourcePatch is a PoolResource where every field is optional, so that
-// a patch sends only what changes. Scaling sets Count and MaxCount together
-// (the server requires MaxCount >= Count after the patch).
+// PoolResourcePatch is the spec.resources of a patch: what changes. Scaling
+// sets Count and MaxCount together (the server requires MaxCount >= Count
+// after the patch).
+//
+// Flavor, Count and MaxCount are nevertheless sent in every PATCH: the SDK's
+// PoolResource has no omitempty on them and the PatchNodePool reference
+// marks them mandatory (upstreams-2.md §b). PatchNodePool fills those left
+// unset from the node pool as it is (one GET before the PATCH). The flavor
+// cannot change; sending the current one is required.
 //
 // Lists and maps use omitzero: nil leaves the field alone, an empty non-nil
 // value ([]Taint{}, map[string]string{}) is sent and clears it. A list or map
-// that is sent replaces the node pool's whole value.
-//
-// Deviation from the OpenAPI document: it reuses PoolResource, whose flavor,
-// count and maxCount are required, for the patch body (the SDK generator's
-// lack of omitempty). The Huawei PatchNodePool page describes a merge patch,
-// which is what this type sends.
+// that is sent replaces the node pool's whole value (a merge patch replaces
+// arrays, RFC 7386): DataVolumes, when sent, is the full list, and every
+// item needs ExtendParams.VolumeGroup.
 type PoolResourcePatch struct {
-	// Flavor cannot change; sending the current one is allowed.
-	Flavor       string                `json:"flavor,omitempty"`
-	Count        *int                  `json:"count,omitempty"`
-	MaxCount     *int                  `json:"maxCount,omitempty"`
+	Flavor       string                `json:"flavor"`
+	Count        *int                  `json:"count"`
+	MaxCount     *int                  `json:"maxCount"`
 	AZs          []AZCount             `json:"azs,omitzero"`
 	Taints       []Taint               `json:"taints,omitzero"`
 	Labels       map[string]string     `json:"labels,omitzero"`
 	Tags         []UserTag             `json:"tags,omitzero"`
 	ExtendParams *ResourceExtendParams `json:"extendParams,omitempty"`
+	DataVolumes  []Volume              `json:"dataVolumes,omitzero"`
+}
+
+// checkDataVolumes refuses, before any call, a data volume the API refuses:
+// the SDK's DataVolumeItem requires extendParams.volumeGroup (vgpaas,
+// default, vguser<N>, vg-everest-localvolume-persistent or
+// vg-everest-localvolume-ephemeral) in every item of a node pool's
+// dataVolumes.
+func (c *Client) checkDataVolumes(method, route string, vols []Volume) error {
+	for i, v := range vols {
+		if v.ExtendParams == nil || v.ExtendParams.VolumeGroup == "" {
+			return fmt.Errorf("%s %s: %s %s: spec.resources.dataVolumes[%d].extendParams.volumeGroup is required: %w",
+				backends.ModelArts, c.cfg.Name, method, route, i, backends.ErrBadRequest)
+		}
+	}
+	return nil
 }
 
 // CreateNodePool creates a node pool in pool and returns what the server
@@ -117,19 +135,45 @@ func (c *Client) CreateNodePool(ctx context.Context, pool string, r CreateNodePo
 	if r.Kind == "" {
 		r.Kind = "NodePool"
 	}
+	if err := c.checkDataVolumes(http.MethodPost, RouteNodePools, r.Spec.Resources.DataVolumes); err != nil {
+		return nil, err
+	}
 	return c.writeNodePool(ctx, http.MethodPost, RouteNodePools, r, pool)
 }
 
 // PatchNodePool updates a node pool: scale (Count/MaxCount), labels, taints,
-// tags, AZ spread. The answer carries only metadata.annotations and spec;
-// Metadata.Name is filled from nodePool when the answer omits it (Raw is the
-// answer as received).
+// tags, AZ spread. When r leaves Flavor, Count or MaxCount unset it first
+// reads the node pool (GetNodePool: its errors, a 404 included, are
+// returned and nothing is written) and sends the current values; the PATCH
+// itself is sent once. The answer carries only metadata.annotations and
+// spec; Metadata.Name is filled from nodePool when the answer omits it (Raw
+// is the answer as received).
 func (c *Client) PatchNodePool(ctx context.Context, pool, nodePool string, r PatchNodePoolRequest) (*NodePool, error) {
 	if err := c.requireArg("pool", pool); err != nil {
 		return nil, err
 	}
 	if err := c.requireArg("node pool", nodePool); err != nil {
 		return nil, err
+	}
+	res := &r.Spec.Resources
+	if err := c.checkDataVolumes(http.MethodPatch, RouteNodePool, res.DataVolumes); err != nil {
+		return nil, err
+	}
+	if res.Flavor == "" || res.Count == nil || res.MaxCount == nil {
+		cur, err := c.GetNodePool(ctx, pool, nodePool)
+		if err != nil {
+			return nil, &notSentError{err}
+		}
+		now := cur.Spec.Resources
+		if res.Flavor == "" {
+			res.Flavor = now.Flavor
+		}
+		if res.Count == nil {
+			res.Count = &now.Count
+		}
+		if res.MaxCount == nil {
+			res.MaxCount = &now.MaxCount
+		}
 	}
 	np, err := c.writeNodePool(ctx, http.MethodPatch, RouteNodePool, r, pool, nodePool)
 	if err != nil {
@@ -184,6 +228,13 @@ func (e *appliedError) Error() string {
 }
 func (e *appliedError) Unwrap() error { return e.err }
 
+// notSentError marks an error raised before the write was sent (the read
+// that fills a patch's required fields).
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
 // MaybeApplied reports whether a failed write may nevertheless have taken
 // effect upstream, so that it must be checked (GetNodePool) rather than sent
 // again:
@@ -196,6 +247,9 @@ func (e *appliedError) Unwrap() error { return e.err }
 // pass-through credentials) mean nothing was applied.
 func MaybeApplied(err error) bool {
 	if err == nil {
+		return false
+	}
+	if _, ok := errors.AsType[*notSentError](err); ok {
 		return false
 	}
 	if _, ok := errors.AsType[*appliedError](err); ok {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,9 +226,14 @@ func TestNodePoolWriteLifecycle(t *testing.T) {
 			if r := np.Spec.Resources; r.Count != 2 || len(r.Taints) != 0 || len(r.Labels) != 2 || r.Labels["team"] != "nlp" {
 				t.Errorf("after the labels patch: %+v", r)
 			}
+			// What changes, plus the flavor and counts every PATCH carries,
+			// read from the node pool just before (upstreams-2.md §b).
 			ex := e.rec.Exchanges()
-			if body := string(ex[len(ex)-1].Body); body != `{"spec":{"resources":{"taints":[],"labels":{"example.com/tier":"gold","team":"nlp"}}}}` {
-				t.Errorf("PATCH body = %s: it must carry only what changes", body)
+			if body := string(ex[len(ex)-1].Body); body != `{"spec":{"resources":{"flavor":"modelarts.vm.gpu.t4u8","count":2,"maxCount":2,"taints":[],"labels":{"example.com/tier":"gold","team":"nlp"}}}}` {
+				t.Errorf("PATCH body = %s: it must carry what changes, flavor, count and maxCount", body)
+			}
+			if get := ex[len(ex)-2]; get.Method != http.MethodGet || !strings.HasSuffix(get.Path, "/nodepools/train-t4") {
+				t.Errorf("the PATCH followed %s %s, want the node pool's GET", get.Method, get.Path)
 			}
 			np, err = c.PatchNodePool(ctx, pool, "train-t4", modelarts.PatchNodePoolRequest{
 				Spec: modelarts.PatchNodePoolSpec{Resources: modelarts.PoolResourcePatch{

@@ -19,7 +19,7 @@ type Metadata struct {
 	Name string `json:"name"`
 	// CreationTimestamp is RFC 3339 text as sent (e.g. 2024-01-29T09:28:26Z);
 	// kept as a string so an odd value cannot fail a whole list. See CreatedAt.
-	CreationTimestamp string            `json:"creationTimestamp,omitempty"`
+	CreationTimestamp string    `json:"creationTimestamp,omitempty"`
 	Labels            StringMap `json:"labels,omitempty"`
 	Annotations       StringMap `json:"annotations,omitempty"`
 }

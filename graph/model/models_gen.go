@@ -317,6 +317,10 @@ type VolumeInput struct {
 	// Size in GiB.
 	Size  string `json:"size"`
 	Count *int   `json:"count,omitempty"`
+	// ModelArts data disks only, and required there (the API refuses a data disk without it):
+	// the volume group, one of vgpaas, default, vguser<N>, vg-everest-localvolume-persistent,
+	// vg-everest-localvolume-ephemeral. Not allowed on rootVolume.
+	VolumeGroup *string `json:"volumeGroup,omitempty"`
 }
 
 type ContainerRuntime string

@@ -14,8 +14,11 @@ import (
 
 const (
 	codeBadRequest = "ModelArts.50004000"
-	codeNotFound   = "ModelArts.50015001"
-	maxPoolLimit   = 500 // ListPoolNodes: limit 0..500, default 500
+	// codeInvalidArgument is the generic "Invalid Argument." of the error
+	// table, for a missing required member.
+	codeInvalidArgument = "ModelArts.0101"
+	codeNotFound        = "ModelArts.50015001"
+	maxPoolLimit        = 500 // ListPoolNodes: limit 0..500, default 500
 )
 
 // Node-pool names: letter first, letters/digits/'-', not ending in '-'

@@ -31,12 +31,46 @@ const (
 	maxNodeCount = 1000
 )
 
-// badRequest is a 400 whose message follows "Bad request. ".
+// badRequest is a 400 whose message follows "Bad request. ". A
+// missing required member is ModelArts' generic ModelArts.0101 "Invalid
+// Argument." instead (upstreams-2.md §b assumes so for PatchNodePool).
 type badRequest string
 
 func badf(format string, args ...any) *badRequest {
 	b := badRequest(fmt.Sprintf(format, args...))
 	return &b
+}
+
+// invalidArgument marks a badRequest answered as ModelArts.0101.
+const invalidArgument = "\x00invalid-argument:"
+
+func missingf(format string, args ...any) *badRequest {
+	b := badRequest(invalidArgument + fmt.Sprintf(format, args...))
+	return &b
+}
+
+// volumeGroups are the VolumeExtendParams.volumeGroup values of the SDK
+// (vguser<N> for any N).
+var volumeGroupRE = regexp.MustCompile(`^(vgpaas|default|vguser[0-9]+|vg-everest-localvolume-persistent|vg-everest-localvolume-ephemeral)$`)
+
+// checkDataVolumes applies the SDK's DataVolumeItem: volumeType and size
+// are required, and so are extendParams and its volumeGroup (the pool-level
+// PatchPool makes them optional; the node-pool PoolResource does not).
+func checkDataVolumes(vols []modelarts.Volume) *badRequest {
+	for i, v := range vols {
+		p := fmt.Sprintf("spec.resources.dataVolumes[%d]", i)
+		switch {
+		case v.VolumeType == "":
+			return missingf("%s.volumeType is required", p)
+		case v.Size == "":
+			return missingf("%s.size is required", p)
+		case v.ExtendParams == nil || v.ExtendParams.VolumeGroup == "":
+			return missingf("%s.extendParams.volumeGroup is required", p)
+		case !volumeGroupRE.MatchString(v.ExtendParams.VolumeGroup):
+			return badf("%s.extendParams.volumeGroup: %q must be vgpaas, default, vguser<N>, vg-everest-localvolume-persistent or vg-everest-localvolume-ephemeral", p, v.ExtendParams.VolumeGroup)
+		}
+	}
+	return nil
 }
 
 // resourceBody is spec.resources as received: pointers tell an absent count
@@ -253,7 +287,7 @@ func checkResources(r *resourceBody) *badRequest {
 	if r.OS != nil && r.OS.ImageType != "" && r.OS.ImageType != "private" {
 		return badf("%s.os.imageType: %q must be private or empty", f, r.OS.ImageType)
 	}
-	return nil
+	return checkDataVolumes(r.DataVolumes)
 }
 
 // checkCounts checks the merged counts: maxCount >= count, and the AZ spread

@@ -3,6 +3,7 @@ package modelartssim
 import (
 	"maps"
 	"net/http"
+	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
 )
@@ -25,6 +26,10 @@ import (
 //     are not copied onto the nodes, whose labels are ModelArts' own.
 //   - Scaling keeps maxCount >= count: a PATCH raising count above the
 //     current maxCount must raise maxCount too.
+//   - Every PATCH carries spec.resources.flavor, count and maxCount (SDK and
+//     API reference, upstreams-2.md §b); the flavor cannot change. A
+//     missing one, or a data volume without extendParams.volumeGroup (on
+//     create too), is 400 ModelArts.0101 "Invalid Argument.".
 
 // createAnswer is CreateNodePoolResponse.
 type createAnswer struct {
@@ -50,6 +55,10 @@ type patchAnswerMeta struct {
 }
 
 func writeBad(w http.ResponseWriter, bad *badRequest) {
+	if msg, ok := strings.CutPrefix(string(*bad), invalidArgument); ok {
+		writeError(w, http.StatusBadRequest, codeInvalidArgument, "Invalid Argument. "+msg, false)
+		return
+	}
 	writeError(w, http.StatusBadRequest, codeBadRequest, "Bad request. "+string(*bad), false)
 }
 
@@ -158,6 +167,20 @@ func (s *Server) handlePatchNodePool(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := body.Spec.Resources
+	// The SDK's PoolResource has no omitempty on flavor, count and maxCount,
+	// and the PatchNodePool page marks them mandatory: every PATCH carries
+	// them, the current values for what does not change.
+	switch {
+	case res.Flavor == nil || *res.Flavor == "":
+		writeBad(w, missingf("spec.resources.flavor is required"))
+		return
+	case res.Count == nil:
+		writeBad(w, missingf("spec.resources.count is required"))
+		return
+	case res.MaxCount == nil:
+		writeBad(w, missingf("spec.resources.maxCount is required"))
+		return
+	}
 	var annotations map[string]string
 	if body.Metadata != nil {
 		annotations = body.Metadata.Annotations
@@ -210,6 +233,10 @@ func (s *Server) handlePatchNodePool(w http.ResponseWriter, r *http.Request) {
 	}
 	if x := res.ExtendParams; x != nil {
 		cur.ExtendParams = mergeExtendParams(cur.ExtendParams, x)
+	}
+	if res.DataVolumes != nil {
+		// A merge patch replaces arrays whole (RFC 7386).
+		cur.DataVolumes = nilIfEmpty(res.DataVolumes)
 	}
 	np.np.Spec.Resources = cur
 	maps.Copy(np.annotations, annotations)

@@ -95,7 +95,25 @@ func TestWriteRequestsOnTheWire(t *testing.T) {
 			body: `{"spec":{"resources":{"flavor":"modelarts.bm.gpu.8v100","count":2,"maxCount":2}}}`, status: 200, msg: `"count":2`},
 		{name: "patch without spec", method: "PATCH", path: nodepools(gpu) + "/nodepool-1", body: `{"metadata":{}}`,
 			status: 400, code: "ModelArts.50004000", msg: "spec.resources is required", badInput: true},
-		{name: "patch, maxCount not an integer", method: "PATCH", path: nodepools(gpu) + "/nodepool-1", body: `{"spec":{"resources":{"maxCount":true}}}`,
+		{name: "patch without flavor", method: "PATCH", path: nodepools(gpu) + "/nodepool-1", body: `{"spec":{"resources":{"count":2,"maxCount":2}}}`,
+			status: 400, code: "ModelArts.0101", msg: "Invalid Argument. spec.resources.flavor is required", badInput: true},
+		{name: "patch without count", method: "PATCH", path: nodepools(gpu) + "/nodepool-1", body: `{"spec":{"resources":{"flavor":"modelarts.bm.gpu.8v100","maxCount":2}}}`,
+			status: 400, code: "ModelArts.0101", msg: "spec.resources.count is required", badInput: true},
+		{name: "patch without maxCount", method: "PATCH", path: nodepools(gpu) + "/nodepool-1", body: `{"spec":{"resources":{"flavor":"modelarts.bm.gpu.8v100","count":2}}}`,
+			status: 400, code: "ModelArts.0101", msg: "spec.resources.maxCount is required", badInput: true},
+		{name: "create, data volume without volumeGroup", method: "POST", path: nodepools(gpu),
+			body:   body("np-v", `{"flavor":"modelarts.vm.gpu.t4u8","count":1,"maxCount":1,"dataVolumes":[{"volumeType":"SSD","size":"100"}]}`),
+			status: 400, code: "ModelArts.0101", msg: "spec.resources.dataVolumes[0].extendParams.volumeGroup is required", badInput: true},
+		{name: "patch, data volume with an empty volumeGroup", method: "PATCH", path: nodepools(gpu) + "/nodepool-1",
+			body:   `{"spec":{"resources":{"flavor":"modelarts.bm.gpu.8v100","count":2,"maxCount":2,"dataVolumes":[{"volumeType":"SSD","size":"100","extendParams":{"volumeGroup":""}}]}}}`,
+			status: 400, code: "ModelArts.0101", msg: "spec.resources.dataVolumes[0].extendParams.volumeGroup is required"},
+		{name: "create, data volume with an unknown volumeGroup", method: "POST", path: nodepools(gpu),
+			body:   body("np-v", `{"flavor":"modelarts.vm.gpu.t4u8","count":1,"maxCount":1,"dataVolumes":[{"volumeType":"SSD","size":"100","extendParams":{"volumeGroup":"vg-other"}}]}`),
+			status: 400, code: "ModelArts.50004000", msg: "volumeGroup: \\\"vg-other\\\" must be vgpaas"},
+		{name: "create, data volume with volumeGroup", method: "POST", path: nodepools(gpu),
+			body:   body("np-v", `{"flavor":"modelarts.vm.gpu.t4u8","count":1,"maxCount":1,"dataVolumes":[{"volumeType":"SSD","size":"100","extendParams":{"volumeGroup":"vguser1"}}]}`),
+			status: 200, msg: `"volumeGroup":"vguser1"`},
+		{name: "patch, maxCount not an integer", method: "PATCH", path: nodepools(gpu) + "/nodepool-1", body: `{"spec":{"resources":{"flavor":"modelarts.bm.gpu.8v100","count":2,"maxCount":true}}}`,
 			status: 400, code: "ModelArts.50004000", msg: "spec.resources.maxCount", badInput: true},
 	}
 	spec := testutil.LoadSpec(t, "modelarts-openapi-v2.json")
@@ -146,7 +164,7 @@ func TestImmediatePhases(t *testing.T) {
 	if got := phasesOf(h.sim.Fleet(), pool, "now"); got[modelarts.NodeAvailable] != 3 || len(got) != 1 {
 		t.Errorf("after create: %v, want 3 Available", got)
 	}
-	if a := h.send(t, "PATCH", path+"/now", "token", jsonUTF8, `{"spec":{"resources":{"count":1,"maxCount":1}}}`, ""); a.status != 200 {
+	if a := h.send(t, "PATCH", path+"/now", "token", jsonUTF8, `{"spec":{"resources":{"flavor":"modelarts.vm.cpu.4ud","count":1,"maxCount":1}}}`, ""); a.status != 200 {
 		t.Fatalf("patch: %d %s", a.status, a.body)
 	}
 	if got := phasesOf(h.sim.Fleet(), pool, "now"); got[modelarts.NodeAvailable] != 1 || len(got) != 1 {
