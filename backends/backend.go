@@ -50,6 +50,14 @@ type APIError struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration
+	// RequestID is the vendor's id of the exchange, for a support case
+	// (ModelArts and API Gateway: the X-Request-Id header, else the body's
+	// request_id). Empty when the vendor sent none.
+	RequestID string
+	// Exists: the vendor refused the request because the resource already
+	// exists, whatever the status (ModelArts answers a duplicate name with
+	// a 400). It matches ErrConflict.
+	Exists bool
 }
 
 func (e *APIError) Error() string {
@@ -75,7 +83,7 @@ func (e *APIError) Is(target error) bool {
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
 	case ErrConflict:
-		return e.Status == http.StatusConflict
+		return e.Status == http.StatusConflict || e.Exists
 	case ErrRateLimited:
 		return e.Status == http.StatusTooManyRequests
 	case ErrUnavailable:

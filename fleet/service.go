@@ -102,16 +102,15 @@ func (s *Service) Cluster(ctx context.Context, id ids.ID) (*model.Cluster, error
 // the vendor's listing leaves out (Run:ai omits clusters requested for
 // deletion unless asked; a pool can outlive a listing by a moment) is built
 // from the vendor id the pool or node carries: the field is non-null, and
-// one missing cluster must not null every pool of a nodePools answer.
+// one missing cluster must not null every pool of a nodePools answer. When
+// the listing itself fails, the same cluster comes back with the error, for
+// the caller to report beside it (partial data).
 func (s *Service) ClusterOf(ctx context.Context, backend, clusterVendorID string) (*model.Cluster, error) {
 	c, err := s.clusterByVendorID(ctx, backend, clusterVendorID)
-	if err != nil {
-		return nil, err
-	}
 	if c == nil {
 		c = unlistedCluster(s.reg.byName[backend], backend, clusterVendorID)
 	}
-	return c, nil
+	return c, err
 }
 
 // unlistedCluster is what the gateway knows of a cluster its vendor does not

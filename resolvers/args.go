@@ -67,6 +67,17 @@ func providerOf(p model.Provider) backends.Provider {
 	return backends.RunAI
 }
 
+// partialOne answers v with err beside it when there is a v: a non-null
+// field that can still be answered (a cluster built from the pool's
+// clusterId) must not null its parents.
+func partialOne[T any](ctx context.Context, v *T, err error) (*T, error) {
+	if err != nil && v != nil {
+		graphql.AddError(ctx, err)
+		return v, nil
+	}
+	return v, err
+}
+
 func nodeQuery(f *model.NodeFilter) (fleet.NodeQuery, error) {
 	var q fleet.NodeQuery
 	if f == nil {

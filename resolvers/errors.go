@@ -115,6 +115,11 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		if api.Code != "" {
 			ext["vendorCode"] = api.Code
 		}
+		if api.RequestID != "" {
+			// The vendor's id of the exchange (ModelArts X-Request-Id), for
+			// a support case with the vendor.
+			ext["requestId"] = api.RequestID
+		}
 	}
 	if code == CodeInternal {
 		slog.ErrorContext(ctx, "internal error", "err", err, "path", presented.Path.String())

@@ -20,7 +20,8 @@ func (r *nodeResolver) NodePool(ctx context.Context, obj *model.Node) (*model.No
 
 // Cluster is the resolver for the cluster field.
 func (r *nodeResolver) Cluster(ctx context.Context, obj *model.Node) (*model.Cluster, error) {
-	return r.Fleet.ClusterOf(ctx, obj.Backend, obj.ClusterVendorID)
+	c, err := r.Fleet.ClusterOf(ctx, obj.Backend, obj.ClusterVendorID)
+	return partialOne(ctx, c, err)
 }
 
 // Metrics is the resolver for the metrics field.

@@ -15,7 +15,8 @@ import (
 
 // Cluster is the resolver for the cluster field.
 func (r *nodePoolResolver) Cluster(ctx context.Context, obj *model.NodePool) (*model.Cluster, error) {
-	return r.Fleet.ClusterOf(ctx, obj.Backend, obj.ClusterVendorID)
+	c, err := r.Fleet.ClusterOf(ctx, obj.Backend, obj.ClusterVendorID)
+	return partialOne(ctx, c, err)
 }
 
 // Nodes is the resolver for the nodes field.

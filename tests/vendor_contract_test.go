@@ -1,12 +1,17 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/fleetgraph/fleetgraph/app"
 	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
 )
 
@@ -128,5 +133,68 @@ func TestModelArtsWritesCarryWhatTheAPIRequires(t *testing.T) {
 	}
 	if n := e.upstreamCalls(); n != 3 {
 		t.Errorf("%d upstream calls, want 3 (GET, PATCH, GET)", n)
+	}
+}
+
+// TestModelArtsDuplicateNameRace: another client creates the same name
+// between the gateway's check (the node-pool list) and its POST. ModelArts
+// answers 400 ModelArts.50004000 "... already exists ...": CONFLICT, with
+// the vendor's request id for a support case.
+func TestModelArtsDuplicateNameRace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{modelarts: maSlow})
+	var (
+		mu        sync.Mutex
+		requestID string
+	)
+	sim := e.ma.Handler()
+	spy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/nodepools") {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		// The other client wins: the same signed request, first.
+		first := r.Clone(r.Context())
+		first.Body = io.NopCloser(bytes.NewReader(body))
+		other := httptest.NewRecorder()
+		sim.ServeHTTP(other, first)
+		if other.Code != http.StatusOK {
+			t.Errorf("the other client's create: %d %s", other.Code, other.Body)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		mu.Lock()
+		requestID = rec.Header().Get("X-Request-Id")
+		mu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(spy.Close)
+	gw, err := app.Build(simConfig(e.raURL, spy.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close() })
+	raced := &env{ra: e.ra, ma: e.ma, gw: newServer(t, gw)}
+	_, ma := clusterIDs(t, raced)
+	e.resetCounters()
+	r := raced.query(t, createPool, map[string]any{"in": map[string]any{"clusterId": ma, "name": "raced", "flavor": cpuFlavor, "count": 1}})
+	if len(r.Errors) != 1 {
+		t.Fatalf("errors %+v, want one", r.Errors)
+	}
+	ext := r.Errors[0].Extensions
+	mu.Lock()
+	wantID := requestID
+	mu.Unlock()
+	if ext["code"] != "CONFLICT" || ext["provider"] != "MODELARTS" || ext["vendorCode"] != "ModelArts.50004000" || wantID == "" || ext["requestId"] != wantID {
+		t.Fatalf("extensions %v, want CONFLICT from ModelArts.50004000 with requestId %q", ext, wantID)
+	}
+	for route, want := range map[string]int64{maCreate: 2, maNodePools: 1} {
+		if n := e.ma.Control().Count(route); n != want {
+			t.Errorf("%s called %d times, want %d (the other client's and ours; one check)", route, n, want)
+		}
 	}
 }

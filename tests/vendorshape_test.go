@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
 )
 
 // rewriteJSON is a vendor that answers like the simulator, except that the
@@ -291,5 +293,62 @@ func TestUnknownVendorEnums(t *testing.T) {
 	}
 	if data.Unknown.TotalCount != 1 {
 		t.Errorf("filter phase UNKNOWN: %d pools, want 1", data.Unknown.TotalCount)
+	}
+}
+
+// TestPoolsStandWhenTheClusterListingFails: the pools listing answered, the
+// cluster listing did not. Each pool keeps a cluster built from its
+// clusterId, with the listing's error beside it, instead of the whole
+// nodePools answer (ModelArts pools included) going null.
+func TestPoolsStandWhenTheClusterListingFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if err := e.ra.Control().SetFaults(simctl.Faults{ErrorRate: 1, ErrorStatus: 503, Routes: []string{"GET /api/v1/clusters"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.query(t, `{ nodePools(first: 500) { totalCount edges { node { name provider cluster { vendorId state } } } } }`, nil)
+	var data struct {
+		NodePools *struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					Name, Provider string
+					Cluster        *struct {
+						VendorID string
+						State    *string
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if data.NodePools == nil || data.NodePools.TotalCount != len(data.NodePools.Edges) {
+		t.Fatalf("nodePools %.500s", r.Data)
+	}
+	runai := 0
+	for _, edge := range data.NodePools.Edges {
+		c := edge.Node.Cluster
+		if c == nil {
+			t.Fatalf("pool %s without a cluster", edge.Node.Name)
+		}
+		if edge.Node.Provider == "RUNAI" {
+			runai++
+			if c.State == nil || *c.State != "Unknown" || c.VendorID == "" {
+				t.Fatalf("cluster of %s: %+v", edge.Node.Name, c)
+			}
+		}
+	}
+	if runai != len(e.ra.Fleet().NodePools) || runai == len(data.NodePools.Edges) {
+		t.Fatalf("%d Run:ai pools of %d, want %d and ModelArts pools", runai, len(data.NodePools.Edges), len(e.ra.Fleet().NodePools))
+	}
+	if len(r.Errors) == 0 {
+		t.Fatal("no error for the failed cluster listing")
+	}
+	for _, err := range r.Errors {
+		if err.Extensions["code"] != "UPSTREAM_UNAVAILABLE" || len(err.Path) == 0 || err.Path[len(err.Path)-1] != "cluster" {
+			t.Fatalf("error %+v, want UPSTREAM_UNAVAILABLE at a cluster field", err)
+		}
 	}
 }

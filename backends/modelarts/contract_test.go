@@ -1,6 +1,7 @@
 package modelarts_test
 
 import (
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
 )
 
@@ -115,5 +117,48 @@ func TestModelArtsNullItemsAreSkipped(t *testing.T) {
 	}
 	if got, want := rec.counts(), map[string]int{"ma-fake/pools": 2, "ma-fake/nodepools": 2, "ma-fake/nodes": 2}; !maps.Equal(got, want) {
 		t.Fatalf("null items %v, want %v", got, want)
+	}
+}
+
+// TestDuplicateNameIsAConflict: ModelArts answers a node-pool name already in
+// use with 400 ModelArts.50004000 "... already exists ..."; the client
+// reports it as a conflict, with the vendor's request id.
+func TestDuplicateNameIsAConflict(t *testing.T) {
+	t.Parallel()
+	e := setup(t, writeOpts())
+	c := e.client(t, modelarts.Config{Token: e.sim.IssueToken()})
+	ctx := t.Context()
+	pool := e.sim.Fleet().Pools[0].Metadata.Name
+	if _, err := c.CreateNodePool(ctx, pool, t4Pool("twice", 1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateNodePool(ctx, pool, t4Pool("twice", 1))
+	ae, ok := errors.AsType[*backends.APIError](err)
+	if !ok || !errors.Is(err, backends.ErrConflict) || ae.Status != http.StatusBadRequest || ae.Code != "ModelArts.50004000" {
+		t.Fatalf("second create: %v, want a 400 ModelArts.50004000 matching ErrConflict", err)
+	}
+	ex := e.rec.Exchanges()
+	if want := ex[len(ex)-1].RespHeader.Get("X-Request-Id"); want == "" || ae.RequestID != want {
+		t.Fatalf("RequestID %q, want the answer's X-Request-Id %q", ae.RequestID, want)
+	}
+	if modelarts.MaybeApplied(err) {
+		t.Fatal("a refused create reported as maybe applied")
+	}
+	// Any other 400 stays a bad request.
+	_, err = c.CreateNodePool(ctx, pool, t4Pool("Bad_Name", 1))
+	if errors.Is(err, backends.ErrConflict) || !errors.Is(err, backends.ErrBadRequest) {
+		t.Fatalf("bad name: %v, want a bad request, not a conflict", err)
+	}
+}
+
+func TestRequestIDFromTheBody(t *testing.T) {
+	t.Parallel()
+	c, _ := fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error_msg":"The throttling threshold has been reached","error_code":"APIGW.0308","request_id":"c50619de20b0e70590f57a99dbed044f"}`)
+	})
+	_, err := c.ListPools(t.Context())
+	if ae, ok := errors.AsType[*backends.APIError](err); !ok || ae.RequestID != "c50619de20b0e70590f57a99dbed044f" {
+		t.Fatalf("err %v, want the body's request_id", err)
 	}
 }

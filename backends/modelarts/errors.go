@@ -23,7 +23,11 @@ func (c *Client) checkResponse(resp *http.Response, method, route string) error 
 	}
 	defer resp.Body.Close()
 	data, _ := readBody(resp, maxErrorBytes) // a truncated or unreadable body still yields the status
-	code, msg := parseErrorBody(data)
+	code, msg, reqID := parseErrorBody(data)
+	if h := resp.Header.Get("X-Request-Id"); h != "" {
+		// API Gateway returns it "for all valid requests" (upstreams-2.md c).
+		reqID = h
+	}
 	return &backends.APIError{
 		Backend:    c.cfg.Name,
 		Provider:   backends.ModelArts,
@@ -33,12 +37,40 @@ func (c *Client) checkResponse(resp *http.Response, method, route string) error 
 		Code:       code,
 		Message:    msg,
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now()),
+		RequestID:  boundedID(reqID),
+		Exists:     alreadyExists(resp.StatusCode, msg),
 	}
+}
+
+// alreadyExists tells a refusal because the resource exists. The sources
+// document no ModelArts code for it: no 409 anywhere, and body problems,
+// a duplicate node-pool name among them, come as 400 ModelArts.50004000
+// "Bad request. ..." (upstreams.md B.4). Decision: a 409, or a 400 whose
+// message says "already exist(s)" (any code: the text is the only stable
+// signal), is a conflict. A 400 for anything else stays a bad request.
+func alreadyExists(status int, msg string) bool {
+	switch status {
+	case http.StatusConflict:
+		return true
+	case http.StatusBadRequest:
+		return strings.Contains(strings.ToLower(msg), "already exist")
+	}
+	return false
+}
+
+// boundedID keeps a request id short and printable: it goes into GraphQL
+// extensions, and a proxy could put anything in the header.
+func boundedID(id string) string {
+	if len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return ""
+	}
+	return id
 }
 
 type errorBody struct {
 	ErrorCode string          `json:"error_code"`
 	ErrorMsg  string          `json:"error_msg"`
+	RequestID string          `json:"request_id"` // API Gateway's own bodies
 	Code      json.RawMessage `json:"code"`
 	Message   string          `json:"message"`
 	Error     *struct {
@@ -47,18 +79,18 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-func parseErrorBody(data []byte) (code, msg string) {
+func parseErrorBody(data []byte) (code, msg, requestID string) {
 	var b errorBody
 	if err := json.Unmarshal(data, &b); err != nil {
-		return "", plainText(data)
+		return "", plainText(data), ""
 	}
 	switch {
 	case b.ErrorCode != "" || b.ErrorMsg != "":
-		return b.ErrorCode, b.ErrorMsg
+		return b.ErrorCode, b.ErrorMsg, b.RequestID
 	case b.Error != nil:
-		return rawCode(b.Error.Code), b.Error.Message
+		return rawCode(b.Error.Code), b.Error.Message, b.RequestID
 	default:
-		return rawCode(b.Code), b.Message
+		return rawCode(b.Code), b.Message, b.RequestID
 	}
 }
 

@@ -339,6 +339,11 @@ func (c *Client) checkResponse(req request, resp *http.Response) error {
 		Route:      req.route,
 		Status:     resp.StatusCode,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		// Run:ai documents no request-id header (upstreams.md A.3: the
+		// spec declares no response headers); an ingress or proxy in front
+		// of a self-hosted control plane often sets X-Request-Id, and it is
+		// what a support case asks for.
+		RequestID: requestID(resp.Header.Get("X-Request-Id")),
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var body errorBody
@@ -356,6 +361,14 @@ func (c *Client) checkResponse(req request, resp *http.Response) error {
 		e.Message = excerpt(data, 200)
 	}
 	return e
+}
+
+// requestID keeps a header's request id when it is short and printable.
+func requestID(id string) string {
+	if len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return ""
+	}
+	return id
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or past.

@@ -2,6 +2,7 @@ package runai_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -192,5 +193,18 @@ func TestNullItemsAreSkipped(t *testing.T) {
 	want := map[string]int{"runai-fake/nodes": 3, "runai-fake/node-pools": 2, "runai-fake/clusters": 2, "runai-fake/metrics": 3, "runai-fake/telemetry": 2}
 	if !maps.Equal(nulls, want) || len(samples) != 0 {
 		t.Fatalf("null items %v, dropped samples %v; want %v and none", nulls, samples, want)
+	}
+}
+
+func TestRequestIDOfAnIngress(t *testing.T) {
+	t.Parallel()
+	c, _ := observedServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", "ingress-7f3a")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"code":404,"message":"Resource id not found."}`)
+	})
+	_, err := c.GetNodePool(callerCtx(t), "5")
+	if ae, ok := errors.AsType[*backends.APIError](err); !ok || ae.RequestID != "ingress-7f3a" {
+		t.Fatalf("err %v, want RequestID ingress-7f3a", err)
 	}
 }
