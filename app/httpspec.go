@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -46,6 +47,7 @@ const (
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	CodeUnauthenticated      = "UNAUTHENTICATED"
+	CodeHeadersTooLarge      = "REQUEST_HEADER_FIELDS_TOO_LARGE"
 )
 
 type mediaKey struct{}
@@ -125,6 +127,11 @@ func httpGate(maxBody int64, next http.Handler) http.Handler {
 			return
 		}
 		media := negotiate(r.Header.Values("Accept"))
+		if headerBytes(r.Header) > maxHeaderFieldBytes {
+			writeHTTPError(w, orJSON(media), http.StatusRequestHeaderFieldsTooLarge, CodeHeadersTooLarge,
+				fmt.Sprintf("the request headers are larger than %d bytes", maxHeaderFieldBytes))
+			return
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodPost:
 		case http.MethodOptions:
@@ -147,17 +154,105 @@ func httpGate(maxBody int64, next http.Handler) http.Handler {
 				writeHTTPError(w, orJSON(media), http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, msg)
 				return
 			}
+			raw := r.Body
 			if r.ContentLength > maxBody {
+				lingerOn(w)
 				writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
+				drain(w, raw)
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			lb := &limitedBody{ReadCloser: raw, w: w, left: maxBody, limit: maxBody}
+			r.Body = lb
+			defer func() {
+				if lb.hit {
+					drain(w, raw)
+				}
+			}()
 		} else if int64(len(r.URL.RawQuery)) > maxBody {
 			writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mediaKey{}, orJSON(media))))
 	})
+}
+
+// A body refused as too large is read and discarded after the 413, up to
+// maxDrain bytes for at most drainTimeout (a lingering close). Without it
+// the connection closed with the body unread, and a client that writes its
+// whole request before reading (Python's urllib, any client without
+// Expect: 100-continue) got a connection reset instead of the 413.
+const (
+	maxDrain     = 16 << 20
+	drainTimeout = 5 * time.Second
+)
+
+// lingerOn prepares w for reading the body after the response: the
+// connection closes after it, and net/http neither discards nor refuses the
+// rest of the body when the 413's header is written (full duplex).
+func lingerOn(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2 is full duplex already
+}
+
+// drain sends the response written so far, then reads and discards the
+// rest of body (see maxDrain).
+func drain(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	_ = rc.SetReadDeadline(time.Now().Add(drainTimeout))
+	_, _ = io.CopyN(io.Discard, body, maxDrain)
+}
+
+// limitedBody is http.MaxBytesReader for a body without a Content-Length:
+// past limit bytes it fails with *http.MaxBytesError, and it prepares the
+// lingering close (MaxBytesReader's own signal to net/http does not pass
+// through the response wrappers, and would close without draining).
+type limitedBody struct {
+	io.ReadCloser
+	w           http.ResponseWriter
+	left, limit int64
+	hit         bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.hit {
+		return 0, &http.MaxBytesError{Limit: b.limit}
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if int64(n) <= b.left {
+		b.left -= int64(n)
+		return n, err
+	}
+	n = int(b.left)
+	b.left, b.hit = 0, true
+	lingerOn(b.w)
+	return n, &http.MaxBytesError{Limit: b.limit}
+}
+
+// maxHeaderBytes is the http.Server's bound on the request line and
+// headers: room for a GET whose query string is as large as a body may be,
+// so that one over limits.maxBodyBytes reaches httpGate and gets the JSON
+// 413 instead of net/http's plain-text 431. Beyond it net/http still
+// answers 431.
+func maxHeaderBytes(maxBody int64) int {
+	return int(min(maxBody, 64<<20)) + 64<<10
+}
+
+// maxHeaderFieldBytes bounds the header fields of a GraphQL request; the
+// http.Server admits more (maxHeaderBytes), for the query string of a GET.
+const maxHeaderFieldBytes = 64 << 10
+
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return n
 }
 
 func orJSON(media string) string {
@@ -341,12 +436,13 @@ func (t graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	writeResponse(w, media, status, resp)
 }
 
+// operationName is the operation's name for logs and spans, truncated.
 func operationName(oc *graphql.OperationContext) string {
 	if oc.OperationName != "" {
-		return oc.OperationName
+		return truncate(oc.OperationName, maxLoggedName)
 	}
 	if oc.Operation != nil {
-		return oc.Operation.Name
+		return truncate(oc.Operation.Name, maxLoggedName)
 	}
 	return ""
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -90,7 +91,7 @@ func (s *requestStats) setOperation(name, kind string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if name != "" {
-		s.operation = name
+		s.operation = truncate(name, maxLoggedName)
 	}
 	if kind != "" {
 		s.kind = kind
@@ -101,6 +102,23 @@ func (s *requestStats) setPrincipal(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.principal = name
+}
+
+// maxLoggedName bounds an operation name in a log line or span: the client
+// chooses it (operationName is logged before the document is parsed), and
+// a 1 MiB name must not make a 1 MiB log line.
+const maxLoggedName = 128
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // requestID is the caller's X-Request-Id when it is sane, else a new one.

@@ -21,7 +21,7 @@ func (g *Gateway) Server() *http.Server {
 		ReadTimeout:       s.ReadTimeout.or(30 * time.Second),
 		WriteTimeout:      g.writeTimeout(),
 		IdleTimeout:       s.IdleTimeout.or(120 * time.Second),
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes(g.cfg.EffectiveLimits().MaxBodyBytes),
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 	}
 }
