@@ -17,10 +17,10 @@ import (
 // NodePools is the resolver for the nodePools field.
 func (r *clusterResolver) NodePools(ctx context.Context, obj *model.Cluster) ([]*model.NodePool, error) {
 	pools, err := r.Fleet.NodePoolsOfCluster(ctx, obj)
-	if pools == nil && err == nil {
+	if pools == nil {
 		pools = []*model.NodePool{}
 	}
-	return pools, err
+	return partialData(ctx, pools, err)
 }
 
 // Nodes is the resolver for the nodes field.

@@ -352,3 +352,41 @@ func TestPoolsStandWhenTheClusterListingFails(t *testing.T) {
 		}
 	}
 }
+
+// TestClustersStandWhenThePoolListingFails: the cluster listing answered,
+// the pool listing did not. Each cluster answers an empty nodePools with the
+// listing's error beside it, instead of the whole clusters answer (ModelArts
+// clusters included) going null through the non-null list.
+func TestClustersStandWhenThePoolListingFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if err := e.ra.Control().SetFaults(simctl.Faults{ErrorRate: 1, ErrorStatus: 503, Routes: []string{"GET /api/v1/node-pools"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.query(t, `{ clusters { provider nodePools { name } } }`, nil)
+	var data struct {
+		Clusters []struct {
+			Provider  string
+			NodePools []struct{ Name string }
+		}
+	}
+	if err := json.Unmarshal(r.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Clusters) != 4 {
+		t.Fatalf("clusters %.500s", r.Data)
+	}
+	for _, c := range data.Clusters {
+		if (c.Provider == "RUNAI") != (len(c.NodePools) == 0) {
+			t.Fatalf("cluster %+v", c)
+		}
+	}
+	if len(r.Errors) == 0 {
+		t.Fatal("no error for the failed pool listing")
+	}
+	for _, err := range r.Errors {
+		if err.Extensions["code"] != "UPSTREAM_UNAVAILABLE" || len(err.Path) == 0 || err.Path[len(err.Path)-1] != "nodePools" {
+			t.Fatalf("error %+v, want UPSTREAM_UNAVAILABLE at a nodePools field", err)
+		}
+	}
+}
