@@ -40,7 +40,7 @@ type PoolResource struct {
 	AZs          []AZCount             `json:"azs,omitempty"`
 	NodePool     string                `json:"nodePool,omitempty"`
 	Taints       []Taint               `json:"taints,omitempty"`
-	Labels       map[string]string     `json:"labels,omitempty"`
+	Labels       StringMap             `json:"labels,omitempty"`
 	Tags         []UserTag             `json:"tags,omitempty"`
 	Network      *NodeNetwork          `json:"network,omitempty"`
 	ExtendParams *ResourceExtendParams `json:"extendParams,omitempty"`

@@ -95,6 +95,7 @@ func TestParseLabels(t *testing.T) {
 		{`"{'gpu': '3'}"`, map[string]string{"gpu": "3"}},
 		{`null`, nil},
 		{`42`, nil},
+		{`{"gpu":3,"node":{"a":1},"x":null}`, map[string]string{"gpu": "3"}},
 	}
 	for _, tt := range tests {
 		got := parseLabels([]byte(tt.raw))

@@ -194,7 +194,9 @@ func (w wireMetrics) convert() (out *MetricsResponse, dropped int, err error) {
 
 // parseLabels reads the labels object. The vendor's own example once showed
 // it as a Python-dict string ("{'gpu': '3'}"); that form is read too rather
-// than failing the whole answer, and anything else counts as no labels.
+// than failing the whole answer, and anything else counts as no labels. A
+// label whose value is a number or boolean keeps its JSON text; one whose
+// value is an object, an array or null is left out, not the whole set.
 func parseLabels(raw json.RawMessage) map[string]string {
 	var m map[string]string
 	if json.Unmarshal(raw, &m) == nil {
@@ -204,7 +206,24 @@ func parseLabels(raw json.RawMessage) map[string]string {
 	if json.Unmarshal(raw, &s) == nil && json.Unmarshal([]byte(strings.ReplaceAll(s, "'", `"`)), &m) == nil {
 		return m
 	}
-	return nil
+	var loose map[string]json.RawMessage
+	if json.Unmarshal(raw, &loose) != nil || loose == nil {
+		return nil
+	}
+	m = make(map[string]string, len(loose))
+	for k, v := range loose {
+		v = bytes.TrimSpace(v)
+		switch {
+		case len(v) == 0 || v[0] == '{' || v[0] == '[' || string(v) == "null":
+		case v[0] == '"':
+			if json.Unmarshal(v, &s) == nil {
+				m[k] = s
+			}
+		default:
+			m[k] = string(v)
+		}
+	}
+	return m
 }
 
 // sampleValue is a metric or telemetry value. The vendor sends a decimal
