@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -196,5 +197,93 @@ func TestModelArtsDuplicateNameRace(t *testing.T) {
 		if n := e.ma.Control().Count(route); n != want {
 			t.Errorf("%s called %d times, want %d (the other client's and ours; one check)", route, n, want)
 		}
+	}
+}
+
+// rewritingGateway is a gateway whose Run:ai backend is e's simulator behind
+// a proxy that passes each answer of a matching request through rewrite.
+func rewritingGateway(t *testing.T, e *env, match func(*http.Request) bool, rewrite func([]byte) []byte) *env {
+	t.Helper()
+	sim := e.ra.Handler()
+	spy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !match(r) {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		body := rewrite(rec.Body.Bytes())
+		maps.Copy(w.Header(), rec.Header())
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	}))
+	t.Cleanup(spy.Close)
+	gw, err := app.Build(simConfig(spy.URL, e.maURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close() })
+	return &env{ra: e.ra, ma: e.ma, raURL: spy.URL, maURL: e.maURL, gw: newServer(t, gw)}
+}
+
+// TestRunAIListingsWithinTheContract: members beside the list ("next",
+// "total") and null items, in every Run:ai listing: the same nodes and node
+// pools as from the plain simulator, no phantom, the nulls counted.
+func TestRunAIListingsWithinTheContract(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	listing := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/nodes") || strings.HasSuffix(r.URL.Path, "/node-pools"))
+	}
+	odd := rewritingGateway(t, e, listing, func(body []byte) []byte {
+		var page map[string]any
+		if json.Unmarshal(body, &page) != nil {
+			return body
+		}
+		for k, v := range page {
+			if items, ok := v.([]any); ok {
+				page[k] = append([]any{nil}, append(items, nil)...)
+			}
+		}
+		page["next"], page["total"] = "/api/v1/next-page", 3
+		out, _ := json.Marshal(page)
+		return out
+	})
+	const q = `{ nodes(first: 500, filter: {provider: RUNAI}) { totalCount edges { node { id name raw } } }
+		nodePools(first: 500, filter: {provider: RUNAI}) { totalCount edges { node { id name raw } } } }`
+	var plain, got struct {
+		Nodes, NodePools struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					ID, Name string
+					Raw      map[string]any
+				}
+			}
+		}
+	}
+	e.query(t, q, nil).mustData(t, &plain)
+	odd.query(t, q, nil).mustData(t, &got)
+	if plain.Nodes.TotalCount == 0 || plain.NodePools.TotalCount == 0 {
+		t.Fatalf("the simulated fleet is empty: %+v", plain)
+	}
+	if got.Nodes.TotalCount != plain.Nodes.TotalCount || got.NodePools.TotalCount != plain.NodePools.TotalCount {
+		t.Fatalf("%d nodes and %d node pools, want %d and %d", got.Nodes.TotalCount, got.NodePools.TotalCount, plain.Nodes.TotalCount, plain.NodePools.TotalCount)
+	}
+	for _, list := range [][]struct {
+		Node struct {
+			ID, Name string
+			Raw      map[string]any
+		}
+	}{got.Nodes.Edges, got.NodePools.Edges} {
+		for _, edge := range list {
+			if edge.Node.Name == "" || edge.Node.Raw == nil {
+				t.Fatalf("phantom item %+v", edge.Node)
+			}
+		}
+	}
+	if line := odd.gatewayMetric(t, `fleetgraph_vendor_null_items_total{backend="runai-a",kind="nodes"}`); line == "" || strings.HasSuffix(line, " 0") {
+		t.Fatalf("null-items metric %q, want the nulls counted", line)
 	}
 }
