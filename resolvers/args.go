@@ -78,6 +78,17 @@ func partialOne[T any](ctx context.Context, v *T, err error) (*T, error) {
 	return v, err
 }
 
+// emptyOnFailure turns the missing answer of a failed upstream call into an
+// empty list, for partialData to report the error beside it: a non-null list
+// field that fails must not null its object, and with it every list above
+// (a metrics outage would null the whole nodes answer).
+func emptyOnFailure(series []*model.MetricSeries, err error) []*model.MetricSeries {
+	if series == nil && err != nil {
+		return []*model.MetricSeries{}
+	}
+	return series
+}
+
 func nodeQuery(f *model.NodeFilter) (fleet.NodeQuery, error) {
 	var q fleet.NodeQuery
 	if f == nil {

@@ -31,7 +31,7 @@ func (r *nodeResolver) Metrics(ctx context.Context, obj *model.Node, types []mod
 		return nil, err
 	}
 	series, err := r.Fleet.NodeMetrics(ctx, obj, req)
-	return partialData(ctx, series, err)
+	return partialData(ctx, emptyOnFailure(series, err), err)
 }
 
 func (r *Resolver) Node() graph.NodeResolver { return &nodeResolver{r} }

@@ -40,7 +40,7 @@ func (r *nodePoolResolver) Metrics(ctx context.Context, obj *model.NodePool, typ
 		return nil, err
 	}
 	series, err := r.Fleet.NodePoolMetrics(ctx, obj, req)
-	return partialData(ctx, series, err)
+	return partialData(ctx, emptyOnFailure(series, err), err)
 }
 
 func (r *Resolver) NodePool() graph.NodePoolResolver { return &nodePoolResolver{r} }

@@ -390,3 +390,44 @@ func TestClustersStandWhenThePoolListingFails(t *testing.T) {
 		}
 	}
 }
+
+// TestNodesStandWhenMetricsFail: the metrics endpoints fail for every node
+// and pool. Each metrics field answers empty with its error, instead of the
+// whole nodes and nodePools answers going null through the non-null lists.
+func TestNodesStandWhenMetricsFail(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if err := e.ra.Control().SetFaults(simctl.Faults{ErrorRate: 1, ErrorStatus: 503, Routes: []string{
+		"GET /api/v1/nodes/{nodeId}/metrics", "GET /api/v1/clusters/{clusterUuid}/nodepools/{nodepoolName}/metrics"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	r := e.query(t, `query($from: DateTime!, $to: DateTime!) {
+		nodes(first: 3, filter: {provider: RUNAI}) { totalCount edges { node { name metrics(types: [CPU_UTILIZATION], start: $from, end: $to) { type } } } }
+		nodePools(first: 3, filter: {provider: RUNAI}) { totalCount edges { node { name metrics(types: [TOTAL_GPU], start: $from, end: $to) { type } } } } }`,
+		map[string]any{"from": now.Add(-time.Hour).Format(time.RFC3339), "to": now.Format(time.RFC3339)})
+	var data struct {
+		Nodes, NodePools *struct {
+			Edges []struct {
+				Node struct {
+					Name    string
+					Metrics []struct{ Type string }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if data.Nodes == nil || data.NodePools == nil || len(data.Nodes.Edges) != 3 || len(data.NodePools.Edges) != 3 {
+		t.Fatalf("data %.500s", r.Data)
+	}
+	if len(r.Errors) != 6 {
+		t.Fatalf("%d errors, want one per metrics field: %+v", len(r.Errors), r.Errors)
+	}
+	for _, err := range r.Errors {
+		if err.Extensions["code"] != "UPSTREAM_UNAVAILABLE" || len(err.Path) == 0 || err.Path[len(err.Path)-1] != "metrics" {
+			t.Fatalf("error %+v, want UPSTREAM_UNAVAILABLE at a metrics field", err)
+		}
+	}
+}
