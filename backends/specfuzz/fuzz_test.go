@@ -207,11 +207,13 @@ var cases = map[string]fuzzCase{
 func checkRunAIPool(t *testing.T, sent, got any) {
 	p := got.(*runai.NodePool)
 	checkFields(t, sent, "id", p.ID, "name", p.Name, "clusterId", p.ClusterID)
+	checkFilled(t, "node pool", sent, p)
 }
 
 func checkMANodePool(t *testing.T, sent, got any) {
 	np := got.(*modelarts.NodePool)
 	checkFields(t, sent, "metadata.name", np.Metadata.Name, "spec.resources.flavor", np.Spec.Resources.Flavor)
+	checkFilled(t, "node pool", sent, np)
 }
 
 func checkMANodes(t *testing.T, sent, got any) {
@@ -300,7 +302,8 @@ func checkFields(t *testing.T, sent any, pairs ...any) {
 }
 
 // checkItems checks that items are the non-null elements of sent, in order,
-// each with its fields (see checkFields).
+// each with its fields (see checkFields) and every modelled field filled
+// (see checkFilled).
 func checkItems[T any](t *testing.T, sent any, items []T, fields func(T) []any) {
 	t.Helper()
 	var want []any
@@ -314,7 +317,83 @@ func checkItems[T any](t *testing.T, sent any, items []T, fields func(T) []any) 
 	}
 	for i, it := range items {
 		checkFields(t, want[i], fields(it)...)
+		checkFilled(t, fmt.Sprintf("item %d", i), want[i], it)
 	}
+}
+
+// checkFilled checks that every field the DTO models carries what was sent:
+// dto is encoded back with its own json tags and compared with sent member
+// by member, where both have the member. A null sent may decode to
+// anything (a zero value); a list must come back as its non-null items; a
+// member whose shape the DTO deliberately changes (an object bucket read as
+// a list) is skipped.
+func checkFilled(t *testing.T, path string, sent, dto any) {
+	t.Helper()
+	data, err := json.Marshal(dto)
+	if err != nil {
+		t.Fatalf("%s: encode the decoded value: %v", path, err)
+	}
+	var back any
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	compareFilled(t, path, sent, back)
+}
+
+func compareFilled(t *testing.T, path string, sent, back any) {
+	t.Helper()
+	switch s := sent.(type) {
+	case nil:
+	case map[string]any:
+		b, ok := back.(map[string]any)
+		if !ok {
+			return
+		}
+		for k, bv := range b {
+			if sv, ok := s[k]; ok {
+				compareFilled(t, path+"."+k, sv, bv)
+			}
+		}
+	case []any:
+		b, ok := back.([]any)
+		if !ok {
+			return
+		}
+		var kept []any
+		for _, e := range s {
+			if e != nil {
+				kept = append(kept, e)
+			}
+		}
+		if len(b) != len(kept) {
+			t.Errorf("%s: %d items decoded, %d non-null sent", path, len(b), len(kept))
+			return
+		}
+		for i := range b {
+			compareFilled(t, fmt.Sprintf("%s[%d]", path, i), kept[i], b[i])
+		}
+	case string:
+		if b, ok := back.(string); ok && b != s && !sameInstant(s, b) {
+			t.Errorf("%s: decoded %q, sent %q", path, b, s)
+		}
+	case float64, bool:
+		if fmt.Sprint(back) != fmt.Sprint(s) {
+			if _, isString := back.(string); !isString { // StringMap keeps a number as text
+				t.Errorf("%s: decoded %v, sent %v", path, back, s)
+			} else if back != strconv.FormatFloat(asFloat(s), 'f', -1, 64) && back != fmt.Sprint(s) {
+				t.Errorf("%s: decoded %v, sent %v", path, back, s)
+			}
+		}
+	}
+}
+
+func asFloat(v any) float64 { f, _ := v.(float64); return f }
+
+// sameInstant: a timestamp may come back in another RFC 3339 spelling.
+func sameInstant(a, b string) bool {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	return errA == nil && errB == nil && ta.Equal(tb)
 }
 
 // operation is one 2xx answer schema of a document.
