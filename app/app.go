@@ -141,6 +141,7 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 	g.Service = fleet.NewService(reg, fleet.ServiceOptions{Cache: fc, ReadOnly: cfg.Mutations.Disabled, Live: fleet.LiveOptions{
 		MinInterval: time.Duration(cfg.Subscriptions.MinInterval), MaxInterval: time.Duration(cfg.Subscriptions.MaxInterval),
 		DefaultInterval: time.Duration(cfg.Subscriptions.DefaultInterval), MaxPerConnection: cfg.Subscriptions.MaxPerConnection,
+		MaxTotal: cfg.Subscriptions.MaxTotal,
 	}})
 	if g.Handler, err = g.newHandler(fc); err != nil {
 		_ = g.Close()

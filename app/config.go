@@ -295,10 +295,29 @@ func (d Duration) or(def time.Duration) time.Duration {
 	return time.Duration(d)
 }
 
-// SubscriptionsConfig bounds the polling behind subscriptions.
+// SubscriptionsConfig bounds the polling behind subscriptions, and the
+// streams (websocket and SSE connections) that carry them. Zero means the
+// default.
 type SubscriptionsConfig struct {
 	MinInterval      Duration `yaml:"minInterval"`      // default 5s: no sub-second polling of a vendor
 	MaxInterval      Duration `yaml:"maxInterval"`      // default 300s
 	DefaultInterval  Duration `yaml:"defaultInterval"`  // default 15s
-	MaxPerConnection int      `yaml:"maxPerConnection"` // default 20
+	MaxPerConnection int      `yaml:"maxPerConnection"` // default 20 (SUBSCRIPTION_LIMIT above)
+	// MaxTotal bounds the open subscriptions of the whole gateway, every
+	// connection together (default 1000; SUBSCRIPTION_LIMIT above): each
+	// may poll a vendor.
+	MaxTotal int `yaml:"maxTotal"`
+	// MaxStreams bounds the open websocket and SSE connections of the whole
+	// gateway (default 1000), MaxStreamsPerClient those of one client: its
+	// API key, else its remote IP (default 50; behind a proxy every client
+	// has the proxy's IP: use API keys or raise it). Above either, a new
+	// stream is refused (429 or 503 STREAM_LIMIT) before any GraphQL work.
+	MaxStreams          int `yaml:"maxStreams"`
+	MaxStreamsPerClient int `yaml:"maxStreamsPerClient"`
 }
+
+// Stream limits when the configuration leaves them 0.
+const (
+	DefaultMaxStreams          = 1000
+	DefaultMaxStreamsPerClient = 50
+)

@@ -102,7 +102,11 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.Use(operationLoaders{reg: g.Registry, cache: fc})
 	var gql http.Handler = srv
 	// Inside the deadline, so time in the queue counts toward it.
-	gql = g.streams(deadline(timeout, adm.limit(gql)), fleet.WithConnection)
+	sl, err := newStreamLimits(cfg.Subscriptions, g.Metrics.Registry)
+	if err != nil {
+		return nil, err
+	}
+	gql = g.streams(sl, deadline(timeout, adm.limit(gql)), fleet.WithConnection)
 	gql = httpGate(limits.MaxBodyBytes, gql)
 	gql = callerCredentials(gql)
 	gql = keys.requireAPIKey(gql)

@@ -84,12 +84,21 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 // deadline is cleared here (its handshake has no body; connection_init has
 // its own timeout); an SSE request's only once its body is read (see
 // sseTransport), so a trickled body still meets server.readTimeout.
-func (g *Gateway) streams(next http.Handler, connection func(context.Context) context.Context) http.Handler {
+//
+// Each stream counts against limits (subscriptions.maxStreams and
+// maxStreamsPerClient) for as long as it is open; over either it is
+// refused with STREAM_LIMIT before any GraphQL work.
+func (g *Gateway) streams(limits *streamLimits, next http.Handler, connection func(context.Context) context.Context) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isUpgrade(r) && !wantsEventStream(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		release, ok := limits.acquire(w, r)
+		if !ok {
+			return
+		}
+		defer release()
 		rc := http.NewResponseController(w)
 		if isUpgrade(r) && r.Method == http.MethodGet {
 			_ = rc.SetReadDeadline(time.Time{})

@@ -18,6 +18,9 @@ type LiveOptions struct {
 	DefaultInterval time.Duration // default 15s
 	// MaxPerConnection bounds the subscriptions of one connection (default 20).
 	MaxPerConnection int
+	// MaxTotal bounds the subscriptions of the whole gateway, every
+	// connection together (default 1000): each may poll a vendor.
+	MaxTotal int
 }
 
 func (o LiveOptions) withDefaults() LiveOptions {
@@ -34,14 +37,19 @@ func (o LiveOptions) withDefaults() LiveOptions {
 	if o.MaxPerConnection <= 0 {
 		o.MaxPerConnection = 20
 	}
+	if o.MaxTotal <= 0 {
+		o.MaxTotal = 1000
+	}
 	return o
 }
 
 // Hub shares upstream polling between subscribers: one poller per distinct
 // key, whatever the number of subscribers, stopped when the last one leaves.
+// It also counts the gateway's open subscriptions (LiveOptions.MaxTotal).
 type Hub struct {
 	mu     sync.Mutex
 	topics map[string]*topic
+	open   int // admitted subscriptions, all connections
 }
 
 type topic struct {
@@ -59,6 +67,14 @@ func (h *Hub) Topics() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.topics)
+}
+
+// Open is the number of subscriptions admitted and not ended (for tests
+// and metrics).
+func (h *Hub) Open() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open
 }
 
 // Subscribe returns a channel of poll results for key until ctx ends. The
@@ -83,8 +99,7 @@ func (h *Hub) Subscribe(ctx context.Context, key string, interval time.Duration,
 	}
 	h.mu.Unlock()
 
-	go func() {
-		<-ctx.Done()
+	context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		delete(t.subs, ch)
@@ -92,17 +107,29 @@ func (h *Hub) Subscribe(ctx context.Context, key string, interval time.Duration,
 			t.cancel()
 			delete(h.topics, key)
 		}
-	}()
+	})
 	return ch
 }
 
+// run polls key until ctx ends. A poll that panics is logged and skipped
+// (its subscribers wait for the next one): the poller is a goroutine of
+// its own, and a panic there would end the process.
 func (h *Hub) run(ctx context.Context, key string, t *topic, interval time.Duration, poll func(context.Context) any) {
+	defer recoverInto(ctx, "subscription poller", nil)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		v := poll(ctx)
+		v, err := safePoll(ctx, poll)
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				continue
+			}
 		}
 		h.mu.Lock()
 		t.latest, t.has = v, true
@@ -147,6 +174,11 @@ func credentialScope(ctx context.Context) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+func safePoll(ctx context.Context, poll func(context.Context) any) (v any, err error) {
+	defer recoverInto(ctx, "subscription poll", &err)
+	return poll(ctx), nil
+}
+
 type connKey struct{}
 
 // connection counts the subscriptions of one connection.
@@ -161,31 +193,68 @@ func WithConnection(ctx context.Context) context.Context {
 	return context.WithValue(ctx, connKey{}, &connection{})
 }
 
-// ErrTooManySubscriptions: a connection asked for more than MaxPerConnection.
-type ErrTooManySubscriptions struct{ Limit int }
+// Which limit refused a subscription (ErrTooManySubscriptions.Scope).
+const (
+	SubscriptionsPerConnection = "perConnection" // LiveOptions.MaxPerConnection
+	SubscriptionsTotal         = "total"         // LiveOptions.MaxTotal
+)
 
-func (e *ErrTooManySubscriptions) Error() string {
-	return "too many subscriptions on this connection (limit " + itoa(e.Limit) + ")"
+// ErrTooManySubscriptions: a connection asked for more than
+// MaxPerConnection, or the gateway has MaxTotal open. Nothing was called
+// upstream for the refused subscription.
+type ErrTooManySubscriptions struct {
+	Scope string // SubscriptionsPerConnection or SubscriptionsTotal
+	Limit int
 }
 
-// admit counts a new subscription of ctx's connection; release undoes it
-// when the subscription ends.
-func (s *Service) admit(ctx context.Context) error {
-	c, ok := ctx.Value(connKey{}).(*connection)
-	if !ok {
-		return nil
+func (e *ErrTooManySubscriptions) Error() string {
+	if e.Scope == SubscriptionsTotal {
+		return "the gateway has its limit of " + itoa(e.Limit) + " open subscriptions (subscriptions.maxTotal); try again later"
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.open >= s.live.MaxPerConnection {
-		return &ErrTooManySubscriptions{Limit: s.live.MaxPerConnection}
-	}
-	c.open++
-	go func() {
-		<-ctx.Done()
+	return "too many subscriptions on this connection (limit " + itoa(e.Limit) + ", subscriptions.maxPerConnection)"
+}
+
+// admit counts a new subscription against its connection's limit and the
+// gateway's, before anything is called upstream. The subscription gives
+// both back when ctx ends; release gives them back at once, for a
+// subscription that fails before it starts (calling it again, or after ctx
+// ended, does nothing).
+func (s *Service) admit(ctx context.Context) (release func(), err error) {
+	c, _ := ctx.Value(connKey{}).(*connection)
+	if c != nil {
 		c.mu.Lock()
-		c.open--
-		c.mu.Unlock()
-	}()
-	return nil
+		defer c.mu.Unlock()
+		if c.open >= s.live.MaxPerConnection {
+			return nil, &ErrTooManySubscriptions{Scope: SubscriptionsPerConnection, Limit: s.live.MaxPerConnection}
+		}
+	}
+	h := s.hub
+	h.mu.Lock()
+	if h.open >= s.live.MaxTotal {
+		h.mu.Unlock()
+		return nil, &ErrTooManySubscriptions{Scope: SubscriptionsTotal, Limit: s.live.MaxTotal}
+	}
+	h.open++
+	h.mu.Unlock()
+	if c != nil {
+		c.open++
+	}
+	var once sync.Once
+	undo := func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.open--
+			h.mu.Unlock()
+			if c != nil {
+				c.mu.Lock()
+				c.open--
+				c.mu.Unlock()
+			}
+		})
+	}
+	stop := context.AfterFunc(ctx, undo)
+	return func() {
+		stop()
+		undo()
+	}, nil
 }

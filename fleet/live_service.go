@@ -68,14 +68,16 @@ func (s *Service) SubscribeNodeMetrics(ctx context.Context, id ids.ID, r LiveReq
 	if err != nil {
 		return nil, err
 	}
-	node, err := s.Node(ctx, id)
+	release, err := s.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if node == nil {
-		return nil, &NotFoundError{What: "node", Name: id.Parts[1]}
+	node, err := s.Node(ctx, id)
+	if err == nil && node == nil {
+		err = &NotFoundError{What: "node", Name: id.Parts[1]}
 	}
-	if err := s.admit(ctx); err != nil {
+	if err != nil {
+		release()
 		return nil, err
 	}
 	interval := s.liveInterval(r.IntervalSeconds)
@@ -92,14 +94,16 @@ func (s *Service) SubscribeNodePoolMetrics(ctx context.Context, id ids.ID, r Liv
 	if err != nil {
 		return nil, err
 	}
-	pool, err := s.NodePool(ctx, id)
+	release, err := s.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if pool == nil {
-		return nil, &NotFoundError{What: "node pool", Name: id.Parts[len(id.Parts)-1]}
+	pool, err := s.NodePool(ctx, id)
+	if err == nil && pool == nil {
+		err = &NotFoundError{What: "node pool", Name: id.Parts[len(id.Parts)-1]}
 	}
-	if err := s.admit(ctx); err != nil {
+	if err != nil {
+		release()
 		return nil, err
 	}
 	interval := s.liveInterval(r.IntervalSeconds)
@@ -112,7 +116,7 @@ func (s *Service) SubscribeNodePoolMetrics(ctx context.Context, id ids.ID, r Liv
 
 // SubscribeFleetSummary streams the summary of the nodes matching q.
 func (s *Service) SubscribeFleetSummary(ctx context.Context, q NodeQuery, filterKey string, intervalSeconds *int) (<-chan *model.FleetSummaryUpdate, error) {
-	if err := s.admit(ctx); err != nil {
+	if _, err := s.admit(ctx); err != nil {
 		return nil, err
 	}
 	interval := s.liveInterval(intervalSeconds)
@@ -132,11 +136,13 @@ func (s *Service) SubscribeFleetSummary(ctx context.Context, q NodeQuery, filter
 }
 
 // forward converts the hub's channel to the subscription's type, and closes
-// it when ctx ends (gqlgen then completes the subscription).
+// it when ctx ends (gqlgen then completes the subscription). A panic in its
+// goroutine ends the subscription, not the process.
 func forward[T any](ctx context.Context, in <-chan any) <-chan T {
 	out := make(chan T)
 	go func() {
 		defer close(out)
+		defer recoverInto(ctx, "subscription forward", nil)
 		for {
 			select {
 			case <-ctx.Done():

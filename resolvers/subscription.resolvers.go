@@ -32,7 +32,8 @@ func (r *subscriptionResolver) NodeMetrics(ctx context.Context, nodeID string, t
 	if err != nil {
 		return nil, err
 	}
-	return r.Fleet.SubscribeNodeMetrics(ctx, id, liveRequest(types, intervalSeconds, windowSeconds, samples))
+	ch, err := r.Fleet.SubscribeNodeMetrics(ctx, id, liveRequest(types, intervalSeconds, windowSeconds, samples))
+	return ch, subscriptionRefusal(ctx, err)
 }
 
 // NodePoolMetrics is the resolver for the nodePoolMetrics field.
@@ -41,7 +42,8 @@ func (r *subscriptionResolver) NodePoolMetrics(ctx context.Context, nodePoolID s
 	if err != nil {
 		return nil, err
 	}
-	return r.Fleet.SubscribeNodePoolMetrics(ctx, id, liveRequest(types, intervalSeconds, windowSeconds, samples))
+	ch, err := r.Fleet.SubscribeNodePoolMetrics(ctx, id, liveRequest(types, intervalSeconds, windowSeconds, samples))
+	return ch, subscriptionRefusal(ctx, err)
 }
 
 // FleetSummary is the resolver for the fleetSummary field.
@@ -51,7 +53,8 @@ func (r *subscriptionResolver) FleetSummary(ctx context.Context, filter *model.N
 		return nil, err
 	}
 	key, _ := json.Marshal(filter)
-	return r.Fleet.SubscribeFleetSummary(ctx, q, string(key), intervalSeconds)
+	ch, err := r.Fleet.SubscribeFleetSummary(ctx, q, string(key), intervalSeconds)
+	return ch, subscriptionRefusal(ctx, err)
 }
 
 func (r *Resolver) FleetSummaryUpdate() graph.FleetSummaryUpdateResolver {

@@ -2,12 +2,14 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +259,189 @@ func TestWebsocketOperationsHaveTheirOwnLoaders(t *testing.T) {
 	}
 	if n := e.ra.Control().Count(raNodePools) - before; n != 1 {
 		t.Fatalf("%d pool listings for the query after recovery, want 1", n)
+	}
+}
+
+// errorExt is extensions.code, .limit and .max of a refusal's first error.
+func errorExt(t *testing.T, errs []gqlError) (code, limit string, maxValue float64) {
+	t.Helper()
+	if len(errs) == 0 {
+		t.Fatal("no error")
+	}
+	ext := errs[0].Extensions
+	code, _ = ext["code"].(string)
+	limit, _ = ext["limit"].(string)
+	maxValue, _ = ext["max"].(float64)
+	return code, limit, maxValue
+}
+
+// TestStreamLimits: websocket and SSE connections are bounded per client
+// (API key, else remote IP) and in total, refused with STREAM_LIMIT before
+// any GraphQL work; a closed stream gives its place back.
+func TestStreamLimits(t *testing.T) {
+	t.Parallel()
+	e := newProdEnv(t, prodOptions{envOptions: envOptions{configure: func(c *app.Config) {
+		c.Subscriptions.MaxStreamsPerClient = 2
+		c.Subscriptions.MaxStreams = 3
+		withAPIKeys(c)
+		c.Auth.APIKeys = append(c.Auth.APIKeys, app.APIKeyConfig{Name: "other", SHA256: sha256Hex("other-key")})
+	}}})
+	e.resetCounters()
+	first, _, err := wsDial(t, e.env, "X-API-Key", grafanaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := wsDial(t, e.env, "X-API-Key", grafanaKey); err != nil {
+		t.Fatal(err)
+	}
+	// The key's third stream, an SSE subscription: 429, nothing run.
+	sub := mustJSON(map[string]any{"query": liveSummary})
+	r := doWithin(t, e.env, 10*time.Second, "POST", "/graphql", strings.NewReader(sub), "Content-Type", "application/json", "Accept", "text/event-stream", "X-API-Key", grafanaKey)
+	if code, limit, maxValue := errorExt(t, gqlErrors(t, r)); r.status != http.StatusTooManyRequests || code != "STREAM_LIMIT" ||
+		limit != "streamsPerClient" || maxValue != 2 || r.hasData() || r.header.Get("Retry-After") == "" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	// Another key still gets one (3 in all), then the gateway is full: 503.
+	if _, _, err := wsDial(t, e.env, "X-API-Key", "other-key"); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err := wsDial(t, e.env, "X-API-Key", "other-key")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("fourth stream: %v %+v", err, resp)
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("%d upstream calls", n)
+	}
+	// A closed stream gives its place back (once the gateway saw it close).
+	_ = first.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, err := wsDial(t, e.env, "X-API-Key", grafanaKey)
+		if err == nil {
+			_ = c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the closed stream's place never came back: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := e.do(t, "GET", "/healthz", nil); r.status != 200 {
+		t.Fatalf("healthz %d", r.status)
+	}
+}
+
+// doWithin is e.do bounded by d: an answer that turns into an endless
+// stream fails the test instead of hanging it.
+func doWithin(t *testing.T, e *env, d time.Duration, method, path string, body io.Reader, header ...string) httpResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.gw.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%d, body not ended within %v: %v: %s", resp.StatusCode, d, err, raw)
+	}
+	out := httpResult{status: resp.StatusCode, header: resp.Header, body: raw}
+	_ = json.Unmarshal(raw, &out.json)
+	return out
+}
+
+func gqlErrors(t *testing.T, r httpResult) []gqlError {
+	t.Helper()
+	var out struct{ Errors []gqlError }
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	return out.Errors
+}
+
+// TestSubscriptionLimits: the subscriptions of one connection and of the
+// whole gateway are bounded; a refusal is SUBSCRIPTION_LIMIT (it was
+// INTERNAL, and there was no gateway-wide bound) with extensions.limit and
+// .max, and calls nothing upstream.
+func TestSubscriptionLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{configure: func(c *app.Config) {
+		c.Subscriptions.MaxPerConnection = 2
+		c.Subscriptions.MaxTotal = 3
+	}})
+	id := runaiPoolID(t, e)
+	// Polled once, then not for 300 s: the counters see only the refusals.
+	const held = `subscription { fleetSummary(intervalSeconds: 300) { at summary { nodes } } }`
+	poolSub := map[string]any{"query": `subscription($id: ID!) { nodePoolMetrics(nodePoolId: $id, types: [GPU_UTILIZATION], intervalSeconds: 300) { at } }`,
+		"variables": map[string]any{"id": id}}
+	subscribe := func(c *websocket.Conn, opID string, payload map[string]any) wsMessage {
+		t.Helper()
+		wsSend(t, c, wsMessage{ID: opID, Type: "subscribe", Payload: json.RawMessage(mustJSON(payload))})
+		for {
+			m, err := wsNext(t, c)
+			if err == nil && m.ID != opID && m.Type == "complete" {
+				continue // the end of an earlier, refused subscription
+			}
+			if err != nil || m.ID != opID {
+				t.Fatalf("subscribe %s: %+v %v", opID, m, err)
+			}
+			return m
+		}
+	}
+	refusal := func(m wsMessage) (string, string, float64) {
+		t.Helper()
+		var errs []gqlError
+		if m.Type == "next" {
+			var p struct{ Errors []gqlError }
+			_ = json.Unmarshal(m.Payload, &p)
+			errs = p.Errors
+		} else {
+			_ = json.Unmarshal(m.Payload, &errs)
+		}
+		return errorExt(t, errs)
+	}
+	a, b := wsReady(t, e), wsReady(t, e)
+	for _, opID := range []string{"1", "2"} {
+		if m := subscribe(a, opID, map[string]any{"query": held}); m.Type != "next" || strings.Contains(string(m.Payload), `"errors"`) {
+			t.Fatalf("subscription %s: %+v", opID, m)
+		}
+	}
+	e.resetCounters()
+	if code, limit, maxValue := refusal(subscribe(a, "3", poolSub)); code != "SUBSCRIPTION_LIMIT" || limit != "perConnection" || maxValue != 2 {
+		t.Fatalf("third on one connection: %s %s %v", code, limit, maxValue)
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("%d upstream calls for a refused subscription", n)
+	}
+	if m := subscribe(b, "1", map[string]any{"query": held}); m.Type != "next" || strings.Contains(string(m.Payload), `"errors"`) {
+		t.Fatalf("first on the second connection: %+v", m)
+	}
+	e.resetCounters()
+	if code, limit, maxValue := refusal(subscribe(b, "2", poolSub)); code != "SUBSCRIPTION_LIMIT" || limit != "total" || maxValue != 3 {
+		t.Fatalf("fourth on the gateway: %s %s %v", code, limit, maxValue)
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("%d upstream calls for a refused subscription", n)
+	}
+	// Ending one frees its place for the next subscriber, on any connection.
+	wsSend(t, a, wsMessage{ID: "1", Type: "complete"})
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 3; ; n++ {
+		m := subscribe(b, strconv.Itoa(n), map[string]any{"query": held})
+		if m.Type == "next" && !strings.Contains(string(m.Payload), `"errors"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ended subscription's place never came back: %+v", m)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
