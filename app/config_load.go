@@ -305,9 +305,14 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[int]string) 
 
 var lineRef = regexp.MustCompile(`line (\d+): `)
 
-// withPath names the field of a yaml decoding error by its path.
+// yamlValue is a value quoted in a yaml.v3 error ("cannot unmarshal !!str
+// `...` into int"): it may be a secret substituted into the wrong field.
+var yamlValue = regexp.MustCompile("`[^`]*`")
+
+// withPath names the field of a yaml decoding error by its path, without
+// the value.
 func withPath(err error, lines map[int]string) error {
-	msg := err.Error()
+	msg := yamlValue.ReplaceAllString(err.Error(), "(value not shown)")
 	if m := lineRef.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		if p, ok := lines[n]; ok {

@@ -195,7 +195,7 @@ modelarts:
   - name: m2
     endpoint: https://m.example
     projectID: p
-    iam: {endpoint: https://iam.example, username: u, passwordFile: `+pw+`, domain: d}
+    iam: {endpoint: https://iam.example, username: u, passwordFile: `+pw+`, domain: d, project: pr}
   - name: m3
     endpoint: https://m.example
     projectID: p

@@ -86,10 +86,13 @@ func (c *Config) validateBackends() error {
 			return fmt.Errorf("config: %s: accessKey and secretKey go together", path)
 		}
 		if m.IAM != nil {
-			for _, f := range []struct{ name, val string }{{"endpoint", m.IAM.Endpoint}, {"username", m.IAM.Username}, {"password", m.IAM.Password}, {"domain", m.IAM.Domain}} {
+			for _, f := range []struct{ name, val string }{{"endpoint", m.IAM.Endpoint}, {"username", m.IAM.Username}, {"password", m.IAM.Password}, {"domain", m.IAM.Domain}, {"project", m.IAM.Project}} {
 				if f.val == "" {
 					return fmt.Errorf("config: %s.iam.%s is required", path, f.name)
 				}
+			}
+			if err := httpURL(m.IAM.Endpoint); err != nil {
+				return fmt.Errorf("config: %s.iam.endpoint: %w", path, err)
 			}
 		}
 		if m.Timeout < 0 {
@@ -99,10 +102,23 @@ func (c *Config) validateBackends() error {
 	return nil
 }
 
+// httpURL accepts what the vendor clients accept: an absolute http(s) URL
+// without user info, query or fragment (the clients append paths and
+// queries to it, and every transport error would quote them). The error
+// never repeats the value: it may carry a credential.
 func httpURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	switch {
+	case err != nil:
+		return errors.New("is not a valid URL (the value is not repeated here: it may hold a secret)")
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return errors.New("is not an absolute http(s) URL (write https://host[:port][/path])")
+	case u.User != nil:
+		return errors.New("must not carry user info: credentials have their own fields")
+	case u.RawQuery != "" || u.ForceQuery:
+		return errors.New("must not carry a query string")
+	case u.Fragment != "":
+		return errors.New("must not carry a fragment")
 	}
 	return nil
 }
@@ -271,7 +287,8 @@ func (c *Config) validateRedis() error {
 	}
 	if c.Redis.URL != "" {
 		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
-			return fmt.Errorf("config: redis.url: %w", err)
+			// go-redis quotes the URL or its parts, password included.
+			return errors.New("config: redis.url is not a valid Redis URL (redis://[user:password@]host:port[/db] or rediss://...; the value is not repeated here)")
 		}
 	}
 	return nil

@@ -2,14 +2,21 @@ package resolvers
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"syscall"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/fleet"
 )
 
@@ -121,12 +128,123 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 			ext["requestId"] = api.RequestID
 		}
 	}
-	if code == CodeInternal {
+	switch {
+	case code == CodeInternal:
 		slog.ErrorContext(ctx, "internal error", "err", err, "path", presented.Path.String())
 		presented.Message = "internal error"
+	case in == nil && (provider != "" || be != nil):
+		// The whole chain (vendor URL, address, route) is for the operator;
+		// input errors are the gateway's own words.
+		slog.WarnContext(ctx, "upstream error", "code", code, "err", err, "path", presented.Path.String())
+		presented.Message = clientMessage(err, code, provider, presented.Message)
 	}
 	presented.Extensions = ext
 	return presented
+}
+
+// clientMessage is what a client is told of a backend's failure: which
+// backend and what went wrong, never the vendor's host:port, path or query
+// string, which err.Error() carries (url.Error quotes the whole URL,
+// net.OpError the address, the backends' errors their route).
+func clientMessage(err error, code string, provider backends.Provider, fallback string) string {
+	who := backendName(err, provider)
+	var tr *backends.TransportError
+	var api *backends.APIError
+	var partial *backends.PartialError
+	switch {
+	case errors.Is(err, resilience.ErrBreakerOpen):
+		return who + " is unavailable: its circuit breaker is open after repeated failures"
+	case errors.As(err, &partial):
+		return fmt.Sprintf("%s answered in part: %v missing", who, partial.Missing)
+	case errors.As(err, &api):
+		msg := api.Message
+		if msg == "" {
+			msg = http.StatusText(api.Status)
+		}
+		if api.Code != "" {
+			return fmt.Sprintf("%s answered %d %s: %s", who, api.Status, api.Code, scrub(msg))
+		}
+		return fmt.Sprintf("%s answered %d: %s", who, api.Status, scrub(msg))
+	case code == CodeUpstreamTimeout:
+		return who + " did not answer in time"
+	case errors.As(err, &tr):
+		return who + " could not be reached: " + transportReason(tr.Err)
+	}
+	return scrub(fallback)
+}
+
+func backendName(err error, provider backends.Provider) string {
+	name := ""
+	var be *fleet.BackendError
+	var api *backends.APIError
+	var tr *backends.TransportError
+	var partial *backends.PartialError
+	switch {
+	case errors.As(err, &be):
+		name = be.Backend
+	case errors.As(err, &api):
+		name = api.Backend
+	case errors.As(err, &tr):
+		name = tr.Backend
+	case errors.As(err, &partial):
+		name = partial.Backend
+	}
+	vendor := map[backends.Provider]string{backends.RunAI: "Run:ai", backends.ModelArts: "ModelArts"}[provider]
+	switch {
+	case vendor == "":
+		return "backend " + name
+	case name == "":
+		return vendor
+	}
+	return vendor + " backend " + name
+}
+
+// transportReason names a transport failure without its addresses.
+func transportReason(err error) string {
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "host unreachable"
+	case errors.As(err, &dns):
+		return "name not resolved"
+	case errors.As(err, &cert):
+		return "TLS certificate not trusted"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before the answer"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "timed out"
+	}
+	return "transport error"
+}
+
+// leakPatterns match what must not reach a client in a message that came
+// from a vendor or a wrapped error: URLs, IP addresses and host:port pairs,
+// absolute paths.
+var leakPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`),
+	regexp.MustCompile(`\[[0-9a-fA-F:.]+\](:\d+)?`),
+	regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`),
+	regexp.MustCompile(`\b[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*:\d{2,5}\b`),
+	regexp.MustCompile(`(^|[\s"'(=])/[^\s"')]*`),
+}
+
+// scrub replaces URLs, addresses and paths in msg.
+func scrub(msg string) string {
+	for i, re := range leakPatterns {
+		repl := "[redacted]"
+		if i == len(leakPatterns)-1 {
+			repl = "${1}[path]"
+		}
+		msg = re.ReplaceAllString(msg, repl)
+	}
+	return msg
 }
 
 // addErrors reports per-backend failures of a fan-out beside the data of the

@@ -50,7 +50,19 @@ func HostileDocuments(tokens int) []HostileDocument {
 		{"many operations", seq(ops, "query Q%d { ...F } ") + "fragment F on Query { __typename }", "operations"},
 		{"deeply nested list value", "{ nodes(first: " + rep("[", n(2)) + "1" + rep("]", n(2)) + ") { totalCount } }", "inputDepth"},
 		{"nested fields sharing response names", overlapTree(tokens), "selections"},
+		{"fragment bomb", fragmentBomb(40), "complexity"},
 	}
+}
+
+// fragmentBomb doubles its selection at each of n levels: 2^n fields once
+// expanded, in a document of a few hundred bytes.
+func fragmentBomb(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{ backends { ...F%d } } fragment F0 on Backend { name provider }", n)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, " fragment F%d on Backend { ...F%d ...F%d }", i, i-1, i-1)
+	}
+	return b.String()
 }
 
 // HostileUnderLimits returns documents that pass the document limits
