@@ -296,7 +296,18 @@ func (r *Redis) bounded(ctx context.Context, fn func(context.Context) error) err
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	done := make(chan error, 1) // buffered: an abandoned fn must not block forever
-	go func() { done <- fn(ctx) }()
+	go func() {
+		// Its own goroutine: a panic here would end the process, and a
+		// broken cache must only make requests slower.
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: redis: panic: %v", ErrUnavailable, p)
+			}
+			done <- err
+		}()
+		err = fn(ctx)
+	}()
 	select {
 	case err := <-done:
 		return err

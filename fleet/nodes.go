@@ -190,7 +190,9 @@ func (r MetricsRequest) pick(res metricsResult) ([]*model.MetricSeries, error) {
 // an empty list. On a 207 the series that came back are returned together
 // with an error naming the missing types.
 func (s *Service) NodeMetrics(ctx context.Context, n *model.Node, r MetricsRequest) ([]*model.MetricSeries, error) {
-	if n.Provider != model.ProviderRunai {
+	if n.Provider != model.ProviderRunai || n.VendorID == "" {
+		// A Run:ai node without an id (the Node schema does not require
+		// one) cannot be addressed by GET /api/v1/nodes/{nodeId}/metrics.
 		return []*model.MetricSeries{}, nil
 	}
 	res, err := loadersFor(ctx).nodeMetrics.Load(ctx, r.key(n.Backend, n.VendorID, ""))()
@@ -283,6 +285,7 @@ func (s *Service) Telemetry(ctx context.Context, q TelemetryQuery) Partial[*mode
 		calls = append(calls, cl)
 		go func() {
 			defer close(cl.done)
+			defer recoverInto(ctx, "telemetry "+cl.backend, &cl.err)
 			cl.resp, cl.err = c.NodeTelemetry(ctx, opts)
 		}()
 	}
