@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,6 +162,9 @@ func resources(in map[string]string) *model.Resources {
 			continue
 		}
 		v := q.AsApproximateFloat64()
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			continue // "1e400" parses, but no Float can carry it
+		}
 		out.All = append(out.All, &model.ResourceQuantity{Name: name, Value: v, Quantity: raw})
 		switch name {
 		case modelarts.ResourceCPU:

@@ -162,3 +162,17 @@ func TestRequestIDFromTheBody(t *testing.T) {
 		t.Fatalf("err %v, want the body's request_id", err)
 	}
 }
+
+func TestItemsWithoutNameAreSkipped(t *testing.T) {
+	t.Parallel()
+	c, rec := fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"items":[{"metadata":{"name":""}},{"kind":"Pool"},`+maPool+`]}`)
+	})
+	pools, err := c.ListPools(t.Context())
+	if err != nil || len(pools) != 1 || pools[0].Metadata.Name != "pool-a" {
+		t.Fatalf("ListPools: %+v, %v", pools, err)
+	}
+	if got := rec.counts(); got["ma-fake/pools"] != 2 {
+		t.Fatalf("skipped %v, want 2 pools", got)
+	}
+}

@@ -77,7 +77,7 @@ func (c *Client) ListNodePools(ctx context.Context, pool string) ([]NodePool, er
 	if err := json.Unmarshal(data, &l); err != nil {
 		return nil, c.decodeError(http.MethodGet, RouteNodePools, err)
 	}
-	nps, err := decodeItems[NodePool](l.Items)
+	nps, err := decodeItems[NodePool](c, RouteNodePools, l.Items)
 	if err != nil {
 		return nil, c.decodeError(http.MethodGet, RouteNodePools, err)
 	}

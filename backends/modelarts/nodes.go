@@ -130,13 +130,13 @@ func (c *Client) listNodes(ctx context.Context, route string, args ...string) ([
 		if err := json.Unmarshal(data, &page); err != nil {
 			return nil, c.decodeError(http.MethodGet, route, err)
 		}
-		nodes, err := decodeItems[Node](page.Items)
+		nodes, err := decodeItems[Node](c, route, page.Items)
 		if err != nil {
 			return nil, c.decodeError(http.MethodGet, route, err)
 		}
 		all = append(all, nodes...)
 		cont = page.Metadata.Continue
-		if cont == "" || len(nodes) == 0 {
+		if cont == "" || len(page.Items) == 0 { // items as sent: skipped ones still make a page
 			return all, nil
 		}
 		if seen[cont] {

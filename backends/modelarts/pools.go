@@ -135,7 +135,7 @@ func (c *Client) ListPools(ctx context.Context) ([]Pool, error) {
 	if err := json.Unmarshal(data, &l); err != nil {
 		return nil, c.decodeError(http.MethodGet, RoutePools, err)
 	}
-	pools, err := decodeItems[Pool](l.Items)
+	pools, err := decodeItems[Pool](c, RoutePools, l.Items)
 	if err != nil {
 		return nil, c.decodeError(http.MethodGet, RoutePools, err)
 	}

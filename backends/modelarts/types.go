@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
 )
 
 // Shared DTO parts of pools, node pools and nodes. JSON names are the
@@ -193,19 +195,37 @@ type CreatingStep struct {
 type rawSetter interface{ setRaw(json.RawMessage) }
 
 // decodeItems decodes each raw item into a T and keeps the raw bytes.
+// An item without metadata.name has no identity: nothing could address it
+// (every path names it), and it would be a phantom like a null item. It is
+// skipped, and counted with the null items.
 func decodeItems[T any, PT interface {
 	*T
 	rawSetter
-}](items []json.RawMessage) ([]T, error) {
-	out := make([]T, len(items))
+	name() string
+}](c *Client, route string, items []json.RawMessage) ([]T, error) {
+	out := make([]T, 0, len(items))
+	nameless := 0
 	for i, raw := range items {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
-		PT(&out[i]).setRaw(raw)
+		if PT(&v).name() == "" {
+			nameless++
+			continue
+		}
+		PT(&v).setRaw(raw)
+		out = append(out, v)
+	}
+	if nameless > 0 {
+		c.observer.NullItems(c.cfg.Name, backends.RouteKind(route), nameless)
 	}
 	return out, nil
 }
+
+func (p *Pool) name() string     { return p.Metadata.Name }
+func (n *NodePool) name() string { return n.Metadata.Name }
+func (n *Node) name() string     { return n.Metadata.Name }
 
 // decodeOne decodes one object and keeps its bytes.
 func decodeOne[T any, PT interface {

@@ -166,6 +166,13 @@ type request struct {
 // check and decoding into out (when out is non-nil). It returns the 2xx
 // status so that callers can tell 207 from 200.
 func (c *Client) do(ctx context.Context, req request, out any) (int, error) {
+	for _, a := range req.args {
+		if a == "" {
+			// An empty path parameter addresses another resource
+			// (/api/v1/node-pools/ is the listing, /nodes//metrics none).
+			return 0, fmt.Errorf("%s %s: %s %s: empty path parameter: %w", backends.RunAI, c.name, req.method, req.route, backends.ErrBadRequest)
+		}
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, backends.ErrTimeout)
 	defer cancel()
 

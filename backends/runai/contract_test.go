@@ -208,3 +208,60 @@ func TestRequestIDOfAnIngress(t *testing.T) {
 		t.Fatalf("err %v, want RequestID ingress-7f3a", err)
 	}
 }
+
+func TestItemsWithoutIdentityAreSkipped(t *testing.T) {
+	t.Parallel()
+	c, rec := observedServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Query().Get("offset") != "" && r.URL.Query().Get("offset") != "0":
+			io.WriteString(w, `{}`)
+		case strings.HasSuffix(r.URL.Path, "/nodes"):
+			io.WriteString(w, `{"nodes":[{"id":"x","name":"","status":"Ready"},`+nodeJSON(1)+`]}`)
+		case strings.HasSuffix(r.URL.Path, "/node-pools"):
+			io.WriteString(w, `{"nodepools":[{"id":"","name":"p"},{"id":"2","name":""},{"id":"3","name":"q"}]}`)
+		default:
+			io.WriteString(w, `[{"uuid":"","name":"c0"},{"uuid":"c","name":"c1"}]`)
+		}
+	})
+	ctx := callerCtx(t)
+	nodes, err := c.ListNodes(ctx, "c", nil)
+	if err != nil || len(nodes) != 1 || nodes[0].Name != "n1" {
+		t.Fatalf("ListNodes: %+v, %v", nodes, err)
+	}
+	pools, err := c.ListNodePools(ctx, nil)
+	if err != nil || len(pools) != 1 || pools[0].ID != "3" {
+		t.Fatalf("ListNodePools: %+v, %v", pools, err)
+	}
+	clusters, err := c.ListClusters(ctx)
+	if err != nil || len(clusters) != 1 || clusters[0].UUID != "c" {
+		t.Fatalf("ListClusters: %+v, %v", clusters, err)
+	}
+	nulls, _ := rec.counts()
+	if want := map[string]int{"runai-fake/nodes": 1, "runai-fake/node-pools": 2, "runai-fake/clusters": 1}; !maps.Equal(nulls, want) {
+		t.Fatalf("skipped items %v, want %v", nulls, want)
+	}
+}
+
+func TestEmptyPathParameterMakesNoCall(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	var mu sync.Mutex
+	c, _ := observedServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		io.WriteString(w, `{"nodepools":[]}`)
+	})
+	ctx := callerCtx(t)
+	if _, err := c.GetNodePool(ctx, ""); !errors.Is(err, backends.ErrBadRequest) {
+		t.Fatalf("GetNodePool(\"\"): %v, want ErrBadRequest", err)
+	}
+	if _, err := c.NodeMetrics(ctx, "", runai.MetricsOptions{Types: []string{"GPU_UTILIZATION"}, Start: start, End: end}); !errors.Is(err, backends.ErrBadRequest) {
+		t.Fatalf("NodeMetrics(\"\"): %v, want ErrBadRequest", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("%d calls, want none (GET /api/v1/node-pools/ is the listing)", calls)
+	}
+}

@@ -34,6 +34,12 @@ func decodeElems[T any, P rawHolder[T]](c *Client, req request, elems []json.Raw
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
+		if k, ok := any(&v).(keyed); ok && k.key() == "" {
+			// No identity (an empty name or id): nothing could address
+			// it, and it would be a phantom like a null. Counted as one.
+			nulls++
+			continue
+		}
 		P(&v).setRaw(raw)
 		out = append(out, v)
 	}
@@ -41,6 +47,21 @@ func decodeElems[T any, P rawHolder[T]](c *Client, req request, elems []json.Raw
 		c.observer.NullItems(c.name, backends.RouteKind(req.route), nulls)
 	}
 	return out, nil
+}
+
+// keyed is a DTO with an identity that a listing item must have.
+type keyed interface{ key() string }
+
+func (n *Node) key() string           { return n.Name }
+func (c *Cluster) key() string        { return c.UUID }
+func (p *LegacyNodePool) key() string { return p.Name }
+
+// key: a pool is addressed by id and, for metrics, by name.
+func (p *NodePool) key() string {
+	if p.Name == "" {
+		return ""
+	}
+	return p.ID
 }
 
 func isNull(raw json.RawMessage) bool {

@@ -1,4 +1,6 @@
-// Package specfuzz holds the spec-driven fuzz test of the vendor decoders
-// (fuzz_test.go): random answers drawn from the vendors' OpenAPI documents
-// go through the real Run:ai and ModelArts clients. It has no other code.
+// Package specfuzz draws random vendor answers from the vendors' OpenAPI
+// documents (Gen, over kin-openapi schemas) for the spec-driven fuzz tests:
+// fuzz_test.go sends them through the real Run:ai and ModelArts clients,
+// and tests/ through the whole gateway. It is test support: nothing in the
+// gateway imports it.
 package specfuzz

@@ -9,18 +9,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
+	"github.com/fleetgraph/fleetgraph/backends/specfuzz"
 	"github.com/fleetgraph/fleetgraph/internal/testutil"
 )
 
@@ -79,7 +77,7 @@ var cases = map[string]fuzzCase{
 		return ra.ListClusters(ctx)
 	},
 		func(t *testing.T, sent, got any) {
-			checkItems(t, sent, got.([]runai.Cluster), func(c runai.Cluster) []any { return []any{"uuid", c.UUID, "name", c.Name} })
+			checkItems(t, sent, got.([]runai.Cluster), func(c runai.Cluster) []any { return []any{"uuid", c.UUID, "name", c.Name} }, "uuid")
 		}},
 	"get_cluster_by_uuid": {func(ctx context.Context, ra *runai.Client, _ *modelarts.Client) (any, error) {
 		return ra.GetCluster(ctx, "c")
@@ -94,7 +92,7 @@ var cases = map[string]fuzzCase{
 		func(t *testing.T, sent, got any) {
 			checkItems(t, member(sent, "nodes"), got.([]runai.Node), func(n runai.Node) []any {
 				return []any{"name", n.Name, "status", n.Status, "nodePool", n.NodePool, "clusterUuid", n.ClusterUUID}
-			})
+			}, "name")
 		}},
 	"count_nodes": {func(ctx context.Context, ra *runai.Client, _ *modelarts.Client) (any, error) {
 		return ra.CountNodes(ctx, "c", nil)
@@ -110,7 +108,7 @@ var cases = map[string]fuzzCase{
 		func(t *testing.T, sent, got any) {
 			checkItems(t, member(sent, "nodepools"), got.([]runai.NodePool), func(p runai.NodePool) []any {
 				return []any{"id", p.ID, "name", p.Name, "clusterId", p.ClusterID}
-			})
+			}, "id", "name")
 		}},
 	"get_nodepool": {func(ctx context.Context, ra *runai.Client, _ *modelarts.Client) (any, error) {
 		return ra.GetNodePool(ctx, "1")
@@ -132,7 +130,7 @@ var cases = map[string]fuzzCase{
 		return ra.LegacyListNodePools(ctx, "c")
 	},
 		func(t *testing.T, sent, got any) {
-			checkItems(t, sent, got.([]runai.LegacyNodePool), func(p runai.LegacyNodePool) []any { return []any{"name", p.Name, "clusterId", p.ClusterID} })
+			checkItems(t, sent, got.([]runai.LegacyNodePool), func(p runai.LegacyNodePool) []any { return []any{"name", p.Name, "clusterId", p.ClusterID} }, "name")
 		}},
 	"get_node_metrics": {func(ctx context.Context, ra *runai.Client, _ *modelarts.Client) (any, error) {
 		return partialOK(ra.NodeMetrics(ctx, "n", mopts))
@@ -161,7 +159,7 @@ var cases = map[string]fuzzCase{
 		return ma.ListPools(ctx)
 	},
 		func(t *testing.T, sent, got any) {
-			checkItems(t, member(sent, "items"), got.([]modelarts.Pool), func(p modelarts.Pool) []any { return []any{"metadata.name", p.Metadata.Name} })
+			checkItems(t, member(sent, "items"), got.([]modelarts.Pool), func(p modelarts.Pool) []any { return []any{"metadata.name", p.Metadata.Name} }, "metadata.name")
 		}},
 	"ShowPool": {func(ctx context.Context, _ *runai.Client, ma *modelarts.Client) (any, error) {
 		return ma.GetPool(ctx, "p")
@@ -175,7 +173,7 @@ var cases = map[string]fuzzCase{
 		func(t *testing.T, sent, got any) {
 			checkItems(t, member(sent, "items"), got.([]modelarts.NodePool), func(p modelarts.NodePool) []any {
 				return []any{"metadata.name", p.Metadata.Name, "spec.resources.flavor", p.Spec.Resources.Flavor}
-			})
+			}, "metadata.name")
 		}},
 	"ShowNodePool": {func(ctx context.Context, _ *runai.Client, ma *modelarts.Client) (any, error) {
 		return ma.GetNodePool(ctx, "p", "np")
@@ -219,7 +217,7 @@ func checkMANodePool(t *testing.T, sent, got any) {
 func checkMANodes(t *testing.T, sent, got any) {
 	checkItems(t, member(sent, "items"), got.([]modelarts.Node), func(n modelarts.Node) []any {
 		return []any{"metadata.name", n.Metadata.Name, "status.phase", n.Status.Phase}
-	})
+	}, "metadata.name")
 }
 
 func checkMetrics(t *testing.T, sent, got any) {
@@ -304,11 +302,20 @@ func checkFields(t *testing.T, sent any, pairs ...any) {
 // checkItems checks that items are the non-null elements of sent, in order,
 // each with its fields (see checkFields) and every modelled field filled
 // (see checkFilled).
-func checkItems[T any](t *testing.T, sent any, items []T, fields func(T) []any) {
+//
+// identity names the members an item must have (non-empty strings) to be
+// kept: the clients skip an item nothing could address, like a null one.
+func checkItems[T any](t *testing.T, sent any, items []T, fields func(T) []any, identity ...string) {
 	t.Helper()
 	var want []any
 	for _, e := range list(sent) {
-		if e != nil {
+		keep := e != nil
+		for _, path := range identity {
+			if s, _ := member(e, path).(string); s == "" {
+				keep = false
+			}
+		}
+		if keep {
 			want = append(want, e)
 		}
 	}
@@ -396,47 +403,16 @@ func sameInstant(a, b string) bool {
 	return errA == nil && errB == nil && ta.Equal(tb)
 }
 
-// operation is one 2xx answer schema of a document.
-type operation struct {
-	file, id, status string
-	schema           *openapi3.SchemaRef
-}
-
 var (
 	opsOnce sync.Once
-	ops     []operation
+	ops     []specfuzz.Operation
 	opsErr  error
 )
 
-// loadOperations reads the four documents with kin-openapi and returns
-// every operation's first 2xx JSON schema.
-func loadOperations(t testing.TB) []operation {
+func loadOperations(t testing.TB) []specfuzz.Operation {
 	t.Helper()
 	dir := testutil.SharedDir(t)
-	opsOnce.Do(func() {
-		for _, file := range specFiles {
-			doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join(dir, file))
-			if err != nil {
-				opsErr = fmt.Errorf("%s: %w", file, err)
-				return
-			}
-			for _, path := range doc.Paths.InMatchingOrder() {
-				for _, op := range doc.Paths.Value(path).Operations() {
-					for _, status := range []string{"200", "201", "202", "204", "207"} {
-						resp := op.Responses.Value(status)
-						if resp == nil || resp.Value == nil {
-							continue
-						}
-						var schema *openapi3.SchemaRef
-						if mt := resp.Value.Content.Get("application/json"); mt != nil {
-							schema = mt.Schema
-						}
-						ops = append(ops, operation{file: file, id: op.OperationID, status: status, schema: schema})
-					}
-				}
-			}
-		}
-	})
+	opsOnce.Do(func() { ops, opsErr = specfuzz.Operations(dir, specFiles...) })
 	if opsErr != nil {
 		t.Fatal(opsErr)
 	}
@@ -492,34 +468,34 @@ func clients(t testing.TB, base string) (*runai.Client, *modelarts.Client) {
 }
 
 // runOne draws one answer for op from seed and checks the client on it.
-func runOne(t *testing.T, fs *fuzzServer, ra *runai.Client, ma *modelarts.Client, op operation, seed uint64, hostile bool) {
+func runOne(t *testing.T, fs *fuzzServer, ra *runai.Client, ma *modelarts.Client, op specfuzz.Operation, seed uint64, hostile bool) {
 	t.Helper()
-	c := cases[op.id]
+	c := cases[op.ID]
 	var sent any
 	body := []byte(nil)
-	if op.schema != nil {
-		sent = newGen(seed, hostile).value(op.schema, 0)
+	if op.Schema != nil {
+		sent = specfuzz.New(seed, hostile).Value(op.Schema)
 		var err error
 		if body, err = json.Marshal(sent); err != nil {
 			t.Fatal(err)
 		}
 	}
-	status, _ := strconv.Atoi(op.status)
+	status, _ := strconv.Atoi(op.Status)
 	fs.set(status, body)
 	ctx := backends.WithCredentials(t.Context(), backends.Credentials{RunAIBearer: "fuzz"})
 	defer func() {
 		if p := recover(); p != nil {
-			t.Fatalf("%s %s seed %d (hostile %v): panic: %v\nbody: %.2000s", op.file, op.id, seed, hostile, p, body)
+			t.Fatalf("%s %s seed %d (hostile %v): panic: %v\nbody: %.2000s", op.File, op.ID, seed, hostile, p, body)
 		}
 	}()
 	got, err := c.call(ctx, ra, ma)
 	if err != nil {
-		t.Fatalf("%s %s %s seed %d (hostile %v): %v\nbody: %.2000s", op.file, op.id, op.status, seed, hostile, err, body)
+		t.Fatalf("%s %s %s seed %d (hostile %v): %v\nbody: %.2000s", op.File, op.ID, op.Status, seed, hostile, err, body)
 	}
 	if sent != nil {
 		c.check(t, sent, got)
 		if t.Failed() {
-			t.Logf("%s %s seed %d (hostile %v), body: %.2000s", op.file, op.id, seed, hostile, body)
+			t.Logf("%s %s seed %d (hostile %v), body: %.2000s", op.File, op.ID, seed, hostile, body)
 		}
 	}
 }
@@ -540,16 +516,16 @@ func TestSpecDrivenDecoders(t *testing.T) {
 	t.Parallel()
 	var covered, skipped []string
 	for _, op := range loadOperations(t) {
-		name := op.file + " " + op.id
-		if _, ok := cases[op.id]; !ok {
+		name := op.File + " " + op.ID
+		if _, ok := cases[op.ID]; !ok {
 			if !uncovered[name] {
-				t.Errorf("%s (%s): no fuzz case and not listed as uncovered", name, op.status)
+				t.Errorf("%s (%s): no fuzz case and not listed as uncovered", name, op.Status)
 			}
 			skipped = append(skipped, name)
 			continue
 		}
-		covered = append(covered, name+" "+op.status)
-		t.Run(op.file+"/"+op.id+"/"+op.status, func(t *testing.T) {
+		covered = append(covered, name+" "+op.Status)
+		t.Run(op.File+"/"+op.ID+"/"+op.Status, func(t *testing.T) {
 			t.Parallel()
 			fs := newFuzzServer(t)
 			ra, ma := clients(t, fs.srv.URL)
@@ -570,9 +546,9 @@ func FuzzSpecDrivenDecoders(f *testing.F) {
 	f.Add(uint16(0), uint64(1), false)
 	f.Add(uint16(3), uint64(7), true)
 	all := loadOperations(f)
-	var covered []operation
+	var covered []specfuzz.Operation
 	for _, op := range all {
-		if _, ok := cases[op.id]; ok {
+		if _, ok := cases[op.ID]; ok {
 			covered = append(covered, op)
 		}
 	}

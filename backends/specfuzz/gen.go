@@ -1,4 +1,4 @@
-package specfuzz_test
+package specfuzz
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// gen draws random JSON values (as encoding/json would decode them: map,
+// Gen draws random JSON values (as encoding/json would decode them: map,
 // []any, string, float64, bool, nil) from kin-openapi schemas. They are
 // valid against the schema, with everything the schema allows and our
 // simulators never send: optional members left out, nulls where nullable,
@@ -19,24 +19,31 @@ import (
 // what the vendors were seen to send outside the letter of their documents:
 // null list items, unknown enum strings, "NaN"-like strings where a number
 // travels as a string.
-type gen struct {
+type Gen struct {
 	r       *rand.Rand
 	hostile bool
 	// budget bounds the number of values of one document, so that a huge
 	// list of deep objects stays a few MB.
 	budget int
+	// HugeLists draws a list of 500..2000 items now and then (default
+	// true): paging and limits must cope. Off for many-call tests.
+	HugeLists bool
 }
 
 const maxDepth = 10
 
-func newGen(seed uint64, hostile bool) *gen {
-	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), hostile: hostile, budget: 200000}
+// New returns a Gen drawing from seed; hostile adds what the vendors send
+// outside the letter of their documents (see Gen).
+func New(seed uint64, hostile bool) *Gen {
+	return &Gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), hostile: hostile, budget: 200000, HugeLists: true}
 }
 
-func (g *gen) chance(p float64) bool { return g.r.Float64() < p }
+func (g *Gen) chance(p float64) bool { return g.r.Float64() < p }
 
-// value draws one value of ref.
-func (g *gen) value(ref *openapi3.SchemaRef, depth int) any {
+// Value draws one value of ref.
+func (g *Gen) Value(ref *openapi3.SchemaRef) any { return g.value(ref, 0) }
+
+func (g *Gen) value(ref *openapi3.SchemaRef, depth int) any {
 	g.budget--
 	if ref == nil || ref.Value == nil {
 		return g.anyValue(depth)
@@ -92,7 +99,7 @@ func (g *gen) value(ref *openapi3.SchemaRef, depth int) any {
 // fillObject adds the properties of s to out: every required one, each
 // optional one half of the time, plus members the schema does not name
 // (additionalProperties is not false in these documents).
-func (g *gen) fillObject(s *openapi3.Schema, out map[string]any, depth int) {
+func (g *Gen) fillObject(s *openapi3.Schema, out map[string]any, depth int) {
 	names := make([]string, 0, len(s.Properties))
 	for name := range s.Properties {
 		names = append(names, name)
@@ -122,11 +129,11 @@ func (g *gen) fillObject(s *openapi3.Schema, out map[string]any, depth int) {
 	}
 }
 
-func (g *gen) array(s *openapi3.Schema, depth int) []any {
+func (g *Gen) array(s *openapi3.Schema, depth int) []any {
 	n := int(s.MinItems)
 	switch {
 	case depth >= maxDepth || g.budget <= 0:
-	case g.chance(0.05) && depth <= 2:
+	case g.HugeLists && g.chance(0.05) && depth <= 2:
 		n = 500 + g.r.IntN(1500) // huge: pages and limits must cope
 	case g.chance(0.2):
 		// empty (or the minimum)
@@ -148,7 +155,7 @@ func (g *gen) array(s *openapi3.Schema, depth int) []any {
 
 var nonFinite = []string{"NaN", "+Inf", "-Inf", "nan", "1e400", "", "n/a"}
 
-func (g *gen) str(s *openapi3.Schema) string {
+func (g *Gen) str(s *openapi3.Schema) string {
 	switch s.Format {
 	case "date-time":
 		t := time.Date(2020+g.r.IntN(8), time.Month(1+g.r.IntN(12)), 1+g.r.IntN(28), g.r.IntN(24), g.r.IntN(60), g.r.IntN(60), g.r.IntN(1e9), time.UTC)
@@ -187,7 +194,7 @@ func (g *gen) str(s *openapi3.Schema) string {
 	return string(out)
 }
 
-func (g *gen) integer(s *openapi3.Schema) int64 {
+func (g *Gen) integer(s *openapi3.Schema) int64 {
 	lo, hi := int64(-1000), int64(1<<40)
 	switch s.Format {
 	case "int32":
@@ -215,7 +222,7 @@ func (g *gen) integer(s *openapi3.Schema) int64 {
 	return lo + g.r.Int64N(hi-lo+1)
 }
 
-func (g *gen) number(s *openapi3.Schema) float64 {
+func (g *Gen) number(s *openapi3.Schema) float64 {
 	lo, hi := -1e6, 1e12
 	if s.Min != nil {
 		lo = *s.Min
@@ -230,7 +237,7 @@ func (g *gen) number(s *openapi3.Schema) float64 {
 }
 
 // anyValue is a value of no declared type.
-func (g *gen) anyValue(depth int) any {
+func (g *Gen) anyValue(depth int) any {
 	switch g.r.IntN(6) {
 	case 0:
 		return nil
