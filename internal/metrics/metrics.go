@@ -27,8 +27,8 @@ type Metrics struct {
 	// BreakerState is 0 closed, 1 half-open, 2 open.
 	BreakerState *prometheus.GaugeVec // backend
 	// VendorNullItems counts null list items the vendor clients skipped
-	// (they would have become empty objects); kind is the answer's route
-	// kind (nodes, nodepools, metrics, ...).
+	// (they would have become empty objects), and items without identity;
+	// kind is the answer's route kind (nodes, nodepools, metrics, ...).
 	VendorNullItems *prometheus.CounterVec // backend, kind
 	// VendorDroppedSamples counts metric and telemetry values dropped from
 	// their series for not being finite numbers (NaN, +Inf, -Inf, null,
@@ -64,7 +64,7 @@ func New() *Metrics {
 		}, []string{"backend"}),
 		VendorNullItems: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetgraph_vendor_null_items_total",
-			Help: "Null list items in vendor answers, skipped instead of decoded, by backend and answer kind.",
+			Help: "Null list items, and items without identity (no name, id or uuid), in vendor answers, skipped instead of decoded, by backend and answer kind.",
 		}, []string{"backend", "kind"}),
 		VendorDroppedSamples: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fleetgraph_vendor_dropped_samples_total",
