@@ -1,13 +1,19 @@
 package overlap
 
 import (
+	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
@@ -72,5 +78,57 @@ func TestBudget(t *testing.T) {
 	frags := "{ dog { ...A ...B ...C } } fragment A on Dog { name } fragment B on Dog { name } fragment C on Dog { name }"
 	if got := validate(t, 2, frags); len(got) != 1 || got[0] != Name+": "+BudgetExceeded {
 		t.Fatalf("fragment pairs over budget: %q", got)
+	}
+}
+
+// TestSameErrorsAsUpstream runs gqlparser's own spec cases for the rule
+// (testdata: validator/imported/spec of gqlparser v2.5.37, MIT) through
+// both rules, gqlparser's and this copy with a budget no case reaches:
+// every case gets the same errors.
+func TestSameErrorsAsUpstream(t *testing.T) {
+	t.Parallel()
+	var rawSchemas []string
+	readYAML(t, "testdata/schemas.yml", &rawSchemas)
+	schemas := make([]*ast.Schema, len(rawSchemas))
+	for i, s := range rawSchemas {
+		schemas[i] = gqlparser.MustLoadSchema(&ast.Source{Input: s})
+	}
+	var specs []struct {
+		Name   string
+		Schema int
+		Query  string
+	}
+	readYAML(t, "testdata/OverlappingFieldsCanBeMergedRule.spec.yml", &specs)
+	if len(specs) < 40 {
+		t.Fatalf("%d cases read", len(specs))
+	}
+	errorsOf := func(schema *ast.Schema, query string, rule core.Rule) []string {
+		doc, err := parser.ParseQuery(&ast.Source{Input: query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range validator.ValidateWithRules(schema, doc, rules.NewRules(rule)) {
+			out = append(out, fmt.Sprintf("%s %v", e.Message, e.Locations))
+		}
+		return out
+	}
+	for _, spec := range specs {
+		want := errorsOf(schemas[spec.Schema], spec.Query, rules.OverlappingFieldsCanBeMergedRule)
+		got := errorsOf(schemas[spec.Schema], spec.Query, WithBudget(1_000_000))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: errors %q, gqlparser's rule %q", spec.Name, got, want)
+		}
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, v); err != nil {
+		t.Fatal(err)
 	}
 }
