@@ -87,3 +87,14 @@ func TestConfigErrorsPrintNoSecret(t *testing.T) {
 		})
 	}
 }
+
+// The document limits refuse negative values like the other limits.
+func TestDocumentLimitsMustNotBeNegative(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"maxSelections", "maxDirectives", "maxOperations", "maxFragments", "maxVariables", "maxFieldComparisons", "maxErrors"} {
+		_, err := ParseConfigEnv([]byte(baseYAML("https://ra.example", "https://ma.example", "limits:\n  "+key+": -1\n")), nil)
+		if err == nil || !strings.Contains(err.Error(), "limits."+key+" must not be negative") {
+			t.Errorf("%s: -1: %v", key, err)
+		}
+	}
+}

@@ -226,6 +226,9 @@ func (c *Config) validateServer() error {
 		{"maxBodyBytes", l.MaxBodyBytes}, {"maxDepth", int64(l.MaxDepth)}, {"maxComplexity", int64(l.MaxComplexity)},
 		{"maxAliases", int64(l.MaxAliases)}, {"maxRootFields", int64(l.MaxRootFields)}, {"maxTokens", int64(l.MaxTokens)},
 		{"maxConcurrentRequests", int64(l.MaxConcurrentRequests)}, {"queueTimeout", int64(l.QueueTimeout)},
+		{"maxSelections", int64(l.MaxSelections)}, {"maxDirectives", int64(l.MaxDirectives)}, {"maxOperations", int64(l.MaxOperations)},
+		{"maxFragments", int64(l.MaxFragments)}, {"maxVariables", int64(l.MaxVariables)},
+		{"maxFieldComparisons", int64(l.MaxFieldComparisons)}, {"maxErrors", int64(l.MaxErrors)},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("config: limits.%s must not be negative (0 means the default)", v.name)
