@@ -100,6 +100,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"key without name", withBackend("auth:\n  apiKeys:\n    - sha256: " + strings.Repeat("a", 64) + "\n"), nil, "auth.apiKeys[0].name is required"},
 		{"keys with mode none", withBackend("auth:\n  mode: none\n  apiKeys:\n    - name: g\n      sha256: " + strings.Repeat("a", 64) + "\n"), nil, "auth.apiKeys are only used with mode apiKey"},
 		{"negative limit", withBackend("limits:\n  maxDepth: -1\n"), nil, "limits.maxDepth must not be negative"},
+		{"negative stream limit", withBackend("subscriptions:\n  maxStreamsPerClient: -1\n"), nil, "subscriptions.maxStreamsPerClient must not be negative"},
 		{"write timeout under request timeout", withBackend("requestTimeout: 30s\nserver:\n  writeTimeout: 20s\n"), nil, "server.writeTimeout (20s) must exceed requestTimeout"},
 		{"origin with a path", withBackend("cors:\n  allowedOrigins: [https://a.example/app]\n"), nil, "cors.allowedOrigins[0]"},
 		{"origin without scheme", withBackend("cors:\n  allowedOrigins: [a.example]\n"), nil, "cors.allowedOrigins[0]"},

@@ -373,8 +373,11 @@ func (c *Config) validateSubscriptions() error {
 	if sc.MinInterval > 0 && sc.MaxInterval > 0 && sc.MinInterval > sc.MaxInterval {
 		return fmt.Errorf("config: subscriptions.minInterval (%s) is above maxInterval (%s)", time.Duration(sc.MinInterval), time.Duration(sc.MaxInterval))
 	}
-	if sc.MaxPerConnection < 0 {
-		return fmt.Errorf("config: subscriptions.maxPerConnection must not be negative")
+	for name, n := range map[string]int{"maxPerConnection": sc.MaxPerConnection, "maxTotal": sc.MaxTotal,
+		"maxStreams": sc.MaxStreams, "maxStreamsPerClient": sc.MaxStreamsPerClient} {
+		if n < 0 {
+			return fmt.Errorf("config: subscriptions.%s must not be negative", name)
+		}
 	}
 	return nil
 }
