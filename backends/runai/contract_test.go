@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
@@ -263,5 +264,29 @@ func TestEmptyPathParameterMakesNoCall(t *testing.T) {
 	defer mu.Unlock()
 	if calls != 0 {
 		t.Fatalf("%d calls, want none (GET /api/v1/node-pools/ is the listing)", calls)
+	}
+}
+
+func TestTimestampsOfTheVendorExamples(t *testing.T) {
+	t.Parallel()
+	c, _ := observedServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Query().Get("offset") != "" && r.URL.Query().Get("offset") != "0":
+			io.WriteString(w, `{}`)
+		case strings.HasSuffix(r.URL.Path, "/nodes"):
+			io.WriteString(w, `{"nodes":[{"id":"a","name":"a","status":"Ready","createdAt":"2023-06-06 12:09:18.211","updatedAt":"yesterday"},`+nodeJSON(2)+`]}`)
+		default:
+			io.WriteString(w, `[{"uuid":"c","name":"c1","createdAt":"2023-06-06 12:09:18","lastLiveness":"soon","deletedAt":null}]`)
+		}
+	})
+	ctx := callerCtx(t)
+	want := time.Date(2023, 6, 6, 12, 9, 18, 211e6, time.UTC)
+	nodes, err := c.ListNodes(ctx, "c", nil)
+	if err != nil || len(nodes) != 2 || !nodes[0].CreatedAt.Equal(want) || !nodes[0].UpdatedAt.IsZero() || nodes[1].CreatedAt.IsZero() {
+		t.Fatalf("ListNodes: %+v, %v", nodes, err)
+	}
+	clusters, err := c.ListClusters(ctx)
+	if err != nil || len(clusters) != 1 || !clusters[0].CreatedAt.Equal(want.Truncate(time.Second)) || clusters[0].LastLiveness != nil || clusters[0].DeletedAt != nil {
+		t.Fatalf("ListClusters: %+v, %v", clusters, err)
 	}
 }

@@ -161,8 +161,8 @@ type wireSample struct {
 
 // convert builds the response. A sample whose value is not a finite number
 // ("NaN", "+Inf", "-Inf": Prometheus' answers for an empty or broken
-// window; also null or a string that is no number) is dropped from its
-// series and counted in dropped: a Float! point cannot carry it, and one
+// window; also null or a string that is no number), or whose timestamp
+// does not parse, is dropped from its series and counted in dropped: a Float! point cannot carry it, and one
 // bad point must not fail the series or the answer. A series whose every
 // sample was dropped stays a series with no points (data, not missing).
 func (w wireMetrics) convert() (out *MetricsResponse, dropped int, err error) {
@@ -180,7 +180,8 @@ func (w wireMetrics) convert() (out *MetricsResponse, dropped int, err error) {
 				if ws.Timestamp != nil && *ws.Timestamp != "" {
 					t, err := parseVendorTime(*ws.Timestamp)
 					if err != nil {
-						return nil, 0, fmt.Errorf("measurement %s: %w", wm.Type, err)
+						dropped++ // a point without a place in time
+						continue
 					}
 					sample.Timestamp = t
 				}

@@ -78,11 +78,16 @@ func (p *LegacyNodePool) UnmarshalJSON(data []byte) error {
 	var aux struct {
 		*plain
 		ID json.RawMessage `json:"id"` // shadows plain.ID
+		// Timestamps read leniently (vendorTime), as in the other listings.
+		CreatedAt vendorTime `json:"createdAt"`
+		UpdatedAt vendorTime `json:"updatedAt"`
+		DeletedAt vendorTime `json:"deletedAt"`
 	}
 	aux.plain = (*plain)(p)
 	if err := json.Unmarshal(data, &aux); err != nil {
 		return err
 	}
+	p.CreatedAt, p.UpdatedAt, p.DeletedAt = aux.CreatedAt.t, aux.UpdatedAt.t, aux.DeletedAt.ptr()
 	p.ID = 0
 	num := string(aux.ID)
 	if num == "" || num == "null" {

@@ -77,11 +77,11 @@ func (c *Client) NodeTelemetry(ctx context.Context, opts TelemetryOptions) (*Tel
 	}
 	out := &TelemetryResponse{Type: body.Type, Values: make([]TelemetryValue, 0, len(body.Values))}
 	if body.Timestamp != "" {
-		t, err := parseVendorTime(body.Timestamp)
-		if err != nil {
-			return nil, c.decodeError(req, err)
+		// An unparsable timestamp leaves it unknown (zero) rather than
+		// failing the values.
+		if t, err := parseVendorTime(body.Timestamp); err == nil {
+			out.Timestamp = t
 		}
-		out.Timestamp = t
 	}
 	// A value that is not a finite number is dropped, as in metrics
 	// (wireMetrics.convert): its group is then absent from the answer.

@@ -396,10 +396,17 @@ func compareFilled(t *testing.T, path string, sent, back any) {
 
 func asFloat(v any) float64 { f, _ := v.(float64); return f }
 
-// sameInstant: a timestamp may come back in another RFC 3339 spelling.
+// sameInstant: a timestamp may come back in another spelling (RFC 3339,
+// or the space-separated UTC form of the vendor's examples).
 func sameInstant(a, b string) bool {
-	ta, errA := time.Parse(time.RFC3339Nano, a)
-	tb, errB := time.Parse(time.RFC3339Nano, b)
+	parse := func(s string) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t, nil
+		}
+		return time.Parse("2006-01-02 15:04:05", s)
+	}
+	ta, errA := parse(a)
+	tb, errB := parse(b)
 	return errA == nil && errB == nil && ta.Equal(tb)
 }
 

@@ -159,6 +159,10 @@ func (g *Gen) str(s *openapi3.Schema) string {
 	switch s.Format {
 	case "date-time":
 		t := time.Date(2020+g.r.IntN(8), time.Month(1+g.r.IntN(12)), 1+g.r.IntN(28), g.r.IntN(24), g.r.IntN(60), g.r.IntN(60), g.r.IntN(1e9), time.UTC)
+		if g.hostile && g.chance(0.1) {
+			// The form of the vendor's own examples (upstreams-2.md d.6).
+			return t.Format("2006-01-02 15:04:05.000")
+		}
 		if g.chance(0.5) {
 			t = t.In(time.FixedZone("", (g.r.IntN(27)-12)*3600))
 		}
