@@ -137,8 +137,8 @@ type MetricSeries struct {
 	// Series labels, e.g. gpu=3 for *_PER_GPU types.
 	Labels []*Label `json:"labels"`
 	// The samples the vendor sent, in its order. A sample whose value is not a finite
-	// number (Prometheus' "NaN", "+Inf", "-Inf", a null, or text that is no number) is
-	// left out: the series and the response still succeed, and the gap in the timestamps
+	// number (Prometheus' "NaN", "+Inf", "-Inf", a null, or text that is no number), or
+	// whose timestamp cannot be read, is left out: the series and the response still succeed, and the gap in the timestamps
 	// shows where it was (counted in fleetgraph_vendor_dropped_samples_total). A series
 	// whose every sample was left out has no points; it is still listed.
 	Points []*MetricPoint `json:"points"`
