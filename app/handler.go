@@ -86,6 +86,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.Use(operationSpans{t: g.tel})
 	srv.Use(resolvers.ValidateArguments{})
 	srv.SetErrorPresenter(resolvers.ErrorPresenter)
+	srv.SetRecoverFunc(recoverResolver(g.logger))
 	srv.AroundResponses(resolvers.UserInputCodes)
 	srv.AroundResponses(staleExtension)
 

@@ -15,6 +15,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/fleetgraph/fleetgraph/resolvers"
 )
 
 // sseTransport is GraphQL over Server-Sent Events (the "distinct
@@ -206,6 +209,16 @@ func (s *sseStream) end() {
 func recoverGoroutine(ctx context.Context, logger *slog.Logger, what string) {
 	if p := recover(); p != nil {
 		logger.ErrorContext(ctx, "panic recovered", "in", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	}
+}
+
+// recoverResolver is gqlgen's recover function: a resolver's panic is
+// logged through the gateway's logger (gqlgen's default prints it to stderr,
+// outside the JSON log) and answered as an INTERNAL error at its field.
+func recoverResolver(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic recovered", "in", "resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": resolvers.CodeInternal}}
 	}
 }
 

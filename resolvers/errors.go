@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"syscall"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -161,7 +162,8 @@ func clientMessage(err error, code string, provider backends.Provider, fallback 
 		if msg == "" {
 			msg = http.StatusText(api.Status)
 		}
-		if api.Code != "" {
+		// Run:ai's error body repeats the status as its code.
+		if api.Code != "" && api.Code != strconv.Itoa(api.Status) {
 			return fmt.Sprintf("%s answered %d %s: %s", who, api.Status, api.Code, scrub(msg))
 		}
 		return fmt.Sprintf("%s answered %d: %s", who, api.Status, scrub(msg))

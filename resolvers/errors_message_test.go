@@ -39,6 +39,9 @@ func TestClientMessagesHideUpstreamDetail(t *testing.T) {
 		{"vendor message with a URL", &backends.APIError{Provider: backends.ModelArts, Backend: "ma", Status: 502, Code: "APIGW.0101",
 			Method: "GET", Route: "/v2/{project_id}/pools", Message: "upstream http://10.0.0.7:9000/internal?x=1 failed at 10.0.0.7:9000 (see /var/log/x)"},
 			"ModelArts backend ma answered 502 APIGW.0101: upstream [redacted] failed at [redacted] (see [path])"},
+		{"Run:ai code repeating the status", &backends.APIError{Provider: backends.RunAI, Backend: "ra", Status: 404, Code: "404",
+			Method: "GET", Route: "/api/v1/node-pools/{nodepoolId}", Message: "node pool not found"},
+			"Run:ai backend ra answered 404: node pool not found"},
 		{"wrapped", &fleet.BackendError{Provider: backends.ModelArts, Backend: "ma", Err: errors.New(`Get "https://ma.example:443/v2/p/pools?limit=5": EOF`)},
 			`Get "[redacted]": EOF`},
 	} {
