@@ -388,11 +388,7 @@ func (t graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	start := graphql.Now()
 	params, status, err := readParams(r)
 	if err != nil {
-		code := CodeBadRequest
-		if status == http.StatusRequestEntityTooLarge {
-			code = CodePayloadTooLarge
-		}
-		writeHTTPError(w, media, status, code, err.Error())
+		writeHTTPError(w, media, status, paramsErrorCode(status), err.Error())
 		return
 	}
 	params.Headers = r.Header
@@ -455,6 +451,15 @@ type rawRequest struct {
 	OperationName json.RawMessage `json:"operationName"`
 	Variables     json.RawMessage `json:"variables"`
 	Extensions    json.RawMessage `json:"extensions"`
+}
+
+// paramsErrorCode is the extensions.code of a request whose parameters
+// readParams refused with status.
+func paramsErrorCode(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return CodePayloadTooLarge
+	}
+	return CodeBadRequest
 }
 
 func readParams(r *http.Request) (*graphql.RawParams, int, error) {

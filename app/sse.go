@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -62,14 +61,11 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	start := graphql.Now()
 	params, status, err := readParams(r)
 	if err != nil {
-		code := CodeBadRequest
-		if status == http.StatusRequestEntityTooLarge {
-			code = CodePayloadTooLarge
-		}
+		code := paramsErrorCode(status)
 		// The error names what was wrong, never the body: the variables
 		// may hold anything.
 		t.logger.WarnContext(r.Context(), "SSE request refused", "status", status, "code", code,
-			"err", sseLogCut(err.Error(), maxLoggedError))
+			"err", truncate(err.Error(), maxLoggedError))
 		writeHTTPError(w, mediaJSON, status, code, err.Error())
 		return
 	}
@@ -220,16 +216,4 @@ func recoverResolver(logger *slog.Logger) graphql.RecoverFunc {
 		logger.ErrorContext(ctx, "panic recovered", "in", "resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": resolvers.CodeInternal}}
 	}
-}
-
-// sseLogCut cuts s to at most n bytes (on a rune boundary), marking the cut.
-func sseLogCut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
