@@ -1,6 +1,10 @@
 // Package backends holds what every vendor client shares: the typed upstream
-// error, its sentinels, and the caller credentials that pass-through mode
-// forwards. Vendor DTOs and HTTP code live in the vendor sub-packages.
+// error, its sentinels, the caller credentials that pass-through mode
+// forwards, and the HTTP pieces every client uses the same way: the one
+// Retry-After rule (ParseRetryAfter), bounded body reads and draining
+// (ReadBody, DrainBody), transport-error wrapping (NewTransportError) and the
+// single-flight token cache (TokenCache). Vendor DTOs, routes, auth and error
+// bodies live in the vendor sub-packages.
 package backends
 
 import (

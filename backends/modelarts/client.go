@@ -108,8 +108,8 @@ type Client struct {
 	base  *url.URL
 	hc    *http.Client
 	mode  authMode
-	iam   *iamSource
-	now   func() time.Time // tests move the clock
+	iam   *backends.TokenCache // IAM mode only
+	now   func() time.Time     // tests move the clock
 	limit int
 
 	observer backends.Observer
@@ -158,7 +158,7 @@ func New(cfg Config) (*Client, error) {
 		return fail("exactly one auth mode is required (Token, IAM, AccessKey/SecretKey or PassThrough), got %d", modes)
 	}
 	if c.mode == authIAM {
-		if c.iam, err = newIAMSource(c, *cfg.IAM); err != nil {
+		if c.iam, err = newIAMCache(c, *cfg.IAM); err != nil {
 			return fail("IAM: %v", err)
 		}
 	}
@@ -167,6 +167,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Timeout == 0 {
 		c.cfg.Timeout = defaultTimeout
+	}
+	if c.iam != nil {
+		c.iam.Timeout = c.cfg.Timeout // set before the default was known
 	}
 	switch {
 	case c.limit == 0:
@@ -250,8 +253,8 @@ func (c *Client) do(ctx context.Context, method, route string, query url.Values,
 		}
 		if resp.StatusCode == http.StatusUnauthorized && c.mode == authIAM && attempt == 0 {
 			// The token was revoked upstream before its expiry: renew once.
-			drain(resp)
-			c.iam.invalidate(token)
+			backends.DrainBody(resp)
+			c.iam.Invalidate(token)
 			continue
 		}
 		if err := c.checkResponse(resp, method, route); err != nil {
@@ -278,7 +281,7 @@ func (c *Client) credential(ctx context.Context) (string, error) {
 	case authToken:
 		return c.cfg.Token, nil
 	case authIAM:
-		return c.iam.token(ctx)
+		return c.iam.Token(ctx)
 	case authPassThrough:
 		cred, _ := backends.CredentialsFrom(ctx)
 		if cred.ModelArtsAuthToken == "" {
@@ -329,33 +332,14 @@ func mustUnescape(p string) string {
 	return s
 }
 
-// transportError reports a failed round trip. When ctx is done the error is
-// ctx.Err() (it says more than "connection reset"), still typed as a
-// TransportError.
+// transportError reports a failed round trip (backends.NewTransportError:
+// when ctx is done, its error leads the chain).
 func (c *Client) transportError(ctx context.Context, route string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &backends.TransportError{Backend: c.cfg.Name, Provider: backends.ModelArts, Route: route,
-			Timeout: errors.Is(ctxErr, context.DeadlineExceeded), Err: ctxErr}
-	}
-	var ne interface{ Timeout() bool }
-	timeout := errors.As(err, &ne) && ne.Timeout()
-	return &backends.TransportError{Backend: c.cfg.Name, Provider: backends.ModelArts, Route: route, Timeout: timeout, Err: err}
+	return backends.NewTransportError(ctx, backends.ModelArts, c.cfg.Name, route, err)
 }
 
+// readBody reads and closes resp's body, at most limit bytes of it.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("response body exceeds %d bytes", limit)
-	}
-	return data, nil
-}
-
-// drain lets the connection be reused.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
-	resp.Body.Close()
+	return backends.ReadBody(resp.Body, limit)
 }

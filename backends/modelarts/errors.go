@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,7 +36,7 @@ func (c *Client) checkResponse(resp *http.Response, method, route string) error 
 		Code:       code,
 		Message:    msg,
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now()),
-		RequestID:  boundedID(reqID),
+		RequestID:  backends.RequestID(reqID),
 		Exists:     alreadyExists(resp.StatusCode, msg),
 	}
 }
@@ -56,15 +55,6 @@ func alreadyExists(status int, msg string) bool {
 		return strings.Contains(strings.ToLower(msg), "already exist")
 	}
 	return false
-}
-
-// boundedID keeps a request id short and printable: it goes into GraphQL
-// extensions, and a proxy could put anything in the header.
-func boundedID(id string) string {
-	if len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		return ""
-	}
-	return id
 }
 
 type errorBody struct {
@@ -116,17 +106,10 @@ func plainText(data []byte) string {
 	return s
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date. ModelArts does not
-// document it; a proxy in front may send it.
+// retryAfter is the APIError.RetryAfter of a Retry-After value
+// (backends.ParseRetryAfter): 0 when absent, garbage or "now". ModelArts
+// does not document the header; a proxy in front may send it.
 func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	d, _ := backends.ParseRetryAfter(v, now)
+	return d
 }

@@ -168,6 +168,10 @@ func TestErrorBodyShapes(t *testing.T) {
 		{name: "HTML page", status: 502, body: `<html><body>Bad Gateway</body></html>`},
 		{name: "plain text", status: 500, body: "upstream exploded", msg: "upstream exploded"},
 		{name: "Retry-After seconds", status: 429, body: `{"error_code":"APIGW.0308","error_msg":"throttled"}`, header: map[string]string{"Retry-After": "7"}, code: "APIGW.0308", msg: "throttled", retryAfter: 7 * time.Second},
+		// backends.ParseRetryAfter: bounded (this overflowed into a wrapped
+		// duration before), and a sign is not delay-seconds.
+		{name: "Retry-After beyond a day", status: 429, body: `{"error_code":"APIGW.0308","error_msg":"throttled"}`, header: map[string]string{"Retry-After": "99999999999"}, code: "APIGW.0308", msg: "throttled", retryAfter: backends.MaxRetryAfter},
+		{name: "Retry-After with a sign", status: 429, body: `{"error_code":"APIGW.0308","error_msg":"throttled"}`, header: map[string]string{"Retry-After": "+5"}, code: "APIGW.0308", msg: "throttled"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

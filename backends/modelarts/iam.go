@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
@@ -36,26 +35,18 @@ type IAMConfig struct {
 	Project string
 }
 
-// iamSource caches one IAM token and renews it. Concurrent callers needing a
-// token share one IAM call (single flight).
+// iamSource fetches project-scoped IAM tokens; a backends.TokenCache keeps
+// them (one IAM call for N concurrent callers).
 type iamSource struct {
 	c   *Client
 	cfg IAMConfig
 	url string
-
-	mu   sync.Mutex
-	tok  string
-	exp  time.Time // local clock
-	call *iamCall  // the fetch in flight, if any
 }
 
-type iamCall struct {
-	done chan struct{}
-	tok  string
-	err  error
-}
-
-func newIAMSource(c *Client, cfg IAMConfig) (*iamSource, error) {
+// newIAMCache returns the token cache of IAM mode. A token is renewed when
+// less than refreshBefore is left of it; while a renewal fails, the cached
+// token is still used until it expires (the next call tries again).
+func newIAMCache(c *Client, cfg IAMConfig) (*backends.TokenCache, error) {
 	base, err := parseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("Endpoint: %w", err)
@@ -68,67 +59,17 @@ func newIAMSource(c *Client, cfg IAMConfig) (*iamSource, error) {
 	u.RawPath = ""
 	// nocatalog: the service catalog is most of the body and unused here.
 	u.RawQuery = url.Values{"nocatalog": {"true"}}.Encode()
-	return &iamSource{c: c, cfg: cfg, url: u.String()}, nil
-}
-
-// token returns a token valid for at least refreshBefore, fetching one when
-// needed. While a renewal fails, a cached token that has not yet expired is
-// still used (the next call tries again).
-func (s *iamSource) token(ctx context.Context) (string, error) {
-	now := s.c.now()
-	s.mu.Lock()
-	if s.tok != "" && now.Before(s.exp.Add(-refreshBefore)) {
-		tok := s.tok
-		s.mu.Unlock()
-		return tok, nil
-	}
-	call := s.call
-	if call == nil {
-		call = &iamCall{done: make(chan struct{})}
-		s.call = call
-		// Detached from ctx: the other waiters must not fail because the
-		// first caller gave up. The fetch has its own timeout.
-		go s.fetch(context.WithoutCancel(ctx), call)
-	}
-	stale, staleExp := s.tok, s.exp
-	s.mu.Unlock()
-
-	select {
-	case <-call.done:
-		if call.err != nil {
-			if stale != "" && now.Before(staleExp) {
-				return stale, nil
-			}
-			return "", call.err
-		}
-		return call.tok, nil
-	case <-ctx.Done():
-		return "", s.c.transportError(ctx, iamRoute, ctx.Err())
-	}
-}
-
-// invalidate drops tok if it is still the cached token (a concurrent call
-// may already have replaced it).
-func (s *iamSource) invalidate(tok string) {
-	s.mu.Lock()
-	if s.tok == tok {
-		s.tok, s.exp = "", time.Time{}
-	}
-	s.mu.Unlock()
-}
-
-func (s *iamSource) fetch(ctx context.Context, call *iamCall) {
-	ctx, cancel := context.WithTimeoutCause(ctx, s.c.cfg.Timeout, backends.ErrTimeout)
-	defer cancel()
-	tok, exp, err := s.request(ctx)
-	s.mu.Lock()
-	if err == nil {
-		s.tok, s.exp = tok, exp
-	}
-	s.call = nil
-	s.mu.Unlock()
-	call.tok, call.err = tok, err
-	close(call.done)
+	s := &iamSource{c: c, cfg: cfg, url: u.String()}
+	return &backends.TokenCache{
+		Fetch: func(ctx context.Context) (backends.Token, error) {
+			tok, exp, err := s.request(ctx)
+			return backends.Token{Value: tok, RefreshAt: exp.Add(-refreshBefore), ExpiresAt: exp}, err
+		},
+		Now:      func() time.Time { return c.now() }, // SetClock may replace c.now after New
+		Provider: backends.ModelArts,
+		Backend:  c.cfg.Name,
+		Route:    iamRoute,
+	}, nil
 }
 
 type iamRequest struct {

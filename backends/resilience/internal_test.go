@@ -9,30 +9,6 @@ import (
 	"time"
 )
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{"3", 3 * time.Second, true},
-		{"-1", 0, false},
-		{"soon", 0, false},
-		{"99999999999999", 24 * time.Hour, true},
-		{now.Add(5 * time.Second).Format(http.TimeFormat), 5 * time.Second, true},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
-	} {
-		got, ok := parseRetryAfter(tc.in, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("parseRetryAfter(%q) = %v %v, want %v %v", tc.in, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	t.Parallel()
 	tr := New(nil, Options{Retry: RetryOptions{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}})

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
 )
 
 // RetryOptions configure the retries of idempotent requests (GET, HEAD).
@@ -48,9 +50,6 @@ const (
 	// budgetWindow is the period BudgetMin refers to, and the span of
 	// traffic whose deposits the budget may bank (see retryBudget).
 	budgetWindow = 10 * time.Second
-	// maxDrain bounds what is read of a discarded answer to keep its
-	// connection; a longer body costs more than a new connection.
-	maxDrain = 64 << 10
 )
 
 func (o RetryOptions) withDefaults() RetryOptions {
@@ -107,7 +106,7 @@ func retryReason(ctx context.Context, resp *http.Response, err error) (string, b
 func (t *Transport) backoff(n int, resp *http.Response) time.Duration {
 	o := t.retry
 	if resp != nil {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+		if d, ok := backends.ParseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
 			return min(d, o.MaxDelay)
 		}
 	}
@@ -118,27 +117,6 @@ func (t *Transport) backoff(n int, resp *http.Response) time.Duration {
 		}
 	}
 	return time.Duration(t.jitter(int64(ceil)))
-}
-
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date
-// (RFC 9110 §10.2.3). A date in the past means "now".
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(24*time.Hour/time.Second) { // avoid overflow; capped anyway
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // wait blocks for d or until ctx is done, whichever comes first.

@@ -27,7 +27,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -196,7 +195,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// Discard the answer before the wait, so that its connection goes
 		// back to the pool instead of idling with us.
-		discard(resp)
+		backends.DrainBody(resp)
 		if werr := wait(ctx, delay); werr != nil {
 			closeBody(next)
 			return nil, werr
@@ -299,16 +298,6 @@ func rewind(req *http.Request) (*http.Request, error) {
 	r := req.Clone(req.Context())
 	r.Body = body
 	return r, nil
-}
-
-// discard drains (up to maxDrain) and closes the body of an answer that is
-// not handed on, so that its connection can be reused.
-func discard(resp *http.Response) {
-	if resp == nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	_ = resp.Body.Close()
 }
 
 // closeBody closes the body of a request that is not sent: a RoundTripper

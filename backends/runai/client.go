@@ -78,7 +78,7 @@ type Client struct {
 	timeout  time.Duration
 	pageSize int
 	hc       *http.Client
-	tokens   *tokenSource // nil in pass-through mode
+	tokens   *backends.TokenCache // nil in pass-through mode
 	observer backends.Observer
 }
 
@@ -122,7 +122,7 @@ func New(cfg Config) (*Client, error) {
 		c.hc = defaultHTTPClient()
 	}
 	if !cfg.PassThrough {
-		c.tokens = newTokenSource(c, cfg.ClientID, cfg.ClientSecret)
+		c.tokens = newTokenCache(c, cfg.ClientID, cfg.ClientSecret)
 	}
 	return c, nil
 }
@@ -187,8 +187,8 @@ func (c *Client) do(ctx context.Context, req request, out any) (int, error) {
 	if resp.StatusCode == http.StatusUnauthorized && c.tokens != nil {
 		// The cached service token was revoked or expired early: this is
 		// authentication, not a retry policy, so it happens once.
-		discard(resp)
-		c.tokens.invalidate(bearer)
+		backends.DrainBody(resp)
+		c.tokens.Invalidate(bearer)
 		if bearer, err = c.bearer(ctx, req.route); err != nil {
 			return 0, err
 		}
@@ -207,15 +207,15 @@ func (c *Client) finish(ctx context.Context, req request, resp *http.Response, o
 		return resp.StatusCode, err
 	}
 	if out == nil {
-		discard(resp)
+		backends.DrainBody(resp)
 		return resp.StatusCode, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := backends.ReadBody(resp.Body, maxBody)
+	if errors.Is(err, backends.ErrBodyTooLarge) {
+		return 0, fmt.Errorf("%s %s: %s %s: %w", backends.RunAI, c.name, req.method, req.route, err)
+	}
 	if err != nil {
 		return 0, c.transportError(ctx, req.route, err)
-	}
-	if len(data) > maxBody {
-		return 0, fmt.Errorf("%s %s: %s %s: response larger than %d bytes", backends.RunAI, c.name, req.method, req.route, maxBody)
 	}
 	// A null list item is no object: decoding it would make a phantom
 	// (a node without a name, a zero sample). Skipped at every depth, counted.
@@ -242,7 +242,7 @@ func (c *Client) dropNullItems(req request, data []byte) []byte {
 // otherwise the cached (or freshly fetched) service token.
 func (c *Client) bearer(ctx context.Context, route string) (string, error) {
 	if c.tokens != nil {
-		return c.tokens.token(ctx)
+		return c.tokens.Token(ctx)
 	}
 	creds, _ := backends.CredentialsFrom(ctx)
 	if creds.RunAIBearer == "" {
@@ -304,21 +304,10 @@ func expand(route string, args []string) string {
 	return b.String()
 }
 
-// transportError wraps a failure to reach the API. When ctx is done its
-// error is wrapped too: "context deadline exceeded" says more than
-// "connection reset", and callers test it with errors.Is.
+// transportError wraps a failure to reach the API (backends.NewTransportError:
+// when ctx is done, its error leads the chain).
 func (c *Client) transportError(ctx context.Context, route string, err error) error {
-	te := &backends.TransportError{Backend: c.name, Provider: backends.RunAI, Route: route, Err: err}
-	if cerr := ctx.Err(); cerr != nil {
-		if !errors.Is(err, cerr) {
-			te.Err = fmt.Errorf("%w: %w", cerr, err)
-		}
-		te.Timeout = errors.Is(cerr, context.DeadlineExceeded)
-	} else {
-		var ne interface{ Timeout() bool }
-		te.Timeout = errors.As(err, &ne) && ne.Timeout()
-	}
-	return te
+	return backends.NewTransportError(ctx, backends.RunAI, c.name, route, err)
 }
 
 func (c *Client) decodeError(req request, err error) error {
@@ -345,14 +334,14 @@ func (c *Client) checkResponse(req request, resp *http.Response) error {
 		Method:     req.method,
 		Route:      req.route,
 		Status:     resp.StatusCode,
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		// Run:ai documents no request-id header (upstreams.md A.3: the
 		// spec declares no response headers); an ingress or proxy in front
 		// of a self-hosted control plane often sets X-Request-Id, and it is
 		// what a support case asks for.
-		RequestID: requestID(resp.Header.Get("X-Request-Id")),
+		RequestID: backends.RequestID(resp.Header.Get("X-Request-Id")),
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody)) // a truncated body still has its status
 	var body errorBody
 	if json.Unmarshal(data, &body) == nil && (body.Code != nil || body.Message != "") {
 		if body.Code != nil {
@@ -370,30 +359,11 @@ func (c *Client) checkResponse(req request, resp *http.Response) error {
 	return e
 }
 
-// requestID keeps a header's request id when it is short and printable.
-func requestID(id string) string {
-	if len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		return ""
-	}
-	return id
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or past.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+// retryAfter is the APIError.RetryAfter of a Retry-After value
+// (backends.ParseRetryAfter): 0 when absent, garbage or "now".
+func retryAfter(v string, now time.Time) time.Duration {
+	d, _ := backends.ParseRetryAfter(v, now)
+	return d
 }
 
 func excerpt(data []byte, n int) string {
@@ -402,11 +372,4 @@ func excerpt(data []byte, n int) string {
 		s = s[:n] + "…"
 	}
 	return s
-}
-
-// discard drains a little of the body so the connection can be reused, then
-// closes it.
-func discard(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	_ = resp.Body.Close()
 }

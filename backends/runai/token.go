@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
@@ -23,84 +22,20 @@ const (
 	opaqueTokenLifetime = 5 * time.Minute
 )
 
-// tokenSource caches the service token of the client_credentials grant.
-// Concurrent callers share one fetch: N requests arriving with no valid
-// token cause one POST /api/v1/token, not N.
-type tokenSource struct {
-	c            *Client
-	clientID     string
-	clientSecret string
-	now          func() time.Time
-
-	mu        sync.Mutex
-	cur       string
-	refreshAt time.Time
-	flight    *tokenFlight // the fetch in progress, if any
-}
-
-type tokenFlight struct {
-	done chan struct{}
-	tok  string
-	err  error
-}
-
-func newTokenSource(c *Client, clientID, clientSecret string) *tokenSource {
-	return &tokenSource{c: c, clientID: clientID, clientSecret: clientSecret, now: time.Now}
-}
-
-// token returns a valid service token, fetching one when none is cached or
-// the cached one is due for refresh.
-func (ts *tokenSource) token(ctx context.Context) (string, error) {
-	ts.mu.Lock()
-	if ts.cur != "" && ts.now().Before(ts.refreshAt) {
-		tok := ts.cur
-		ts.mu.Unlock()
-		return tok, nil
+// newTokenCache caches the service token of the client_credentials grant
+// (backends.TokenCache: one POST /api/v1/token for N concurrent callers).
+// A token is not used past its refresh time even when the renewal fails:
+// RefreshAt is all that is known of an opaque token's life.
+func newTokenCache(c *Client, clientID, clientSecret string) *backends.TokenCache {
+	tc := &backends.TokenCache{Timeout: c.timeout, Now: time.Now, Provider: backends.RunAI, Backend: c.name, Route: tokenRoute}
+	tc.Fetch = func(ctx context.Context) (backends.Token, error) {
+		tok, err := c.grantToken(ctx, clientID, clientSecret)
+		if err != nil {
+			return backends.Token{}, err
+		}
+		return backends.Token{Value: tok, RefreshAt: refreshTime(tok, tc.Now())}, nil
 	}
-	f := ts.flight
-	if f == nil {
-		f = &tokenFlight{done: make(chan struct{})}
-		ts.flight = f
-		// The fetch serves every waiter, so the first caller giving up must
-		// not cancel it; it runs under its own timeout instead.
-		go ts.fetch(context.WithoutCancel(ctx), f)
-	}
-	ts.mu.Unlock()
-
-	select {
-	case <-f.done:
-		return f.tok, f.err
-	case <-ctx.Done():
-		return "", ts.c.transportError(ctx, tokenRoute, ctx.Err())
-	}
-}
-
-func (ts *tokenSource) fetch(ctx context.Context, f *tokenFlight) {
-	ctx, cancel := context.WithTimeoutCause(ctx, ts.c.timeout, backends.ErrTimeout)
-	defer cancel()
-	tok, err := ts.c.grantToken(ctx, ts.clientID, ts.clientSecret)
-
-	ts.mu.Lock()
-	if err == nil {
-		ts.cur = tok
-		ts.refreshAt = refreshTime(tok, ts.now())
-	}
-	ts.flight = nil
-	ts.mu.Unlock()
-
-	f.tok, f.err = tok, err
-	close(f.done)
-}
-
-// invalidate drops the cached token if it is still used, the one the API
-// just refused. Comparing with used keeps N concurrent 401s from throwing
-// away a token that one of them already replaced.
-func (ts *tokenSource) invalidate(used string) {
-	ts.mu.Lock()
-	if ts.cur == used {
-		ts.cur = ""
-	}
-	ts.mu.Unlock()
+	return tc
 }
 
 // tokenRequest is the client_credentials form of the TokenRequest schema.

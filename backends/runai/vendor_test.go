@@ -58,6 +58,10 @@ func TestErrorBodies(t *testing.T) {
 	}{
 		{"message and details", 400, nil, `{"code":400,"message":"Bad request","details":"filterBy: unknown field color"}`, "400", "Bad request: filterBy: unknown field color", 0, backends.ErrBadRequest},
 		{"retry after", 429, http.Header{"Retry-After": {"7"}}, `{"code":429,"message":"slow down"}`, "429", "slow down", 7 * time.Second, backends.ErrRateLimited},
+		// backends.ParseRetryAfter: bounded (this overflowed into a wrapped
+		// duration before), and a sign is not delay-seconds.
+		{"retry after beyond a day", 429, http.Header{"Retry-After": {"99999999999"}}, `{"code":429,"message":"slow down"}`, "429", "slow down", backends.MaxRetryAfter, backends.ErrRateLimited},
+		{"retry after with a sign", 429, http.Header{"Retry-After": {"+5"}}, `{"code":429,"message":"slow down"}`, "429", "slow down", 0, backends.ErrRateLimited},
 		{"proxy page", 502, nil, "<html>Bad Gateway</html>", "", "<html>Bad Gateway</html>", 0, backends.ErrUnavailable},
 		{"empty body", 504, nil, "", "", "", 0, backends.ErrUnavailable},
 		{"huge body is cut", 500, nil, strings.Repeat("x", 1<<20), "", strings.Repeat("x", 200) + "…", 0, backends.ErrUpstream},
