@@ -63,12 +63,13 @@ func (n *Node) setRaw(raw json.RawMessage) { n.Raw = raw }
 
 // NodeListOptions are the query parameters of ListNodes. FilterBy items read
 // "field operator value" (name!=worker-1, gpuType=@H100); fields are name,
-// status, nodePool, gpuType, nvLinkDomainUid, nvLinkCliqueId; operators
+// status, nodePool, gpuType, nvLinkDomainUid, nvLinkCliqueId, and from 2.23
+// clusterUuid (ClusterFilter); operators
 // ==, !=, <=, >=, =@ (contains), !@, =^ (starts with), =$ (ends with). The
 // API joins items with commas, so a value cannot contain one.
 type NodeListOptions struct {
 	FilterBy  []string
-	SortBy    string // name, status, nodePool, gpuType, nvLinkDomainUid, nvLinkCliqueId
+	SortBy    string // name, status, nodePool, gpuType, nvLinkDomainUid, nvLinkCliqueId; clusterUuid from 2.23
 	SortOrder string // asc (default) or desc
 	Search    string // free-text search
 }

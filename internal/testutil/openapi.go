@@ -77,7 +77,10 @@ func LoadSpec(t testing.TB, file string) *Spec {
 	}
 	// Route on path only: the documents name the vendors' public hosts.
 	doc.Servers = openapi3.Servers{{URL: "http://upstream"}}
-	router, err := legacy.NewRouter(doc)
+	// Examples are not validated: the documents copy the vendors' own
+	// verbatim, defects included (runai-openapi-delta.json's labels
+	// example is a string, upstreams-2.md d.6).
+	router, err := legacy.NewRouter(doc, openapi3.DisableExamplesValidation())
 	if err != nil {
 		t.Fatalf("router for %s: %v", path, err)
 	}

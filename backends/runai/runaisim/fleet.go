@@ -108,7 +108,7 @@ func newFleet(opts Options) *fleet {
 	}
 	for ci := range opts.Clusters {
 		created := epoch.Add(time.Duration(ci) * 24 * time.Hour)
-		cl := newCluster(rng, ci, created)
+		cl := newCluster(rng, ci, created, opts.Version)
 		f.clusterByUUID[cl.UUID] = len(f.clusters)
 		f.clusters = append(f.clusters, cl)
 
@@ -176,7 +176,8 @@ func newFleet(opts Options) *fleet {
 	return f
 }
 
-func newCluster(rng *rand.Rand, ci int, created time.Time) runai.Cluster {
+// version is the served API version: the clusters run its release.
+func newCluster(rng *rand.Rand, ci int, created time.Time, version string) runai.Cluster {
 	name := fmt.Sprintf("cluster-%d", ci+1)
 	platforms := []string{"vanilla", "openshift", "eks"}
 	seen := created.Add(time.Hour)
@@ -186,7 +187,7 @@ func newCluster(rng *rand.Rand, ci int, created time.Time) runai.Cluster {
 		Name:      name,
 		CreatedAt: created,
 		Domain:    ptr(name + ".fleetgraph.example"),
-		Version:   ptr(fmt.Sprintf("2.22.%d", rng.IntN(30))),
+		Version:   ptr(fmt.Sprintf("%s.%d", version, rng.IntN(30))),
 		UpdatedAt: &seen,
 		Status: &runai.ClusterStatus{
 			State: runai.ClusterConnected,

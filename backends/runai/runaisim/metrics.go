@@ -7,9 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends/runai"
 )
 
-// nodeMetricTypes is the NodeMetricType enum.
+// nodeMetricTypes is 2.22's NodeMetricType enum (Server.nodeMetricTypes
+// adds the later ones).
 var nodeMetricTypes = []string{
 	"GPU_UTILIZATION_PER_GPU", "GPU_UTILIZATION", "GPU_MEMORY_UTILIZATION_PER_GPU", "GPU_MEMORY_UTILIZATION",
 	"GPU_MEMORY_USAGE_BYTES_PER_GPU", "GPU_MEMORY_USAGE_BYTES", "GPU_ALLOCATION_PER_GPU",
@@ -23,7 +26,8 @@ var nodeMetricTypes = []string{
 	"GPU_PCIE_TRANSMITTED_BANDWIDTH_PER_GPU", "GPU_PCIE_RECEIVED_BANDWIDTH_PER_GPU",
 }
 
-// poolMetricTypes is the MetricsType enum of node-pool metrics.
+// poolMetricTypes is 2.22's MetricsType enum of node-pool and cluster
+// metrics (Server.metricsTypes adds the later ones).
 var poolMetricTypes = []string{
 	"TOTAL_GPU_NODES", "GPU_UTILIZATION", "GPU_UTILIZATION_DISTRIBUTION", "GPU_MEMORY_UTILIZATION",
 	"CPU_UTILIZATION", "CPU_MEMORY_UTILIZATION", "TOTAL_GPU", "GPU_QUOTA", "ALLOCATED_GPU", "UNALLOCATED_GPU",
@@ -146,7 +150,7 @@ func (s *Server) nodeMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, statusMessage(http.StatusNotFound))
 		return
 	}
-	mq, err := parseMetricsQuery(r.URL.Query(), nodeMetricTypes)
+	mq, err := parseMetricsQuery(r.URL.Query(), s.nodeMetricTypes())
 	if err != nil {
 		writeBadRequest(w, err)
 		return
@@ -156,7 +160,7 @@ func (s *Server) nodeMetrics(w http.ResponseWriter, r *http.Request) {
 	var out []measurementJSON
 	for _, typ := range mq.types {
 		switch {
-		case strings.HasPrefix(typ, "GPU_") && m.hw.gpus == 0:
+		case (strings.HasPrefix(typ, "GPU_") || isNVLinkTotal(typ)) && m.hw.gpus == 0:
 			out = append(out, measurementJSON{Type: typ})
 		case strings.HasSuffix(typ, "_PER_GPU"):
 			for i := range m.hw.gpus {
@@ -181,34 +185,48 @@ func (s *Server) nodePoolMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, statusMessage(http.StatusNotFound))
 		return
 	}
-	mq, err := parseMetricsQuery(r.URL.Query(), poolMetricTypes)
+	mq, err := parseMetricsQuery(r.URL.Query(), s.metricsTypes())
 	if err != nil {
 		writeBadRequest(w, err)
 		return
 	}
 	mq.gapEvery = s.opts.GapEvery
+	pm := s.poolModelOf(pool, s.fleet.allNodes())
+	var out []measurementJSON
+	for _, typ := range mq.types {
+		out = append(out, mq.poolSeries(&pm, typ)...)
+	}
+	writeMetrics(w, out)
+}
+
+// poolModelOf aggregates the nodes of pool among nodes.
+func (s *Server) poolModelOf(pool runai.NodePool, nodes []simNode) poolModel {
 	pm := poolModel{waitKey: hashKey(s.opts.Seed, "pool/"+pool.ID)}
-	for _, n := range s.fleet.allNodes() {
-		if n.dto.ClusterUUID == clusterID && n.dto.NodePool == name {
+	for _, n := range nodes {
+		if n.dto.ClusterUUID == pool.ClusterID && n.dto.NodePool == pool.Name {
 			pm.add(s.model(n))
 		}
 	}
-	var out []measurementJSON
-	for _, typ := range mq.types {
-		switch {
-		case !pm.hasData(typ):
-			out = append(out, measurementJSON{Type: typ})
-		case typ == "GPU_UTILIZATION_DISTRIBUTION":
-			for _, b := range utilisationBuckets {
-				out = append(out, mq.sample(typ, map[string]string{"range": b.label}, func(t time.Time) float64 {
-					return pm.gpusWithin(b.lo, b.hi, t)
-				}))
-			}
-		default:
-			out = append(out, mq.sample(typ, nil, func(t time.Time) float64 { return pm.value(typ, t) }))
+	return pm
+}
+
+// poolSeries is the series of one MetricsType over pm: values null when
+// there is nothing to average over, one series per range for the
+// distribution.
+func (mq metricsQuery) poolSeries(pm *poolModel, typ string) []measurementJSON {
+	switch {
+	case !pm.hasData(typ):
+		return []measurementJSON{{Type: typ}}
+	case typ == "GPU_UTILIZATION_DISTRIBUTION":
+		out := make([]measurementJSON, 0, len(utilisationBuckets))
+		for _, b := range utilisationBuckets {
+			out = append(out, mq.sample(typ, map[string]string{"range": b.label}, func(t time.Time) float64 {
+				return pm.gpusWithin(b.lo, b.hi, t)
+			}))
 		}
+		return out
 	}
-	writeMetrics(w, out)
+	return []measurementJSON{mq.sample(typ, nil, func(t time.Time) float64 { return pm.value(typ, t) })}
 }
 
 // utilisationBuckets are the labels of GPU_UTILIZATION_DISTRIBUTION: how

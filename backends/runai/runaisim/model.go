@@ -164,6 +164,8 @@ func (m nodeModel) gpuMetric(typ string, i int, t time.Time) float64 {
 		return util / 100 * 450e9 * (0.5 + 0.5*jitter)
 	case "GPU_PCIE_TRANSMITTED_BANDWIDTH_PER_GPU", "GPU_PCIE_RECEIVED_BANDWIDTH_PER_GPU":
 		return util / 100 * 32e9 * (0.3 + 0.7*jitter)
+	case nvLinkTotalPerGPU223, nvLinkTotalPerGPU224: // 2.23 on: both directions
+		return m.nvLinkTotal(i, t)
 	}
 	return util * activityShare[typ] * (0.8 + 0.2*jitter)
 }
@@ -185,6 +187,12 @@ func (m nodeModel) nodeMetric(typ string, t time.Time) float64 {
 		return m.memUtil(t) / 100 * float64(m.hw.memBytes)
 	case "CPU_MEMORY_UTILIZATION":
 		return m.memUtil(t)
+	case nvLinkTotal223, nvLinkTotal224:
+		var sum float64
+		for i := range m.hw.gpus {
+			sum += m.nvLinkTotal(i, t)
+		}
+		return sum
 	}
 	return 0
 }
@@ -251,6 +259,8 @@ func (p *poolModel) value(typ string, t time.Time) float64 {
 		return math.Round(float64(p.gpus) * 0.75)
 	case "AVG_WORKLOAD_WAIT_TIME": // seconds
 		return 600 * wave(p.waitKey, t)
+	case "WORKLOADS_COUNT": // 2.23 on
+		return p.sum(func(m nodeModel) float64 { return m.workloads(t) })
 	case "GPU_UTILIZATION":
 		return p.sumGPUs(func(m nodeModel, i int) float64 { return m.gpuUtil(i, t) }) / float64(p.readyGPUs)
 	case "GPU_MEMORY_UTILIZATION":

@@ -71,7 +71,7 @@ func (s *Server) selectNodes(w http.ResponseWriter, r *http.Request) ([]runai.No
 		return nil, false
 	}
 	q := r.URL.Query()
-	qu, err := parseQuery(q, nodeFields)
+	qu, err := parseQuery(q, s.nodeFieldsOf())
 	if err != nil {
 		writeBadRequest(w, err)
 		return nil, false

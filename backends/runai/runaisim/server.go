@@ -1,7 +1,8 @@
-// Package runaisim is a Run:ai 2.22 control-plane simulator: a real HTTP
-// server speaking the vendor's contract (paths, parameters, JSON bodies,
-// error bodies, bearer tokens) over a deterministic fleet of clusters, node
-// pools and nodes. Demo mode, benchmarks and end-to-end tests stand on it.
+// Package runaisim is a Run:ai control-plane simulator (API 2.22, 2.23 or
+// 2.24: Options.Version): a real HTTP server speaking the vendor's contract
+// (paths, parameters, JSON bodies, error bodies, bearer tokens) over a
+// deterministic fleet of clusters, node pools and nodes. Demo mode,
+// benchmarks and end-to-end tests stand on it.
 //
 // Node pools can be written through /api/v1/node-pools (POST, PUT, PATCH,
 // DELETE) and the deprecated /v1/k8s/clusters/{clusterId}/node-pools API;
@@ -59,6 +60,12 @@ type Options struct {
 	// window without data: the value strings "NaN", "+Inf" and "-Inf" in
 	// turn. 0: every sample is a number.
 	GapEvery int
+	// Version is the control-plane API served: Version222 (default),
+	// Version223 or Version224 (version.go). 2.22 answers 404 on the
+	// routes added later (the tenant-wide nodes), as the vendor's older
+	// release would; New panics on another value (check flags with
+	// ParseVersion).
+	Version string
 }
 
 // Default credentials of the simulator.
@@ -97,6 +104,11 @@ func (o Options) withDefaults() Options {
 	if o.PhaseDelay == 0 {
 		o.PhaseDelay = 2 * time.Second
 	}
+	v, err := ParseVersion(o.Version)
+	if err != nil {
+		panic(err)
+	}
+	o.Version = v
 	return o
 }
 
@@ -135,6 +147,7 @@ func New(opts Options) *Server {
 		{"GET /api/v1/nodes/telemetry", s.nodeTelemetry},
 		{"GET /api/v1/nodes/{nodeId}/metrics", s.nodeMetrics},
 		{"GET /api/v1/clusters/{clusterUuid}/nodepools/{nodepoolName}/metrics", s.nodePoolMetrics},
+		{"GET /api/v1/clusters/{clusterUuid}/metrics", s.clusterMetrics},
 		{"GET /api/v1/node-pools", s.listNodePools},
 		{"GET /api/v1/node-pools/count", s.countNodePools},
 		{"GET /api/v1/node-pools/{nodepoolId}", s.getNodePool},
@@ -151,6 +164,15 @@ func New(opts Options) *Server {
 	for _, v := range vendor {
 		s.ctl.Handle(mux, v.pattern, s.authenticated(v.h))
 	}
+	for _, v := range []struct {
+		pattern, since string
+		h              http.HandlerFunc
+	}{
+		{"GET /api/v1/nodes", Version223, s.listTenantNodes},
+		{"GET /api/v1/nodes/count", Version223, s.countTenantNodes},
+	} {
+		s.ctl.Handle(mux, v.pattern, s.from(v.since, s.authenticated(v.h)))
+	}
 	s.ctl.RegisterControl(mux)
 	mux.HandleFunc("GET /_sim/fleet", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Fleet())
@@ -159,7 +181,7 @@ func New(opts Options) *Server {
 		writeJSON(w, http.StatusOK, map[string]string{"accessToken": s.IssueToken()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "Resource not found.")
+		writeError(w, http.StatusNotFound, notFoundRoute)
 	})
 	s.handler = mux
 	return s
