@@ -17,6 +17,8 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/fleet"
+	modelartssource "github.com/fleetgraph/fleetgraph/fleet/modelarts"
+	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
 )
 
@@ -116,7 +118,10 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 		}
 		ma = append(ma, c)
 	}
-	reg, err := fleet.NewRegistry(ra, ma)
+	// The sources, in configuration order: a vendor is one adapter package
+	// and one line here.
+	runaiSource := runaisource.New(ra...)
+	reg, err := fleet.NewRegistry(runaiSource, modelartssource.New(ma...))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +130,7 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 			reg.SetPassThrough(r.Name)
 		}
 		if r.LegacyNodePoolAPI {
-			reg.SetLegacyNodePools(r.Name)
+			runaiSource.SetLegacyNodePools(r.Name)
 		}
 	}
 	for _, m := range cfg.ModelArts {

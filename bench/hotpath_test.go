@@ -14,6 +14,7 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/fleet"
+	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
@@ -23,12 +24,12 @@ import (
 
 func BenchmarkIDEncode(b *testing.B) {
 	for b.Loop() {
-		_ = ids.Encode(ids.KindNode, backends.RunAI, "runai-prod", "6328d463-ae34-48cf-b116-859449e0687d", "c1-default-node-01")
+		_ = runaisource.NodeID{Backend: "runai-prod", Cluster: "6328d463-ae34-48cf-b116-859449e0687d", Node: "c1-default-node-01"}.Encode()
 	}
 }
 
 func BenchmarkIDDecode(b *testing.B) {
-	id := ids.Encode(ids.KindNode, backends.RunAI, "runai-prod", "6328d463-ae34-48cf-b116-859449e0687d", "c1-default-node-01")
+	id := runaisource.NodeID{Backend: "runai-prod", Cluster: "6328d463-ae34-48cf-b116-859449e0687d", Node: "c1-default-node-01"}.Encode()
 	for b.Loop() {
 		if _, err := ids.Decode(id, ids.KindNode); err != nil {
 			b.Fatal(err)
@@ -113,7 +114,7 @@ func BenchmarkCacheKeys(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			reg, err := fleet.NewRegistry([]*runai.Client{rc}, nil)
+			reg, err := fleet.NewRegistry(runaisource.New(rc))
 			if err != nil {
 				b.Fatal(err)
 			}

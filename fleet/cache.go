@@ -119,9 +119,9 @@ func (c *Cache) scope(ctx context.Context, reg *Registry, backend string) string
 		return "svc"
 	}
 	creds, _ := backends.CredentialsFrom(ctx)
-	cred := creds.RunAIBearer
-	if reg.byName[backend] == backends.ModelArts {
-		cred = creds.ModelArtsAuthToken
+	var cred string
+	if s := reg.byName[backend]; s != nil {
+		cred = s.Credential(creds)
 	}
 	if cred == "" {
 		return "anon"

@@ -26,7 +26,8 @@ type BackendError struct {
 func (e *BackendError) Error() string { return e.Err.Error() }
 func (e *BackendError) Unwrap() error { return e.Err }
 
-func wrap(p backends.Provider, backend string, err error) error {
+// Wrap ties err to backend (nil stays nil; an error already tied stays as is).
+func Wrap(p backends.Provider, backend string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -115,7 +116,7 @@ func (h *Hub) Subscribe(ctx context.Context, key string, interval time.Duration,
 // (its subscribers wait for the next one): the poller is a goroutine of
 // its own, and a panic there would end the process.
 func (h *Hub) run(ctx context.Context, key string, t *topic, interval time.Duration, poll func(context.Context) any) {
-	defer recoverInto(ctx, "subscription poller", nil)
+	defer RecoverInto(ctx, "subscription poller", nil)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -175,7 +176,7 @@ func credentialScope(ctx context.Context) string {
 }
 
 func safePoll(ctx context.Context, poll func(context.Context) any) (v any, err error) {
-	defer recoverInto(ctx, "subscription poll", &err)
+	defer RecoverInto(ctx, "subscription poll", &err)
 	return poll(ctx), nil
 }
 
@@ -209,9 +210,9 @@ type ErrTooManySubscriptions struct {
 
 func (e *ErrTooManySubscriptions) Error() string {
 	if e.Scope == SubscriptionsTotal {
-		return "the gateway has its limit of " + itoa(e.Limit) + " open subscriptions (subscriptions.maxTotal); try again later"
+		return "the gateway has its limit of " + strconv.Itoa(e.Limit) + " open subscriptions (subscriptions.maxTotal); try again later"
 	}
-	return "too many subscriptions on this connection (limit " + itoa(e.Limit) + ", subscriptions.maxPerConnection)"
+	return "too many subscriptions on this connection (limit " + strconv.Itoa(e.Limit) + ", subscriptions.maxPerConnection)"
 }
 
 // admit counts a new subscription against its connection's limit and the

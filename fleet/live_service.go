@@ -23,18 +23,18 @@ func (r LiveRequest) window() (time.Duration, int, error) {
 	w, n := time.Hour, 60
 	if r.WindowSeconds != nil {
 		if *r.WindowSeconds < 60 || *r.WindowSeconds > 30*24*3600 {
-			return 0, 0, invalid("windowSeconds", "must be within 60..2592000, got %d", *r.WindowSeconds)
+			return 0, 0, Invalid("windowSeconds", "must be within 60..2592000, got %d", *r.WindowSeconds)
 		}
 		w = time.Duration(*r.WindowSeconds) * time.Second
 	}
 	if r.Samples != nil {
 		if *r.Samples < 1 || *r.Samples > 1000 {
-			return 0, 0, invalid("samples", "must be within 1..1000, got %d", *r.Samples)
+			return 0, 0, Invalid("samples", "must be within 1..1000, got %d", *r.Samples)
 		}
 		n = *r.Samples
 	}
 	if len(r.Types) == 0 {
-		return 0, 0, invalid("types", "must name at least one metric type")
+		return 0, 0, Invalid("types", "must name at least one metric type")
 	}
 	return w, n, nil
 }
@@ -142,7 +142,7 @@ func forward[T any](ctx context.Context, in <-chan any) <-chan T {
 	out := make(chan T)
 	go func() {
 		defer close(out)
-		defer recoverInto(ctx, "subscription forward", nil)
+		defer RecoverInto(ctx, "subscription forward", nil)
 		for {
 			select {
 			case <-ctx.Done():

@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 )
 
@@ -29,23 +28,91 @@ import (
 // reading the query (see Service.NodeMetrics), not by timing.
 const batchWait = 250 * time.Microsecond
 
-type clusterKey struct{ Backend, Cluster string }
+// ClusterKey names one cluster of a backend: the key of per-cluster listings.
+type ClusterKey struct{ Backend, Cluster string }
 
-type nodePoolKey struct{ Backend, Pool, NodePool string }
+// BackendOf and KeyOf are a ClusterKey's Kind functions.
+func (k ClusterKey) BackendOf() string { return k.Backend }
+func (k ClusterKey) KeyOf() string     { return k.Cluster }
 
-// metricsKey names one Run:ai metrics call: a node (Target = node UUID) or a
-// node pool (Target = cluster UUID, Pool = pool name), a range, a sample count
-// and the whole set of types, sorted and comma-joined.
-type metricsKey struct {
+// MetricsKey names one metrics call: a node (Target = the vendor's node id)
+// or a node pool (Target = its cluster, Pool = its name), a range, a sample
+// count and the whole set of types, sorted and comma-joined (a key must be
+// comparable; MetricsKey.TypeList gives the list back).
+type MetricsKey struct {
 	Backend, Target, Pool string
 	Start, End            int64
 	Samples               int
 	Types                 string
 }
 
-type metricsResult struct {
+// BackendOf and KeyOf are a MetricsKey's Kind functions.
+func (k MetricsKey) BackendOf() string { return k.Backend }
+func (k MetricsKey) KeyOf() string {
+	return fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types)
+}
+
+// TypeList returns the key's types, sorted.
+func (k MetricsKey) TypeList() []string { return strings.Split(k.Types, ",") }
+
+// Range returns the key's (aligned) range.
+func (k MetricsKey) Range() (time.Time, time.Time) {
+	return time.Unix(0, k.Start).UTC(), time.Unix(0, k.End).UTC()
+}
+
+// MetricsResult is what one metrics call answered: its series, and on a
+// partial answer what is missing.
+type MetricsResult struct {
 	Series  []*model.MetricSeries  `json:"s"`
 	Partial *backends.PartialError `json:"p,omitempty"`
+}
+
+// Kind is one cached, batched listing an adapter declares (once, not per
+// request): the request's loaders make its dataloader on first use.
+type Kind[K comparable, V any] struct {
+	// Name is the cache kind, the first field of its cache keys ("rpools").
+	Name    string
+	Backend func(K) string
+	// Key is the vendor identity of k within its backend and kind.
+	Key   func(K) string
+	TTL   func(CachePolicy, K) time.Duration
+	Fetch func(context.Context, K) (V, error)
+}
+
+// Fixed is a Kind TTL that depends only on the policy.
+func Fixed[K any](pick func(CachePolicy) time.Duration) func(CachePolicy, K) time.Duration {
+	return func(p CachePolicy, _ K) time.Duration { return pick(p) }
+}
+
+// MetricsTTL is the TTL of a metrics answer: short for a range ending near
+// now, long for one that no longer changes.
+func MetricsTTL(p CachePolicy, k MetricsKey) time.Duration {
+	if time.Unix(0, k.End).Before(time.Now().Add(-p.RecentWindow)) {
+		return p.MetricsPast
+	}
+	return p.MetricsRecent
+}
+
+// Load queues key on the request's loader of kind and returns the pending
+// value.
+func Load[K comparable, V any](ctx context.Context, kind *Kind[K, V], key K) Thunk[V] {
+	return Thunk[V](loaderOf(loadersFor(ctx), kind).Load(ctx, key))
+}
+
+func loaderOf[K comparable, V any](l *Loaders, kind *Kind[K, V]) *dataloader.Loader[K, V] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ld, ok := l.byKind[kind]; ok {
+		return ld.(*dataloader.Loader[K, V])
+	}
+	p := l.policy
+	ld := newLoader(l.cache, l.reg, cachedSpec[K, V]{
+		kind: kind.Name, backend: kind.Backend, key: kind.Key,
+		ttl:   func(k K) time.Duration { return kind.TTL(p, k) },
+		fetch: kind.Fetch,
+	})
+	l.byKind[kind] = ld
+	return ld
 }
 
 // Loaders are the per-operation dataloaders. Build a set for each GraphQL
@@ -53,18 +120,14 @@ type metricsResult struct {
 // carries many operations in one HTTP request) and reach them through the
 // context: never share them between operations.
 type Loaders struct {
-	clusters        *dataloader.Loader[string, []*model.Cluster]
-	runaiPools      *dataloader.Loader[string, []*model.NodePool]
-	maNodePools     *dataloader.Loader[clusterKey, []*model.NodePool]
-	runaiNodes      *dataloader.Loader[clusterKey, []*model.Node]
-	maPoolNodes     *dataloader.Loader[clusterKey, []*model.Node]
-	maNodePoolNodes *dataloader.Loader[nodePoolKey, []*model.Node]
-	nodeMetrics     *dataloader.Loader[metricsKey, metricsResult]
-	poolMetrics     *dataloader.Loader[metricsKey, metricsResult]
-	allocated       *dataloader.Loader[string, map[string]int]
-	stale           *staleTracker
-	gens            genMemo
-	memo            sync.Map
+	reg    *Registry
+	cache  *Cache
+	policy CachePolicy
+	mu     sync.Mutex
+	byKind map[any]any // *Kind[K, V] -> *dataloader.Loader[K, V]
+	stale  *staleTracker
+	gens   genMemo
+	memo   sync.Map
 }
 
 // Memo returns what compute returned for key the first time the request
@@ -92,68 +155,7 @@ func NewLoaders(reg *Registry, c *Cache) *Loaders {
 	if c != nil {
 		p = c.policy
 	}
-	fixed := func(d time.Duration) func(any) time.Duration { return func(any) time.Duration { return d } }
-	self := func(b string) string { return b }
-	l := &Loaders{stale: &staleTracker{}}
-	l.clusters = newLoader(c, reg, cachedSpec[string, []*model.Cluster]{
-		kind: "clusters", backend: self, key: func(string) string { return "" }, ttl: ttlOf[string](fixed(p.Clusters)),
-		fetch: func(ctx context.Context, b string) ([]*model.Cluster, error) { return fetchClusters(ctx, reg, b) },
-	})
-	l.runaiPools = newLoader(c, reg, cachedSpec[string, []*model.NodePool]{
-		kind: "rpools", backend: self, key: func(string) string { return "" }, ttl: ttlOf[string](fixed(p.NodePools)),
-		fetch: func(ctx context.Context, b string) ([]*model.NodePool, error) { return fetchRunAIPools(ctx, reg, b) },
-	})
-	l.maNodePools = newLoader(c, reg, cachedSpec[clusterKey, []*model.NodePool]{
-		kind: "mpools", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.NodePools)),
-		fetch: func(ctx context.Context, k clusterKey) ([]*model.NodePool, error) {
-			return fetchMANodePools(ctx, reg, k)
-		},
-	})
-	l.runaiNodes = newLoader(c, reg, cachedSpec[clusterKey, []*model.Node]{
-		kind: "rnodes", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.Nodes)),
-		fetch: func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchRunAINodes(ctx, reg, k) },
-	})
-	l.maPoolNodes = newLoader(c, reg, cachedSpec[clusterKey, []*model.Node]{
-		kind: "mnodes", backend: clusterKey.backend, key: clusterKey.key, ttl: ttlOf[clusterKey](fixed(p.Nodes)),
-		fetch: func(ctx context.Context, k clusterKey) ([]*model.Node, error) { return fetchMAPoolNodes(ctx, reg, k) },
-	})
-	l.maNodePoolNodes = newLoader(c, reg, cachedSpec[nodePoolKey, []*model.Node]{
-		kind: "mnpnodes", backend: func(k nodePoolKey) string { return k.Backend }, key: func(k nodePoolKey) string { return k.Pool + "/" + k.NodePool },
-		ttl: ttlOf[nodePoolKey](fixed(p.Nodes)),
-		fetch: func(ctx context.Context, k nodePoolKey) ([]*model.Node, error) {
-			return fetchMANodePoolNodes(ctx, reg, k)
-		},
-	})
-	metricsTTL := func(k metricsKey) time.Duration {
-		if time.Unix(0, k.End).Before(time.Now().Add(-p.RecentWindow)) {
-			return p.MetricsPast
-		}
-		return p.MetricsRecent
-	}
-	l.nodeMetrics = newLoader(c, reg, cachedSpec[metricsKey, metricsResult]{
-		kind: "nmetrics", backend: metricsKey.backend, key: metricsKey.key, ttl: metricsTTL,
-		fetch: func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchNodeMetrics(ctx, reg, k) },
-	})
-	l.poolMetrics = newLoader(c, reg, cachedSpec[metricsKey, metricsResult]{
-		kind: "pmetrics", backend: metricsKey.backend, key: metricsKey.key, ttl: metricsTTL,
-		fetch: func(ctx context.Context, k metricsKey) (metricsResult, error) { return fetchPoolMetrics(ctx, reg, k) },
-	})
-	l.allocated = newLoader(c, reg, cachedSpec[string, map[string]int]{
-		kind: "alloc", backend: self, key: func(string) string { return "" }, ttl: ttlOf[string](fixed(p.Nodes)),
-		fetch: func(ctx context.Context, b string) (map[string]int, error) { return fetchAllocated(ctx, reg, b) },
-	})
-	return l
-}
-
-func ttlOf[K any](f func(any) time.Duration) func(K) time.Duration {
-	return func(k K) time.Duration { return f(k) }
-}
-
-func (k clusterKey) backend() string { return k.Backend }
-func (k clusterKey) key() string     { return k.Cluster }
-func (k metricsKey) backend() string { return k.Backend }
-func (k metricsKey) key() string {
-	return fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types)
+	return &Loaders{reg: reg, cache: c, policy: p, byKind: map[any]any{}, stale: &staleTracker{}}
 }
 
 // WithLoaders returns ctx carrying l.
@@ -210,203 +212,9 @@ func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, 
 		dataloader.WithTracer[K, V](batchTracer[K, V]{kind: spec.kind}))
 }
 
-func unknownBackend(name string) error { return &NotFoundError{What: "backend", Name: name} }
-
-func fetchClusters(ctx context.Context, reg *Registry, backend string) ([]*model.Cluster, error) {
-	if c := reg.RunAI(backend); c != nil {
-		list, err := c.ListClusters(ctx)
-		if err != nil {
-			return nil, wrap(backends.RunAI, backend, err)
-		}
-		out := make([]*model.Cluster, len(list))
-		for i := range list {
-			out[i] = runaiCluster(backend, &list[i])
-		}
-		return out, nil
-	}
-	if c := reg.ModelArts(backend); c != nil {
-		list, err := c.ListPools(ctx)
-		if err != nil {
-			return nil, wrap(backends.ModelArts, backend, err)
-		}
-		out := make([]*model.Cluster, len(list))
-		for i := range list {
-			out[i] = modelartsCluster(backend, &list[i])
-		}
-		return out, nil
-	}
-	return nil, unknownBackend(backend)
-}
-
-func fetchRunAIPools(ctx context.Context, reg *Registry, backend string) ([]*model.NodePool, error) {
-	c := reg.RunAI(backend)
-	if c == nil {
-		return nil, unknownBackend(backend)
-	}
-	if reg.legacy[backend] {
-		return fetchRunAILegacyPools(ctx, c, backend)
-	}
-	list, err := c.ListNodePools(ctx, nil)
-	if err != nil {
-		return nil, wrap(backends.RunAI, backend, err)
-	}
-	out := make([]*model.NodePool, len(list))
-	for i := range list {
-		out[i] = runaiNodePool(backend, &list[i])
-	}
-	return out, nil
-}
-
-// fetchRunAILegacyPools lists pools through the deprecated API, which is
-// per cluster: one listing per cluster instead of one per backend.
-func fetchRunAILegacyPools(ctx context.Context, c *runai.Client, backend string) ([]*model.NodePool, error) {
-	clusters, err := c.ListClusters(ctx)
-	if err != nil {
-		return nil, wrap(backends.RunAI, backend, err)
-	}
-	var out []*model.NodePool
-	for _, cl := range clusters {
-		list, err := c.LegacyListNodePools(ctx, cl.UUID)
-		if err != nil {
-			return nil, wrap(backends.RunAI, backend, err)
-		}
-		for i := range list {
-			out = append(out, runaiLegacyNodePool(backend, cl.UUID, &list[i]))
-		}
-	}
-	return out, nil
-}
-
-func fetchMANodePools(ctx context.Context, reg *Registry, k clusterKey) ([]*model.NodePool, error) {
-	c := reg.ModelArts(k.Backend)
-	if c == nil {
-		return nil, unknownBackend(k.Backend)
-	}
-	list, err := c.ListNodePools(ctx, k.Cluster)
-	if err != nil {
-		return nil, wrap(backends.ModelArts, k.Backend, err)
-	}
-	out := make([]*model.NodePool, len(list))
-	for i := range list {
-		out[i] = modelartsNodePool(k.Backend, k.Cluster, &list[i])
-	}
-	return out, nil
-}
-
-func fetchRunAINodes(ctx context.Context, reg *Registry, k clusterKey) ([]*model.Node, error) {
-	c := reg.RunAI(k.Backend)
-	if c == nil {
-		return nil, unknownBackend(k.Backend)
-	}
-	list, err := c.ListNodes(ctx, k.Cluster, nil)
-	if err != nil {
-		return nil, wrap(backends.RunAI, k.Backend, err)
-	}
-	out := make([]*model.Node, len(list))
-	for i := range list {
-		out[i] = runaiNode(k.Backend, k.Cluster, &list[i])
-	}
-	return out, nil
-}
-
-func fetchMAPoolNodes(ctx context.Context, reg *Registry, k clusterKey) ([]*model.Node, error) {
-	c := reg.ModelArts(k.Backend)
-	if c == nil {
-		return nil, unknownBackend(k.Backend)
-	}
-	list, err := c.ListPoolNodes(ctx, k.Cluster)
-	if err != nil {
-		return nil, wrap(backends.ModelArts, k.Backend, err)
-	}
-	out := make([]*model.Node, len(list))
-	for i := range list {
-		out[i] = modelartsNode(k.Backend, k.Cluster, "", &list[i])
-	}
-	return out, nil
-}
-
-func fetchMANodePoolNodes(ctx context.Context, reg *Registry, k nodePoolKey) ([]*model.Node, error) {
-	c := reg.ModelArts(k.Backend)
-	if c == nil {
-		return nil, unknownBackend(k.Backend)
-	}
-	list, err := c.ListNodePoolNodes(ctx, k.Pool, k.NodePool)
-	if err != nil {
-		return nil, wrap(backends.ModelArts, k.Backend, err)
-	}
-	out := make([]*model.Node, len(list))
-	for i := range list {
-		out[i] = modelartsNode(k.Backend, k.Pool, k.NodePool, &list[i])
-	}
-	return out, nil
-}
-
-func metricsOptions(k metricsKey) runai.MetricsOptions {
-	return runai.MetricsOptions{
-		Types:   strings.Split(k.Types, ","),
-		Start:   time.Unix(0, k.Start).UTC(),
-		End:     time.Unix(0, k.End).UTC(),
-		Samples: k.Samples,
-	}
-}
-
-// metricsAnswer keeps the data of a 207 partial answer and reports what is
-// missing beside it.
-func metricsAnswer(backend string, resp *runai.MetricsResponse, err error) (metricsResult, error) {
-	var partial *backends.PartialError
-	if err != nil && !errors.As(err, &partial) {
-		return metricsResult{}, wrap(backends.RunAI, backend, err)
-	}
-	if resp == nil {
-		return metricsResult{Partial: partial}, nil
-	}
-	return metricsResult{Series: runaiSeries(resp.Measurements), Partial: partial}, nil
-}
-
-func fetchNodeMetrics(ctx context.Context, reg *Registry, k metricsKey) (metricsResult, error) {
-	c := reg.RunAI(k.Backend)
-	if c == nil {
-		return metricsResult{}, unknownBackend(k.Backend)
-	}
-	resp, err := c.NodeMetrics(ctx, k.Target, metricsOptions(k))
-	return metricsAnswer(k.Backend, resp, err)
-}
-
-func fetchPoolMetrics(ctx context.Context, reg *Registry, k metricsKey) (metricsResult, error) {
-	c := reg.RunAI(k.Backend)
-	if c == nil {
-		return metricsResult{}, unknownBackend(k.Backend)
-	}
-	resp, err := c.NodePoolMetrics(ctx, k.Target, k.Pool, metricsOptions(k))
-	return metricsAnswer(k.Backend, resp, err)
-}
-
-// fetchAllocated asks Run:ai telemetry for ALLOCATED_GPUS grouped by cluster
-// and node: one call per backend answers for every node of the tenant.
-func fetchAllocated(ctx context.Context, reg *Registry, backend string) (map[string]int, error) {
-	c := reg.RunAI(backend)
-	if c == nil {
-		return nil, unknownBackend(backend)
-	}
-	resp, err := c.NodeTelemetry(ctx, runai.TelemetryOptions{Type: "ALLOCATED_GPUS", GroupBy: []string{"ClusterId", "Node"}})
-	if err != nil {
-		return nil, wrap(backends.RunAI, backend, err)
-	}
-	out := map[string]int{}
-	for _, v := range resp.Values {
-		var cluster, node string
-		for _, g := range v.Groups {
-			switch g.Key {
-			case "ClusterId":
-				cluster = g.Value
-			case "Node":
-				node = g.Value
-			}
-		}
-		out[cluster+"/"+node] = int(v.Value + 0.5)
-	}
-	return out, nil
-}
+// UnknownBackend is the error of a fetch for a backend its source does not
+// have (a wiring bug, or an ID of a backend no longer configured).
+func UnknownBackend(name string) error { return &NotFoundError{What: "backend", Name: name} }
 
 // sortedTypes returns the distinct types, sorted, comma-joined: the canonical
 // form used in metrics keys.

@@ -56,10 +56,10 @@ func (e *WriteError) Error() string {
 
 func (e *WriteError) Unwrap() error { return e.Err }
 
-// ambiguous says whether a failed write may nonetheless have been applied:
+// Ambiguous says whether a failed write may nonetheless have been applied:
 // the answer was lost (transport, timeout) or the vendor failed after
 // receiving it (5xx). A 4xx says it was refused.
-func ambiguous(err error) bool {
+func Ambiguous(err error) bool {
 	var tr *backends.TransportError
 	if errors.As(err, &tr) {
 		// A call its breaker refused was never sent.
@@ -72,9 +72,9 @@ func ambiguous(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
-// readBackContext is a context for reading back after a write whose own
+// ReadBackContext is a context for reading back after a write whose own
 // context may have run out: same values (credentials), a fresh deadline.
-func readBackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func ReadBackContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
@@ -113,8 +113,8 @@ func audit(ctx context.Context, op string, target ids.ID, name string, started t
 		c.Principal = p
 	}
 	attrs := []any{
-		"mutation", op, "provider", string(target.Provider), "backend", target.Backend,
-		"cluster", target.Parts[0], "nodePool", logBounded(name),
+		"mutation", op, "provider", target.Provider, "backend", target.Backend,
+		"cluster", target.Cluster(), "nodePool", logBounded(name),
 		"caller", c.Principal, "remote", c.Remote, "durationMs", time.Since(started).Milliseconds(),
 	}
 	if err != nil {
@@ -138,13 +138,27 @@ func logBounded(s string) string {
 	return fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(s[:maxQuoted], ""), len(s))
 }
 
-// writable checks the gateway is not read-only and the ID names a backend.
-func (s *Service) writable(id ids.ID) error {
+// writable checks the gateway is not read-only and the ID names a backend,
+// and returns its source.
+func (s *Service) writable(id ids.ID) (Source, error) {
 	if s.readOnly {
-		return ErrReadOnly
+		return nil, ErrReadOnly
 	}
-	if !s.known(id) {
-		return &NotFoundError{What: "backend", Name: id.Backend}
+	src := s.source(id)
+	if src == nil {
+		return nil, &NotFoundError{What: "backend", Name: id.Backend}
+	}
+	return src, nil
+}
+
+// layoutSource is the source whose checks apply to an ID's provider, when
+// its backend is configured or not: the input is refused by the vendor's
+// rules before the backend is looked at.
+func (s *Service) layoutSource(id ids.ID) Source {
+	for _, src := range s.reg.sources {
+		if string(src.Provider()) == id.Provider {
+			return src
+		}
 	}
 	return nil
 }
@@ -159,88 +173,68 @@ func (s *Service) CreateNodePool(ctx context.Context, in model.CreateNodePoolInp
 	}
 	started := time.Now()
 	defer func() { audit(ctx, "createNodePool", cluster, in.Name, started, err) }()
-	if cluster.Provider == backends.RunAI {
-		err = checkRunAICreate(in)
-	} else {
-		err = checkModelArtsCreate(in)
+	if ls := s.layoutSource(cluster); ls != nil {
+		if err = ls.CheckCreate(in); err != nil {
+			return nil, err
+		}
 	}
+	src, err := s.writable(cluster)
 	if err != nil {
 		return nil, err
 	}
-	if err = s.writable(cluster); err != nil {
-		return nil, err
-	}
-	if cluster.Provider == backends.RunAI {
-		np, err = s.createRunAI(ctx, cluster, in)
-	} else {
-		np, err = s.createModelArts(ctx, cluster, in)
-	}
-	s.invalidate(ctx, cluster.Provider, cluster.Backend, cluster.Parts[0], in.Name)
-	return np, wrap(cluster.Provider, cluster.Backend, err)
+	np, err = src.CreateNodePool(ctx, cluster, in)
+	s.invalidate(ctx, src, cluster.Backend, cluster.Cluster(), in.Name)
+	return np, Wrap(backends.Provider(cluster.Provider), cluster.Backend, err)
 }
 
 // UpdateNodePool replaces (replace true, Run:ai PUT) or patches a node pool.
-func (s *Service) UpdateNodePool(ctx context.Context, id ids.ID, in writeFields, replace bool) (np *model.NodePool, err error) {
+func (s *Service) UpdateNodePool(ctx context.Context, id ids.ID, in WriteFields, replace bool) (np *model.NodePool, err error) {
 	op := "patchNodePool"
 	if replace {
 		op = "updateNodePool"
 	}
 	started := time.Now()
-	name := id.Parts[len(id.Parts)-1]
+	name := id.Last()
 	defer func() { audit(ctx, op, id, name, started, err) }()
-	if id.Provider == backends.RunAI {
-		err = checkRunAIFields(in)
-	} else {
-		err = checkModelArtsFields(in)
+	if ls := s.layoutSource(id); ls != nil {
+		if err = ls.CheckFields(in); err != nil {
+			return nil, err
+		}
 	}
+	src, err := s.writable(id)
 	if err != nil {
 		return nil, err
 	}
-	if err = s.writable(id); err != nil {
-		return nil, err
-	}
-	if id.Provider == backends.RunAI {
-		np, err = s.updateRunAI(ctx, id, in, replace)
-	} else {
-		np, err = s.updateModelArts(ctx, id, in, replace)
-	}
-	s.invalidate(ctx, id.Provider, id.Backend, id.Parts[0], name)
-	return np, wrap(id.Provider, id.Backend, err)
+	np, err = src.UpdateNodePool(ctx, id, in, replace)
+	s.invalidate(ctx, src, id.Backend, id.Cluster(), name)
+	return np, Wrap(backends.Provider(id.Provider), id.Backend, err)
 }
 
 // DeleteNodePool deletes a node pool; deletion is asynchronous on both vendors.
 func (s *Service) DeleteNodePool(ctx context.Context, id ids.ID) (p *model.DeleteNodePoolPayload, err error) {
 	started := time.Now()
-	name := id.Parts[len(id.Parts)-1]
+	name := id.Last()
 	defer func() { audit(ctx, "deleteNodePool", id, name, started, err) }()
-	if err = s.writable(id); err != nil {
+	src, err := s.writable(id)
+	if err != nil {
 		return nil, err
 	}
-	encoded := ids.Encode(id.Kind, id.Provider, id.Backend, id.Parts...)
-	var phase model.NodePoolPhase
-	if id.Provider == backends.RunAI {
-		phase, err = s.deleteRunAI(ctx, id)
-	} else {
-		phase, err = s.deleteModelArts(ctx, id)
-	}
-	s.invalidate(ctx, id.Provider, id.Backend, id.Parts[0], name)
+	encoded := id.String()
+	phase, err := src.DeleteNodePool(ctx, id)
+	s.invalidate(ctx, src, id.Backend, id.Cluster(), name)
 	if err != nil {
-		return nil, wrap(id.Provider, id.Backend, err)
+		return nil, Wrap(backends.Provider(id.Provider), id.Backend, err)
 	}
 	return &model.DeleteNodePoolPayload{ID: encoded, Accepted: true, Phase: phase}, nil
 }
 
 // invalidate drops what a write to a pool of cluster changes, for every
-// gateway sharing the cache: the pool lists and the node lists.
-func (s *Service) invalidate(ctx context.Context, p backends.Provider, backend, cluster, nodePool string) {
+// gateway sharing the cache: the entries the source names.
+func (s *Service) invalidate(ctx context.Context, src Source, backend, cluster, nodePool string) {
 	if s.cache == nil {
 		return
 	}
-	keys := []string{"rpools:", "rnodes:" + cluster}
-	if p == backends.ModelArts {
-		keys = []string{"mpools:" + cluster, "mnodes:" + cluster, "mnpnodes:" + cluster + "/" + nodePool}
-	}
-	if err := s.cache.Invalidate(ctx, s.reg, backend, keys...); err != nil {
+	if err := s.cache.Invalidate(ctx, s.reg, backend, src.Invalidates(cluster, nodePool)...); err != nil {
 		// The entries expire by their TTL; say so, since readers may briefly
 		// see the old state.
 		slog.WarnContext(ctx, "cache invalidation failed after a write", "backend", backend, "err", err)

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
@@ -32,51 +30,30 @@ func (q NodeQuery) match(n *model.Node) bool {
 }
 
 // Nodes lists the nodes matching q over every backend: one node listing per
-// Run:ai cluster (all pages), one per ModelArts resource pool, or one per
-// ModelArts node pool when q names a node pool.
+// cluster (Run:ai: all pages; ModelArts: per resource pool), or the
+// listing of the node pool q names.
 func (s *Service) Nodes(ctx context.Context, q NodeQuery) Partial[*model.Node] {
-	l := loadersFor(ctx)
-	var thunks []func() ([]*model.Node, error)
+	var thunks []Thunk[[]*model.Node]
 	var out Partial[*model.Node]
 	switch {
 	case q.NodePool != nil:
 		id := *q.NodePool
-		if !s.known(id) || (q.Cluster != nil && (q.Cluster.Backend != id.Backend || q.Cluster.Parts[0] != id.Parts[0])) {
+		src := s.source(id)
+		if src == nil || (q.Cluster != nil && (q.Cluster.Backend != id.Backend || q.Cluster.Cluster() != id.Cluster())) {
 			return out
 		}
-		if id.Provider == backends.ModelArts {
-			thunks = append(thunks, l.maNodePoolNodes.Load(ctx, nodePoolKey{id.Backend, id.Parts[0], id.Parts[1]}))
-		} else {
-			poolName := id.Parts[2]
-			th := l.runaiNodes.Load(ctx, clusterKey{id.Backend, id.Parts[0]})
-			thunks = append(thunks, func() ([]*model.Node, error) {
-				all, err := th()
-				if err != nil {
-					return nil, err
-				}
-				var mine []*model.Node
-				for _, n := range all {
-					if n.NodePoolName == poolName {
-						mine = append(mine, n)
-					}
-				}
-				return mine, nil
-			})
-		}
+		thunks = append(thunks, src.NodePoolNodes(ctx, id))
 	case q.Cluster != nil:
-		if !s.known(*q.Cluster) {
+		src := s.source(*q.Cluster)
+		if src == nil {
 			return out
 		}
-		thunks = append(thunks, s.clusterNodes(ctx, q.Cluster.Provider, q.Cluster.Backend, q.Cluster.Parts[0]))
+		thunks = append(thunks, src.ClusterNodes(ctx, q.Cluster.Backend, q.Cluster.Cluster()))
 	default:
 		clusters := s.Clusters(ctx, q.Provider)
 		out.Errors = clusters.Errors
 		for _, c := range clusters.Items {
-			p := backends.RunAI
-			if c.Provider == model.ProviderModelarts {
-				p = backends.ModelArts
-			}
-			thunks = append(thunks, s.clusterNodes(ctx, p, c.Backend, c.VendorID))
+			thunks = append(thunks, s.reg.byName[c.Backend].ClusterNodes(ctx, c.Backend, c.VendorID))
 		}
 	}
 	for _, th := range thunks {
@@ -94,20 +71,13 @@ func (s *Service) Nodes(ctx context.Context, q NodeQuery) Partial[*model.Node] {
 	return out
 }
 
-func (s *Service) clusterNodes(ctx context.Context, p backends.Provider, backend, cluster string) func() ([]*model.Node, error) {
-	l := loadersFor(ctx)
-	if p == backends.ModelArts {
-		return l.maPoolNodes.Load(ctx, clusterKey{backend, cluster})
-	}
-	return l.runaiNodes.Load(ctx, clusterKey{backend, cluster})
-}
-
 // Node returns the node id names; nil, nil when it does not exist.
 func (s *Service) Node(ctx context.Context, id ids.ID) (*model.Node, error) {
-	if !s.known(id) {
+	src := s.source(id)
+	if src == nil {
 		return nil, nil
 	}
-	list, err := s.clusterNodes(ctx, id.Provider, id.Backend, id.Parts[0])()
+	list, err := src.ClusterNodes(ctx, id.Backend, id.Cluster())()
 	if isNotFound(err) {
 		return nil, nil // the cluster itself is gone
 	}
@@ -115,7 +85,7 @@ func (s *Service) Node(ctx context.Context, id ids.ID) (*model.Node, error) {
 		return nil, err
 	}
 	for _, n := range list {
-		if n.Name == id.Parts[1] {
+		if n.Name == id.Last() { // every layout ends a node ID with its name
 			return n, nil
 		}
 	}
@@ -131,10 +101,12 @@ type MetricsRequest struct {
 	Samples    int
 }
 
-func (r MetricsRequest) key(backend, target, pool string) metricsKey {
+// Key is the loader key of the call that answers r for a target (a node
+// or a node pool) of backend.
+func (r MetricsRequest) Key(backend, target, pool string) MetricsKey {
 	all := append(append([]string(nil), r.All...), r.Want...)
 	start, end := alignRange(r.Start, r.End, r.Samples)
-	return metricsKey{
+	return MetricsKey{
 		Backend: backend, Target: target, Pool: pool,
 		Start: start.UnixNano(), End: end.UnixNano(), Samples: r.Samples,
 		Types: sortedTypes(all),
@@ -156,9 +128,9 @@ func alignRange(start, end time.Time, samples int) (time.Time, time.Time) {
 	return start.Add(aligned.Sub(end)), aligned
 }
 
-// pick returns the series of the wanted types, and a partial-success error
+// Pick returns the series of the wanted types, and a partial-success error
 // when the vendor left any of them out.
-func (r MetricsRequest) pick(res metricsResult) ([]*model.MetricSeries, error) {
+func (r MetricsRequest) Pick(res MetricsResult) ([]*model.MetricSeries, error) {
 	want := map[string]bool{}
 	for _, t := range r.Want {
 		want[t] = true
@@ -183,71 +155,51 @@ func (r MetricsRequest) pick(res metricsResult) ([]*model.MetricSeries, error) {
 	}
 	p := *res.Partial
 	p.Missing = missing
-	return out, &BackendError{Backend: p.Backend, Provider: backends.RunAI, Err: &p}
+	return out, &BackendError{Backend: p.Backend, Provider: p.Provider, Err: &p}
 }
 
-// NodeMetrics returns a node's metric series. ModelArts has no metrics API:
-// an empty list. On a 207 the series that came back are returned together
-// with an error naming the missing types.
+// NodeMetrics returns a node's metric series (an empty list from a vendor
+// without a metrics API). On a 207 the series that came back are returned
+// together with an error naming the missing types.
 func (s *Service) NodeMetrics(ctx context.Context, n *model.Node, r MetricsRequest) ([]*model.MetricSeries, error) {
-	if n.Provider != model.ProviderRunai || n.VendorID == "" {
-		// A Run:ai node without an id (the Node schema does not require
-		// one) cannot be addressed by GET /api/v1/nodes/{nodeId}/metrics.
+	src := s.reg.byName[n.Backend]
+	if src == nil {
 		return []*model.MetricSeries{}, nil
 	}
-	res, err := loadersFor(ctx).nodeMetrics.Load(ctx, r.key(n.Backend, n.VendorID, ""))()
-	if err != nil {
-		return nil, err
-	}
-	return r.pick(res)
+	return src.NodeMetrics(ctx, n, r)
 }
 
-// NodePoolMetrics returns a node pool's metric series (Run:ai only; ModelArts:
-// an empty list).
+// NodePoolMetrics returns a node pool's metric series.
 func (s *Service) NodePoolMetrics(ctx context.Context, p *model.NodePool, r MetricsRequest) ([]*model.MetricSeries, error) {
-	if p.Provider != model.ProviderRunai {
+	src := s.reg.byName[p.Backend]
+	if src == nil {
 		return []*model.MetricSeries{}, nil
 	}
-	res, err := loadersFor(ctx).poolMetrics.Load(ctx, r.key(p.Backend, p.ClusterVendorID, p.Name))()
-	if err != nil {
-		return nil, err
-	}
-	return r.pick(res)
+	return src.NodePoolMetrics(ctx, p, r)
 }
 
-// AllocatedGPUs returns the GPUs allocated on each node: ModelArts from
-// capacity minus available, Run:ai from one telemetry call per backend.
+// AllocatedGPUs returns the GPUs allocated on each node, each source as its
+// API tells it (ModelArts from capacity minus available, Run:ai from one
+// telemetry call per backend).
 func (s *Service) AllocatedGPUs(ctx context.Context, nodes []*model.Node) (map[*model.Node]int, []error) {
-	l := loadersFor(ctx)
-	thunks := map[string]func() (map[string]int, error){}
+	bySource := map[Source][]*model.Node{}
 	for _, n := range nodes {
-		if n.Provider == model.ProviderRunai && thunks[n.Backend] == nil {
-			thunks[n.Backend] = l.allocated.Load(ctx, n.Backend)
+		if src := s.reg.byName[n.Backend]; src != nil {
+			bySource[src] = append(bySource[src], n)
 		}
 	}
-	tables := map[string]map[string]int{}
-	var errs []error
-	for b, th := range thunks {
-		t, err := th()
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	var waits []func() (map[*model.Node]int, []error)
+	for _, src := range s.reg.sources {
+		if mine := bySource[src]; len(mine) > 0 {
+			waits = append(waits, src.AllocatedGPUs(ctx, mine))
 		}
-		tables[b] = t
 	}
 	out := make(map[*model.Node]int, len(nodes))
-	for _, n := range nodes {
-		if n.Provider == model.ProviderModelarts {
-			if n.Available != nil && n.Available.Gpus != nil {
-				out[n] = max(0, n.GpuCount-*n.Available.Gpus)
-			}
-			continue
-		}
-		if t := tables[n.Backend]; t != nil {
-			v, ok := t[n.ClusterVendorID+"/"+n.Name]
-			if !ok {
-				v = t[n.ClusterVendorID+"/"+n.VendorID]
-			}
+	var errs []error
+	for _, wait := range waits {
+		m, e := wait()
+		errs = append(errs, e...)
+		for n, v := range m {
 			out[n] = v
 		}
 	}
@@ -262,40 +214,29 @@ type TelemetryQuery struct {
 	GroupBy      []string // ClusterId, Nodepool, Node
 }
 
-// Telemetry asks every Run:ai backend (or the one of q.Cluster) for node
-// telemetry. ModelArts has no telemetry API.
+// Telemetry asks every source with a telemetry API (or the one of
+// q.Cluster) for node telemetry.
 func (s *Service) Telemetry(ctx context.Context, q TelemetryQuery) Partial[*model.TelemetryValue] {
-	var out Partial[*model.TelemetryValue]
-	type call struct {
-		backend string
-		done    chan struct{}
-		resp    *runai.TelemetryResponse
-		err     error
-	}
-	var calls []*call
-	for _, c := range s.reg.runai {
-		opts := runai.TelemetryOptions{Type: q.Type, NodePoolName: q.NodePoolName, GroupBy: q.GroupBy}
-		if q.Cluster != nil {
-			if q.Cluster.Provider != backends.RunAI || q.Cluster.Backend != c.Name() {
-				continue
-			}
-			opts.ClusterID = q.Cluster.Parts[0]
-		}
-		cl := &call{backend: c.Name(), done: make(chan struct{})}
-		calls = append(calls, cl)
-		go func() {
-			defer close(cl.done)
-			defer recoverInto(ctx, "telemetry "+cl.backend, &cl.err)
-			cl.resp, cl.err = c.NodeTelemetry(ctx, opts)
-		}()
-	}
-	for _, cl := range calls {
-		<-cl.done
-		if cl.err != nil {
-			out.Errors = append(out.Errors, wrap(backends.RunAI, cl.backend, cl.err))
+	var waits []func() Partial[*model.TelemetryValue]
+	for _, src := range s.reg.sources {
+		ts, ok := src.(TelemetrySource)
+		if !ok {
 			continue
 		}
-		out.Items = append(out.Items, runaiTelemetry(cl.backend, q.Type, cl.resp)...)
+		names := src.Backends()
+		if q.Cluster != nil {
+			if s.source(*q.Cluster) != src {
+				continue
+			}
+			names = []string{q.Cluster.Backend}
+		}
+		waits = append(waits, ts.Telemetry(ctx, names, q))
+	}
+	var out Partial[*model.TelemetryValue]
+	for _, wait := range waits {
+		p := wait()
+		out.Items = append(out.Items, p.Items...)
+		out.Errors = append(out.Errors, p.Errors...)
 	}
 	return out
 }

@@ -17,9 +17,9 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic in %s: %v", e.In, e.Value) }
 
-// recoverInto turns a panic of the calling goroutine into *err (logged with
+// RecoverInto turns a panic of the calling goroutine into *err (logged with
 // its stack). Use it deferred, first thing in the goroutine.
-func recoverInto(ctx context.Context, in string, err *error) {
+func RecoverInto(ctx context.Context, in string, err *error) {
 	if p := recover(); p != nil {
 		slog.ErrorContext(ctx, "panic recovered", "in", in, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		if err != nil {
@@ -33,7 +33,7 @@ func recoverInto(ctx context.Context, in string, err *error) {
 // goroutines of their own, outside gqlgen's and the dataloader's recover.
 func safeFetch[K comparable, V any](kind string, fetch func(context.Context, K) (V, error)) func(context.Context, K) (V, error) {
 	return func(ctx context.Context, k K) (v V, err error) {
-		defer recoverInto(ctx, "fetch "+kind, &err)
+		defer RecoverInto(ctx, "fetch "+kind, &err)
 		return fetch(ctx, k)
 	}
 }

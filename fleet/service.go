@@ -62,11 +62,12 @@ func wantProvider(filter *model.Provider, p model.Provider) bool {
 
 // Clusters lists the clusters of every backend of provider (nil: all).
 func (s *Service) Clusters(ctx context.Context, provider *model.Provider) Partial[*model.Cluster] {
-	l := loadersFor(ctx)
-	var thunks []func() ([]*model.Cluster, error)
-	for _, b := range s.reg.Backends() {
-		if wantProvider(provider, b.Provider) {
-			thunks = append(thunks, l.clusters.Load(ctx, b.Name))
+	var thunks []Thunk[[]*model.Cluster]
+	for _, src := range s.reg.sources {
+		if wantProvider(provider, src.Provider()) {
+			for _, b := range src.Backends() {
+				thunks = append(thunks, src.Clusters(ctx, b))
+			}
 		}
 	}
 	var out Partial[*model.Cluster]
@@ -78,7 +79,11 @@ func (s *Service) Clusters(ctx context.Context, provider *model.Provider) Partia
 
 // clusterByVendorID finds a cluster of backend; nil when it does not exist.
 func (s *Service) clusterByVendorID(ctx context.Context, backend, vendorID string) (*model.Cluster, error) {
-	list, err := loadersFor(ctx).clusters.Load(ctx, backend)()
+	src := s.reg.byName[backend]
+	if src == nil {
+		return nil, UnknownBackend(backend)
+	}
+	list, err := src.Clusters(ctx, backend)()
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +97,10 @@ func (s *Service) clusterByVendorID(ctx context.Context, backend, vendorID strin
 
 // Cluster returns the cluster id names; nil, nil when it does not exist.
 func (s *Service) Cluster(ctx context.Context, id ids.ID) (*model.Cluster, error) {
-	if !s.known(id) {
+	if s.source(id) == nil {
 		return nil, nil
 	}
-	return s.clusterByVendorID(ctx, id.Backend, id.Parts[0])
+	return s.clusterByVendorID(ctx, id.Backend, id.Cluster())
 }
 
 // ClusterOf returns the cluster a node or node pool belongs to. A cluster
@@ -107,8 +112,8 @@ func (s *Service) Cluster(ctx context.Context, id ids.ID) (*model.Cluster, error
 // the caller to report beside it (partial data).
 func (s *Service) ClusterOf(ctx context.Context, backend, clusterVendorID string) (*model.Cluster, error) {
 	c, err := s.clusterByVendorID(ctx, backend, clusterVendorID)
-	if c == nil {
-		c = unlistedCluster(s.reg.byName[backend], backend, clusterVendorID)
+	if src := s.reg.byName[backend]; c == nil && src != nil {
+		c = unlistedCluster(src.Provider(), backend, clusterVendorID)
 	}
 	return c, err
 }
@@ -116,16 +121,12 @@ func (s *Service) ClusterOf(ctx context.Context, backend, clusterVendorID string
 // unlistedCluster is what the gateway knows of a cluster its vendor does not
 // list: its identity. State is Unknown (Run:ai's own word for a state it
 // cannot tell), raw is {}: nothing was received.
-func unlistedCluster(p backends.Provider, backend, vendorID string) *model.Cluster {
-	provider := model.ProviderRunai
-	if p == backends.ModelArts {
-		provider = model.ProviderModelarts
-	}
+func unlistedCluster(p model.Provider, backend, vendorID string) *model.Cluster {
 	state := "Unknown"
 	return &model.Cluster{
-		ID:       ids.Encode(ids.KindCluster, p, backend, vendorID),
+		ID:       ids.Encode(ids.KindCluster, string(p), backend, vendorID),
 		Name:     vendorID,
-		Provider: provider,
+		Provider: p,
 		Backend:  backend,
 		VendorID: vendorID,
 		State:    &state,
@@ -133,20 +134,38 @@ func unlistedCluster(p backends.Provider, backend, vendorID string) *model.Clust
 	}
 }
 
-// known says whether the ID names a configured backend of its provider. An ID
-// of a backend that is no longer configured names nothing: not found.
-func (s *Service) known(id ids.ID) bool {
-	p, ok := s.reg.byName[id.Backend]
-	return ok && p == id.Provider
+// source returns the source of the backend an ID names when it is a
+// configured backend of the ID's provider; nil otherwise: an ID of a
+// backend that is no longer configured names nothing (not found).
+func (s *Service) source(id ids.ID) Source {
+	src := s.reg.byName[id.Backend]
+	if src == nil || string(src.Provider()) != id.Provider {
+		return nil
+	}
+	return src
+}
+
+// ClusterIDOf is the identity of a listed cluster.
+func ClusterIDOf(c *model.Cluster) ids.ID {
+	return ids.ID{Kind: ids.KindCluster, Provider: string(c.Provider), Backend: c.Backend, Parts: []string{c.VendorID}}
+}
+
+// NodePoolIDOf is the identity of a listed node pool, rebuilt from its
+// fields by its source.
+func (s *Service) NodePoolIDOf(p *model.NodePool) ids.ID {
+	if src := s.reg.byName[p.Backend]; src != nil {
+		return src.NodePoolID(p)
+	}
+	return ids.ID{Kind: ids.KindNodePool, Provider: string(p.Provider), Backend: p.Backend, Parts: []string{p.ClusterVendorID, p.VendorID}}
 }
 
 // NodePoolsOfCluster lists the node pools of one cluster.
 func (s *Service) NodePoolsOfCluster(ctx context.Context, c *model.Cluster) ([]*model.NodePool, error) {
-	l := loadersFor(ctx)
-	if c.Provider == model.ProviderModelarts {
-		return l.maNodePools.Load(ctx, clusterKey{c.Backend, c.VendorID})()
+	src := s.reg.byName[c.Backend]
+	if src == nil {
+		return nil, UnknownBackend(c.Backend)
 	}
-	all, err := l.runaiPools.Load(ctx, c.Backend)()
+	all, err := src.ClusterNodePools(ctx, c.Backend, c.VendorID)()
 	if err != nil {
 		return nil, err
 	}
@@ -174,46 +193,39 @@ func (q NodePoolQuery) match(p *model.NodePool) bool {
 	return q.NameContains == "" || strings.Contains(strings.ToLower(p.Name), strings.ToLower(q.NameContains))
 }
 
-// NodePools lists node pools over every backend: one paged listing per Run:ai
-// backend (it carries each pool's cluster, so no cluster listing is needed:
-// one dependent round trip less), one listing per ModelArts resource pool.
+// NodePools lists node pools over every backend, each source with as few
+// listings as its API allows (Run:ai: one paged listing per backend, which
+// carries each pool's cluster; ModelArts: one per resource pool).
 func (s *Service) NodePools(ctx context.Context, q NodePoolQuery) Partial[*model.NodePool] {
-	l := loadersFor(ctx)
 	var out Partial[*model.NodePool]
-	var sources []func() ([]*model.NodePool, error)
-	if q.Cluster != nil && !s.known(*q.Cluster) {
-		return out
-	}
-	for _, c := range s.reg.runai {
-		if !wantProvider(q.Provider, model.ProviderRunai) || (q.Cluster != nil && q.Cluster.Backend != c.Name()) {
-			continue
+	var loads []Thunk[[]*model.NodePool]
+	if q.Cluster != nil {
+		src := s.source(*q.Cluster)
+		if src == nil || !wantProvider(q.Provider, src.Provider()) {
+			return out
 		}
-		sources = append(sources, l.runaiPools.Load(ctx, c.Name()))
-	}
-	if wantProvider(q.Provider, model.ProviderModelarts) {
-		switch {
-		case q.Cluster == nil:
-			ma := model.ProviderModelarts
-			clusters := s.Clusters(ctx, &ma)
-			out.Errors = clusters.Errors
-			for _, c := range clusters.Items {
-				sources = append(sources, l.maNodePools.Load(ctx, clusterKey{c.Backend, c.VendorID}))
+		loads, out.Errors = src.NodePools(ctx, []string{q.Cluster.Backend}, q.Cluster)
+	} else {
+		for _, src := range s.reg.sources {
+			if !wantProvider(q.Provider, src.Provider()) {
+				continue
 			}
-		case q.Cluster.Provider == backends.ModelArts:
-			sources = append(sources, l.maNodePools.Load(ctx, clusterKey{q.Cluster.Backend, q.Cluster.Parts[0]}))
+			l, errs := src.NodePools(ctx, src.Backends(), nil)
+			loads = append(loads, l...)
+			out.Errors = append(out.Errors, errs...)
 		}
 	}
-	for _, load := range sources {
+	for _, load := range loads {
 		items, err := load()
 		if isNotFound(err) && q.Cluster != nil {
-			continue // the named resource pool does not exist: no pools
+			continue // the named cluster does not exist: no pools
 		}
 		if err != nil {
 			out.Errors = append(out.Errors, err)
 			continue
 		}
 		for _, p := range items {
-			if (q.Cluster == nil || p.ClusterVendorID == q.Cluster.Parts[0]) && q.match(p) {
+			if (q.Cluster == nil || p.ClusterVendorID == q.Cluster.Cluster()) && q.match(p) {
 				out.Items = append(out.Items, p)
 			}
 		}
@@ -223,33 +235,11 @@ func (s *Service) NodePools(ctx context.Context, q NodePoolQuery) Partial[*model
 
 // NodePool returns the node pool id names; nil, nil when it does not exist.
 func (s *Service) NodePool(ctx context.Context, id ids.ID) (*model.NodePool, error) {
-	if !s.known(id) {
+	src := s.source(id)
+	if src == nil {
 		return nil, nil
 	}
-	l := loadersFor(ctx)
-	var list []*model.NodePool
-	var err error
-	if id.Provider == backends.ModelArts {
-		list, err = l.maNodePools.Load(ctx, clusterKey{id.Backend, id.Parts[0]})()
-		if err != nil && isNotFound(err) {
-			return nil, nil // the resource pool itself is gone
-		}
-	} else {
-		list, err = l.runaiPools.Load(ctx, id.Backend)()
-	}
-	if err != nil {
-		return nil, err
-	}
-	want := id.Parts[len(id.Parts)-1] // ModelArts node-pool name; Run:ai pool name
-	if id.Provider == backends.RunAI {
-		want = id.Parts[1] // Run:ai pool id
-	}
-	for _, p := range list {
-		if p.ClusterVendorID == id.Parts[0] && p.VendorID == want {
-			return p, nil
-		}
-	}
-	return nil, nil
+	return src.NodePool(ctx, id)
 }
 
 // NodePoolOf returns the pool a node belongs to; nil when the vendor names none.
@@ -257,14 +247,11 @@ func (s *Service) NodePoolOf(ctx context.Context, n *model.Node) (*model.NodePoo
 	if n.NodePoolName == "" {
 		return nil, nil
 	}
-	l := loadersFor(ctx)
-	var list []*model.NodePool
-	var err error
-	if n.Provider == model.ProviderModelarts {
-		list, err = l.maNodePools.Load(ctx, clusterKey{n.Backend, n.ClusterVendorID})()
-	} else {
-		list, err = l.runaiPools.Load(ctx, n.Backend)()
+	src := s.reg.byName[n.Backend]
+	if src == nil {
+		return nil, UnknownBackend(n.Backend)
 	}
+	list, err := src.ClusterNodePools(ctx, n.Backend, n.ClusterVendorID)()
 	if err != nil {
 		return nil, err
 	}

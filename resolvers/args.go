@@ -11,7 +11,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 
-	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
@@ -44,28 +43,11 @@ func decodeID(field, s string, kind ids.Kind) (ids.ID, error) {
 	return id, nil
 }
 
-// clusterIDOf and nodePoolIDOf rebuild the identity of an object from its
-// fields rather than decoding its ID again: a vendor name that breaks the
-// vendor's own identifier rules does not decode, and must not leave a
-// resolver without parts to compare.
-func clusterIDOf(c *model.Cluster) ids.ID {
-	return ids.ID{Kind: ids.KindCluster, Provider: providerOf(c.Provider), Backend: c.Backend, Parts: []string{c.VendorID}}
-}
-
-func nodePoolIDOf(p *model.NodePool) ids.ID {
-	id := ids.ID{Kind: ids.KindNodePool, Provider: providerOf(p.Provider), Backend: p.Backend, Parts: []string{p.ClusterVendorID, p.VendorID}}
-	if id.Provider == backends.RunAI {
-		id.Parts = append(id.Parts, p.Name)
-	}
-	return id
-}
-
-func providerOf(p model.Provider) backends.Provider {
-	if p == model.ProviderModelarts {
-		return backends.ModelArts
-	}
-	return backends.RunAI
-}
+// clusterIDOf rebuilds the identity of a cluster from its fields rather
+// than decoding its ID again: a vendor name that breaks the vendor's own
+// identifier rules does not decode, and must not leave a resolver without
+// parts to compare (r.Fleet.NodePoolIDOf does the same for a node pool).
+func clusterIDOf(c *model.Cluster) ids.ID { return fleet.ClusterIDOf(c) }
 
 // partialOne answers v with err beside it when there is a v: a non-null
 // field that can still be answered (a cluster built from the pool's

@@ -9,7 +9,7 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/fleet"
-	"github.com/fleetgraph/fleetgraph/internal/ids"
+	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
 )
 
 func TestClassify(t *testing.T) {
@@ -48,8 +48,8 @@ func TestClassify(t *testing.T) {
 
 func TestCheckArguments(t *testing.T) {
 	t.Parallel()
-	cluster := ids.Encode(ids.KindCluster, backends.RunAI, "r", "71f69d83-ba66-4822-adf5-55ce55efd210")
-	node := ids.Encode(ids.KindNode, backends.RunAI, "r", "71f69d83-ba66-4822-adf5-55ce55efd210", "n")
+	cluster := runaisource.ClusterID{Backend: "r", Cluster: "71f69d83-ba66-4822-adf5-55ce55efd210"}.Encode()
+	node := runaisource.NodeID{Backend: "r", Cluster: "71f69d83-ba66-4822-adf5-55ce55efd210", Node: "n"}.Encode()
 	tests := []struct {
 		field string
 		args  map[string]any

@@ -30,7 +30,7 @@ func (r *clusterResolver) Nodes(ctx context.Context, obj *model.Cluster, filter 
 		return nil, err
 	}
 	id := clusterIDOf(obj)
-	if q.Cluster != nil && q.Cluster.Backend+q.Cluster.Parts[0] != id.Backend+id.Parts[0] {
+	if q.Cluster != nil && q.Cluster.Backend+q.Cluster.Cluster() != id.Backend+id.Cluster() {
 		return emptyNodeConnection(), nil
 	}
 	q.Cluster = &id

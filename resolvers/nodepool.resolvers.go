@@ -25,7 +25,7 @@ func (r *nodePoolResolver) Nodes(ctx context.Context, obj *model.NodePool, filte
 	if err != nil {
 		return nil, err
 	}
-	id := nodePoolIDOf(obj)
+	id := r.Fleet.NodePoolIDOf(obj)
 	if q.NodePool != nil && q.NodePool.Backend+q.NodePool.Parts[1] != id.Backend+id.Parts[1] {
 		return emptyNodeConnection(), nil
 	}

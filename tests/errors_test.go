@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
-	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/simctl"
-	"github.com/fleetgraph/fleetgraph/internal/ids"
+	modelartssource "github.com/fleetgraph/fleetgraph/fleet/modelarts"
+	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
 )
 
 func TestBadInputIsRejectedBeforeAnyUpstreamCall(t *testing.T) {
@@ -21,7 +21,7 @@ func TestBadInputIsRejectedBeforeAnyUpstreamCall(t *testing.T) {
 		vars  map[string]any
 	}{
 		{"malformed node id", `{ node(id: "not-an-id") { name } }`, nil},
-		{"cluster id where a node id is expected", `query($id: ID!) { node(id: $id) { name } }`, map[string]any{"id": ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "c")}},
+		{"cluster id where a node id is expected", `query($id: ID!) { node(id: $id) { name } }`, map[string]any{"id": runaisource.ClusterID{Backend: "runai-a", Cluster: "c"}.Encode()}},
 		{"first 0", `{ nodes(first: 0) { totalCount } }`, nil},
 		{"first 501", `{ nodePools(first: 501) { totalCount } }`, nil},
 		{"bad cursor", `{ nodes(after: "zzz") { totalCount } }`, nil},
@@ -61,10 +61,10 @@ func TestUnknownButWellFormedIDsAreNull(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	cluster := e.ra.Fleet().Clusters[0].UUID
 	vars := map[string]any{
-		"node":      ids.Encode(ids.KindNode, backends.RunAI, "runai-a", cluster, "no-such-node"),
-		"otherNode": ids.Encode(ids.KindNode, backends.RunAI, "unconfigured", cluster, "n1"),
-		"cluster":   ids.Encode(ids.KindCluster, backends.ModelArts, "modelarts-a", "no-such-pool-0123456789abcdef0123456789"),
-		"pool":      ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", "no-such-pool-0123456789abcdef0123456789", "np"),
+		"node":      runaisource.NodeID{Backend: "runai-a", Cluster: cluster, Node: "no-such-node"}.Encode(),
+		"otherNode": runaisource.NodeID{Backend: "unconfigured", Cluster: cluster, Node: "n1"}.Encode(),
+		"cluster":   modelartssource.ClusterID{Backend: "modelarts-a", Pool: "no-such-pool-0123456789abcdef0123456789"}.Encode(),
+		"pool":      modelartssource.NodePoolID{Backend: "modelarts-a", Pool: "no-such-pool-0123456789abcdef0123456789", NodePool: "np"}.Encode(),
 	}
 	var out map[string]any
 	e.query(t, `query($node: ID!, $otherNode: ID!, $cluster: ID!, $pool: ID!) {

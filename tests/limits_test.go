@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
-	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/internal/ids"
+	modelartssource "github.com/fleetgraph/fleetgraph/fleet/modelarts"
+	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
 )
 
 // nest wraps inner in n levels of `nodes { edges { node { cluster { ... } } } }`.
@@ -106,17 +106,17 @@ func TestHostileRequests(t *testing.T) {
 	const maPool = "lite-pool-1-0123456789abcdef0123456789abcdef"
 	huge := strings.Repeat("a", 50_000)
 	for _, c := range []struct{ name, query, id string }{
-		{"delete of Run:ai pool id ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "..", "v100")},
-		{"delete of Run:ai pool id .", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, ".", "v100")},
-		{"patch of Run:ai pool id 5/../6", "mutation($id: ID!) { patchNodePool(id: $id, input: {labelValue: \"x\"}) { id } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "5/../6", "v100")},
-		{"update of Run:ai pool name ..", "mutation($id: ID!) { updateNodePool(id: $id, input: {labelValue: \"x\"}) { id } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "5", "..")},
-		{"delete of ModelArts node pool ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", maPool, "..")},
-		{"delete in ModelArts pool ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", ids.Encode(ids.KindNodePool, backends.ModelArts, "modelarts-a", "..", "nodepool-1")},
-		{"create in Run:ai cluster ..", "mutation($id: ID!) { createNodePool(input: {clusterId: $id, name: \"x\", labelKey: \"k\", labelValue: \"v\"}) { id } }", ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "..")},
-		{"Run:ai cluster ..", "query($id: ID!) { cluster(id: $id) { name } }", ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "..")},
-		{"Run:ai pool name with CRLF", "query($id: ID!) { nodePool(id: $id) { name } }", ids.Encode(ids.KindNodePool, backends.RunAI, "runai-a", uuid, "5", "a\r\nb")},
-		{"ModelArts node ..", "query($id: ID!) { node(id: $id) { name } }", ids.Encode(ids.KindNode, backends.ModelArts, "modelarts-a", maPool, "..")},
-		{"nodes of Run:ai cluster ..", "query($id: ID!) { nodes(filter: {clusterId: $id}) { totalCount } }", ids.Encode(ids.KindCluster, backends.RunAI, "runai-a", "..")},
+		{"delete of Run:ai pool id ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", runaisource.PoolID{Backend: "runai-a", Cluster: uuid, PoolID: "..", Name: "v100"}.Encode()},
+		{"delete of Run:ai pool id .", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", runaisource.PoolID{Backend: "runai-a", Cluster: uuid, PoolID: ".", Name: "v100"}.Encode()},
+		{"patch of Run:ai pool id 5/../6", "mutation($id: ID!) { patchNodePool(id: $id, input: {labelValue: \"x\"}) { id } }", runaisource.PoolID{Backend: "runai-a", Cluster: uuid, PoolID: "5/../6", Name: "v100"}.Encode()},
+		{"update of Run:ai pool name ..", "mutation($id: ID!) { updateNodePool(id: $id, input: {labelValue: \"x\"}) { id } }", runaisource.PoolID{Backend: "runai-a", Cluster: uuid, PoolID: "5", Name: ".."}.Encode()},
+		{"delete of ModelArts node pool ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", modelartssource.NodePoolID{Backend: "modelarts-a", Pool: maPool, NodePool: ".."}.Encode()},
+		{"delete in ModelArts pool ..", "mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }", modelartssource.NodePoolID{Backend: "modelarts-a", Pool: "..", NodePool: "nodepool-1"}.Encode()},
+		{"create in Run:ai cluster ..", "mutation($id: ID!) { createNodePool(input: {clusterId: $id, name: \"x\", labelKey: \"k\", labelValue: \"v\"}) { id } }", runaisource.ClusterID{Backend: "runai-a", Cluster: ".."}.Encode()},
+		{"Run:ai cluster ..", "query($id: ID!) { cluster(id: $id) { name } }", runaisource.ClusterID{Backend: "runai-a", Cluster: ".."}.Encode()},
+		{"Run:ai pool name with CRLF", "query($id: ID!) { nodePool(id: $id) { name } }", runaisource.PoolID{Backend: "runai-a", Cluster: uuid, PoolID: "5", Name: "a\r\nb"}.Encode()},
+		{"ModelArts node ..", "query($id: ID!) { node(id: $id) { name } }", modelartssource.NodeID{Backend: "modelarts-a", Pool: maPool, Node: ".."}.Encode()},
+		{"nodes of Run:ai cluster ..", "query($id: ID!) { nodes(filter: {clusterId: $id}) { totalCount } }", runaisource.ClusterID{Backend: "runai-a", Cluster: ".."}.Encode()},
 		{"telemetry of node pool ..", "query($id: String) { nodeTelemetry(type: READY_GPUS, nodePoolName: $id) { value } }", ".."},
 		{"telemetry of a 50 KB node pool", "query($id: String) { nodeTelemetry(type: READY_GPUS, nodePoolName: $id) { value } }", huge},
 	} {

@@ -1,10 +1,16 @@
 // Package ids encodes and decodes the opaque IDs of the graph and the
 // pagination cursors.
 //
-// An ID is "fg1" + base64url(kind, provider, backend, vendor parts...) with the
-// fields joined by a unit separator. It is stable across restarts (it holds
-// only configured backend names and vendor identities) and it decodes without
-// any upstream call, so malformed IDs are rejected before anything is fetched.
+// An ID is "fg1" + base64url(kind, provider code, backend, vendor parts...)
+// with the fields joined by a unit separator. It is stable across restarts (it
+// holds only configured backend names and vendor identities) and it decodes
+// without any upstream call, so malformed IDs are rejected before anything is
+// fetched.
+//
+// The envelope is generic: which parts an ID of each kind has, and the rule
+// each part follows, belong to the vendor adapter that makes the IDs
+// (fleet/runai, fleet/modelarts), which registers its Layout. This package
+// knows no vendor.
 package ids
 
 import (
@@ -13,8 +19,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/fleetgraph/fleetgraph/backends"
+	"sync"
 )
 
 // Kind is what an ID names.
@@ -46,44 +51,87 @@ const (
 // ErrMalformed is returned for any ID that does not decode.
 var ErrMalformed = errors.New("malformed ID")
 
-// ID is a decoded ID.
+// ID is a decoded ID: the generic envelope. Adapters turn it into their typed
+// IDs (e.g. runai.PoolID); code outside an adapter reads only Kind, Provider,
+// Backend and Cluster.
 type ID struct {
-	Kind     Kind
-	Provider backends.Provider
+	Kind Kind
+	// Provider is the provider's name as in the GraphQL Provider enum
+	// ("RUNAI", "MODELARTS"), from the registered Layout.
+	Provider string
 	Backend  string
-	// Parts is the vendor identity:
-	//   Run:ai    cluster [clusterUUID]; node pool [clusterUUID, poolID, poolName]; node [clusterUUID, nodeName]
-	//   ModelArts cluster [pool];        node pool [pool, nodePool];                 node [pool, nodeName]
+	// Parts is the vendor identity in the order of the adapter's Layout;
+	// every layout starts with the cluster's vendor id.
 	Parts []string
 }
 
-// parts is how many vendor parts each kind has, per provider.
-func parts(k Kind, p backends.Provider) int {
-	switch {
-	case k == KindCluster:
-		return 1
-	case k == KindNodePool && p == backends.RunAI:
-		return 3
-	case k == KindNodePool:
-		return 2
-	case k == KindNode:
-		return 2
-	}
-	return -1
+// Cluster returns the vendor id of the cluster the ID names or lies in.
+func (id ID) Cluster() string { return id.Parts[0] }
+
+// Last returns the last part: the object's own name or id.
+func (id ID) Last() string { return id.Parts[len(id.Parts)-1] }
+
+// Part is one vendor part of an ID and its rule. Check returns "" when the
+// part is valid, else what a valid part looks like.
+type Part struct {
+	What  string
+	Check func(string) string
 }
 
-func providerCode(p backends.Provider) string {
-	if p == backends.RunAI {
-		return "r"
-	}
-	return "m"
+// Layout is one provider's ID layout: its code in the envelope and the parts
+// of each kind. The first part of every kind is the cluster's vendor id.
+type Layout struct {
+	Provider string // "RUNAI"
+	Code     string // one short code, unique: "r"
+	Parts    map[Kind][]Part
 }
 
-// Encode returns the opaque ID.
-func Encode(k Kind, p backends.Provider, backend string, vendor ...string) string {
-	fields := append([]string{string(k), providerCode(p), backend}, vendor...)
+var (
+	mu       sync.RWMutex
+	byCode   = map[string]*Layout{}
+	provCode = map[string]string{}
+)
+
+// Register adds a provider's layout. Adapters call it from their package
+// init: the layout is part of the ID format, a process-wide constant. It
+// panics on a duplicate provider or code, a wiring bug.
+func Register(l Layout) {
+	mu.Lock()
+	defer mu.Unlock()
+	if l.Code == "" || l.Provider == "" {
+		panic("ids: a layout needs a provider and a code")
+	}
+	if _, dup := byCode[l.Code]; dup {
+		panic("ids: layout code " + l.Code + " registered twice")
+	}
+	if _, dup := provCode[l.Provider]; dup {
+		panic("ids: provider " + l.Provider + " registered twice")
+	}
+	for k, parts := range l.Parts {
+		if len(parts) == 0 {
+			panic("ids: layout of " + l.Provider + " " + k.String() + " has no parts")
+		}
+	}
+	byCode[l.Code] = &l
+	provCode[l.Provider] = l.Code
+}
+
+// Encode returns the opaque ID of an object of provider (a registered
+// layout's Provider). It does not check the parts: IDs are made from what a
+// vendor listed.
+func Encode(k Kind, provider, backend string, vendor ...string) string {
+	mu.RLock()
+	code, ok := provCode[provider]
+	mu.RUnlock()
+	if !ok {
+		panic("ids: no layout registered for provider " + provider)
+	}
+	fields := append([]string{string(k), code, backend}, vendor...)
 	return prefix + base64.RawURLEncoding.EncodeToString([]byte(strings.Join(fields, sep)))
 }
+
+// String encodes id again.
+func (id ID) String() string { return Encode(id.Kind, id.Provider, id.Backend, id.Parts...) }
 
 // Decode parses an ID of kind want.
 func Decode(s string, want Kind) (ID, error) {
@@ -110,15 +158,15 @@ func decode(s string) (ID, error) {
 		return ID{}, fmt.Errorf("%w: %q is truncated", ErrMalformed, truncate(s))
 	}
 	id := ID{Kind: Kind(f[0]), Backend: f[2], Parts: f[3:]}
-	switch f[1] {
-	case "r":
-		id.Provider = backends.RunAI
-	case "m":
-		id.Provider = backends.ModelArts
-	default:
+	mu.RLock()
+	l := byCode[f[1]]
+	mu.RUnlock()
+	if l == nil {
 		return ID{}, fmt.Errorf("%w: %q names no provider", ErrMalformed, truncate(s))
 	}
-	if n := parts(id.Kind, id.Provider); n != len(id.Parts) {
+	id.Provider = l.Provider
+	rules := l.Parts[id.Kind]
+	if len(rules) != len(id.Parts) {
 		return ID{}, fmt.Errorf("%w: %q has the wrong shape", ErrMalformed, truncate(s))
 	}
 	for _, p := range id.Parts {
@@ -129,8 +177,13 @@ func decode(s string) (ID, error) {
 	if id.Backend == "" {
 		return ID{}, fmt.Errorf("%w: %q names no backend", ErrMalformed, truncate(s))
 	}
-	if err := checkParts(id); err != nil {
-		return ID{}, err
+	for i, part := range id.Parts {
+		if rules[i].Check == nil {
+			continue
+		}
+		if msg := rules[i].Check(part); msg != "" {
+			return ID{}, fmt.Errorf("%w: the %s %q %s", ErrMalformed, rules[i].What, truncate(part), msg)
+		}
 	}
 	return id, nil
 }

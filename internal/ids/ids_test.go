@@ -2,24 +2,38 @@ package ids
 
 import (
 	"errors"
+	"strings"
 	"testing"
-
-	"github.com/fleetgraph/fleetgraph/backends"
 )
+
+// A layout of this test's own: the package knows no vendor (the adapters'
+// layouts are tested beside them, fleet/runai and fleet/modelarts).
+func init() {
+	Register(Layout{Provider: "TESTA", Code: "a", Parts: map[Kind][]Part{
+		KindCluster:  {{What: "cluster", Check: K8sName}},
+		KindNodePool: {{What: "cluster", Check: K8sName}, {What: "pool id", Check: nil}, {What: "pool name", Check: K8sName}},
+		KindNode:     {{What: "cluster", Check: K8sName}, {What: "node name", Check: K8sName}},
+	}})
+	Register(Layout{Provider: "TESTB", Code: "b", Parts: map[Kind][]Part{
+		KindCluster:  {{What: "pool"}},
+		KindNodePool: {{What: "pool"}, {What: "node pool"}},
+		KindNode:     {{What: "pool"}, {What: "node"}},
+	}})
+}
 
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		kind  Kind
-		p     backends.Provider
+		p     string
 		parts []string
 	}{
-		{KindCluster, backends.RunAI, []string{"71f69d83-ba66-4822-adf5-55ce55efd210"}},
-		{KindNodePool, backends.RunAI, []string{"71f69d83-ba66-4822-adf5-55ce55efd210", "5", "v100"}},
-		{KindNode, backends.RunAI, []string{"71f69d83-ba66-4822-adf5-55ce55efd210", "worker-node-1"}},
-		{KindCluster, backends.ModelArts, []string{"lite-pool-1-0123456789abcdef0123456789abcdef"}},
-		{KindNodePool, backends.ModelArts, []string{"lite-pool-1-0123456789abcdef0123456789abcdef", "nodepool-1"}},
-		{KindNode, backends.ModelArts, []string{"lite-pool-1-0123456789abcdef0123456789abcdef", "os-node-created-zlncn"}},
+		{KindCluster, "TESTA", []string{"c1"}},
+		{KindNodePool, "TESTA", []string{"c1", "5", "v100"}},
+		{KindNode, "TESTA", []string{"c1", "worker-node-1"}},
+		{KindCluster, "TESTB", []string{"lite-pool-1"}},
+		{KindNodePool, "TESTB", []string{"lite-pool-1", "nodepool-1"}},
+		{KindNode, "TESTB", []string{"lite-pool-1", "os-node-created-zlncn"}},
 	}
 	for _, tt := range tests {
 		s := Encode(tt.kind, tt.p, "be-1", tt.parts...)
@@ -38,12 +52,15 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("part %d: %q, want %q", i, id.Parts[i], tt.parts[i])
 			}
 		}
+		if id.String() != s || id.Cluster() != tt.parts[0] || id.Last() != tt.parts[len(tt.parts)-1] {
+			t.Fatalf("String/Cluster/Last of %+v", id)
+		}
 	}
 }
 
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
-	good := Encode(KindNode, backends.RunAI, "be", "c", "n")
+	good := Encode(KindNode, "TESTA", "be", "c", "n")
 	tests := map[string]struct {
 		in   string
 		want Kind
@@ -52,15 +69,37 @@ func TestDecodeRejects(t *testing.T) {
 		"no prefix":        {"abc", KindNode},
 		"bad base64":       {"fg1***", KindNode},
 		"wrong kind":       {good, KindCluster},
-		"too few parts":    {Encode(KindNodePool, backends.RunAI, "be", "c"), KindNodePool},
-		"empty part":       {Encode(KindNode, backends.ModelArts, "be", "", "n"), KindNode},
-		"empty backend":    {Encode(KindCluster, backends.ModelArts, "", "p"), KindCluster},
+		"too few parts":    {Encode(KindNodePool, "TESTA", "be", "c"), KindNodePool},
+		"empty part":       {Encode(KindNode, "TESTB", "be", "", "n"), KindNode},
+		"empty backend":    {Encode(KindCluster, "TESTB", "", "p"), KindCluster},
 		"unknown provider": {prefix + "Y1x4MWZ4XHgxZmJl", KindCluster},
+		"part rule":        {Encode(KindNode, "TESTA", "be", "c", ".."), KindNode},
 	}
 	for name, tt := range tests {
 		if _, err := Decode(tt.in, tt.want); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: Decode(%q) = %v, want ErrMalformed", name, tt.in, err)
 		}
+	}
+	_, err := Decode(Encode(KindNode, "TESTA", "be", "c", ".."), KindNode)
+	if err == nil || !strings.Contains(err.Error(), "node name") {
+		t.Errorf("a broken rule names the part: %v", err)
+	}
+}
+
+func TestRegisterRefusesDuplicates(t *testing.T) {
+	t.Parallel()
+	for name, l := range map[string]Layout{
+		"code":     {Provider: "TESTC", Code: "a", Parts: map[Kind][]Part{KindCluster: {{What: "x"}}}},
+		"provider": {Provider: "TESTA", Code: "z", Parts: map[Kind][]Part{KindCluster: {{What: "x"}}}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("a duplicate %s registered", name)
+				}
+			}()
+			Register(l)
+		}()
 	}
 }
 

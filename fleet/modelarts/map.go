@@ -1,29 +1,26 @@
-package fleet
+package modelarts
 
 import (
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	api "github.com/fleetgraph/fleetgraph/backends/modelarts"
 	"github.com/fleetgraph/fleetgraph/graph/model"
-	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
 
-func modelartsCluster(backend string, p *modelarts.Pool) *model.Cluster {
+func modelartsCluster(backend string, p *api.Pool) *model.Cluster {
 	out := &model.Cluster{
-		ID:       ids.Encode(ids.KindCluster, backends.ModelArts, backend, p.Metadata.Name),
+		ID:       ClusterID{Backend: backend, Pool: p.Metadata.Name}.Encode(),
 		Name:     p.Metadata.Name,
 		Provider: model.ProviderModelarts,
 		Backend:  backend,
 		VendorID: p.Metadata.Name,
 		Raw:      model.RawJSON(p.Raw),
 	}
-	if display := p.Metadata.Labels[modelarts.LabelPoolName]; display != "" {
+	if display := p.Metadata.Labels[api.LabelPoolName]; display != "" {
 		out.Name = display
 	}
 	if p.Status.Phase != "" {
@@ -38,8 +35,8 @@ func modelartsCluster(backend string, p *modelarts.Pool) *model.Cluster {
 
 // modelartsPhase derives a phase from the node counts per state: ModelArts
 // node pools have no phase of their own.
-func modelartsPhase(r modelarts.NodePoolStatusResources) model.NodePoolPhase {
-	n := func(c *modelarts.PoolResourceFlavorCount) int {
+func modelartsPhase(r api.NodePoolStatusResources) model.NodePoolPhase {
+	n := func(c *api.PoolResourceFlavorCount) int {
 		if c == nil {
 			return 0
 		}
@@ -58,9 +55,9 @@ func modelartsPhase(r modelarts.NodePoolStatusResources) model.NodePoolPhase {
 	return model.NodePoolPhaseReady
 }
 
-func modelartsNodePool(backend, pool string, np *modelarts.NodePool) *model.NodePool {
+func modelartsNodePool(backend, pool string, np *api.NodePool) *model.NodePool {
 	out := &model.NodePool{
-		ID:                ids.Encode(ids.KindNodePool, backends.ModelArts, backend, pool, np.Metadata.Name),
+		ID:                NodePoolID{Backend: backend, Pool: pool, NodePool: np.Metadata.Name}.Encode(),
 		Name:              np.Metadata.Name,
 		Provider:          model.ProviderModelarts,
 		Backend:           backend,
@@ -80,28 +77,28 @@ func modelartsNodePool(backend, pool string, np *modelarts.NodePool) *model.Node
 }
 
 var modelartsNodeStatuses = map[string]model.NodeStatus{
-	modelarts.NodeAvailable: model.NodeStatusReady,
-	modelarts.NodeCreating:  model.NodeStatusCreating,
-	modelarts.NodeDeleting:  model.NodeStatusDeleting,
-	modelarts.NodeAbnormal:  model.NodeStatusAbnormal,
-	modelarts.NodeChecking:  model.NodeStatusChecking,
+	api.NodeAvailable: model.NodeStatusReady,
+	api.NodeCreating:  model.NodeStatusCreating,
+	api.NodeDeleting:  model.NodeStatusDeleting,
+	api.NodeAbnormal:  model.NodeStatusAbnormal,
+	api.NodeChecking:  model.NodeStatusChecking,
 }
 
 // accelerators are the resource names that count as GPUs (NPUs included).
-var accelerators = []string{modelarts.ResourceNvidiaGPU, modelarts.ResourceAscendSnt9, modelarts.ResourceAscendSnt3}
+var accelerators = []string{api.ResourceNvidiaGPU, api.ResourceAscendSnt9, api.ResourceAscendSnt3}
 
 // modelartsNode maps a ModelArts node. nodePool is the pool it was listed
 // under, if any; otherwise its labels name it.
-func modelartsNode(backend, pool, nodePool string, n *modelarts.Node) *model.Node {
+func modelartsNode(backend, pool, nodePool string, n *api.Node) *model.Node {
 	status, ok := modelartsNodeStatuses[n.Status.Phase]
 	if !ok {
 		status = model.NodeStatusUnknown
 	}
-	if np := n.Metadata.Labels[modelarts.LabelNodePoolName]; np != "" {
+	if np := n.Metadata.Labels[api.LabelNodePoolName]; np != "" {
 		nodePool = np
 	}
 	out := &model.Node{
-		ID:              ids.Encode(ids.KindNode, backends.ModelArts, backend, pool, n.Metadata.Name),
+		ID:              NodeID{Backend: backend, Pool: pool, Node: n.Metadata.Name}.Encode(),
 		Name:            n.Metadata.Name,
 		Provider:        model.ProviderModelarts,
 		Backend:         backend,
@@ -167,9 +164,9 @@ func resources(in map[string]string) *model.Resources {
 		}
 		out.All = append(out.All, &model.ResourceQuantity{Name: name, Value: v, Quantity: raw})
 		switch name {
-		case modelarts.ResourceCPU:
+		case api.ResourceCPU:
 			out.CPUCores = &v
-		case modelarts.ResourceMemory:
+		case api.ResourceMemory:
 			out.MemoryBytes = &v
 		default:
 			for _, acc := range accelerators {
@@ -188,5 +185,3 @@ func resources(in map[string]string) *model.Resources {
 	}
 	return out
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

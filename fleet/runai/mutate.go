@@ -1,4 +1,4 @@
-package fleet
+package runai
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/runai"
+	api "github.com/fleetgraph/fleetgraph/backends/runai"
+	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
@@ -19,7 +20,7 @@ var detections = map[model.GpuNetworkAccelerationDetection]string{
 	model.GpuNetworkAccelerationDetectionAuto:    "Auto",
 }
 
-func placement(in *model.PlacementStrategyInput) *runai.PlacementStrategy {
+func placement(in *model.PlacementStrategyInput) *api.PlacementStrategy {
 	if in == nil {
 		return nil
 	}
@@ -30,19 +31,19 @@ func placement(in *model.PlacementStrategyInput) *runai.PlacementStrategy {
 		s := strings.ToLower(string(*p))
 		return &s
 	}
-	return &runai.PlacementStrategy{CPU: lower(in.CPU), GPU: lower(in.Gpu)}
+	return &api.PlacementStrategy{CPU: lower(in.CPU), GPU: lower(in.Gpu)}
 }
 
-func legacyPlacement(in *model.PlacementStrategyInput) *runai.LegacyPlacementStrategy {
+func legacyPlacement(in *model.PlacementStrategyInput) *api.LegacyPlacementStrategy {
 	p := placement(in)
 	if p == nil {
 		return nil
 	}
-	return &runai.LegacyPlacementStrategy{CPU: deref(p.CPU), GPU: deref(p.GPU)}
+	return &api.LegacyPlacementStrategy{CPU: deref(p.CPU), GPU: deref(p.GPU)}
 }
 
-func updateFields(in writeFields) runai.NodePoolUpdateFields {
-	f := runai.NodePoolUpdateFields{
+func updateFields(in fleet.WriteFields) api.NodePoolUpdateFields {
+	f := api.NodePoolUpdateFields{
 		LabelKey: in.LabelKey, LabelValue: in.LabelValue, OverProvisioningRatio: in.OverProvisioningRatio,
 		PlacementStrategy: placement(in.PlacementStrategy), GPUNetworkAccelerationLabelKey: in.GpuNetworkAccelerationLabelKey,
 	}
@@ -51,7 +52,7 @@ func updateFields(in writeFields) runai.NodePoolUpdateFields {
 		f.GPUNetworkAccelerationDetection = &v
 	}
 	if o := in.GpuResourceOptimization; o != nil {
-		f.GPUResourceOptimization = &runai.GPUResourceOptimization{
+		f.GPUResourceOptimization = &api.GPUResourceOptimization{
 			SwapEnabled: o.SwapEnabled, CPUSwapMemorySize: o.CPUSwapMemorySize,
 			ReservedGPUMemoryForSwapOperations: o.ReservedGpuMemoryForSwapOperations, NodeLevelSchedulerEnabled: o.NodeLevelSchedulerEnabled,
 		}
@@ -61,9 +62,9 @@ func updateFields(in writeFields) runai.NodePoolUpdateFields {
 
 // runaiPoolsOfCluster lists the pools of one cluster straight from upstream
 // (never from the cache: a write decides on it).
-func (s *Service) runaiPoolsOfCluster(ctx context.Context, backend, cluster string) ([]*model.NodePool, error) {
-	c := s.reg.RunAI(backend)
-	if s.reg.legacy[backend] {
+func (s *Source) runaiPoolsOfCluster(ctx context.Context, backend, cluster string) ([]*model.NodePool, error) {
+	c := s.client(backend)
+	if s.legacy[backend] {
 		list, err := c.LegacyListNodePools(ctx, cluster)
 		if err != nil {
 			return nil, err
@@ -74,7 +75,7 @@ func (s *Service) runaiPoolsOfCluster(ctx context.Context, backend, cluster stri
 		}
 		return out, nil
 	}
-	list, err := c.ListNodePools(ctx, &runai.NodePoolListOptions{FilterBy: []string{"clusterId==" + cluster}})
+	list, err := c.ListNodePools(ctx, &api.NodePoolListOptions{FilterBy: []string{"clusterId==" + cluster}})
 	if err != nil {
 		return nil, err
 	}
@@ -89,15 +90,15 @@ func (s *Service) runaiPoolsOfCluster(ctx context.Context, backend, cluster stri
 
 // readBackRunAI finds the pool called name in cluster. writeErr is the
 // failed write being reconciled (nil after a success without a body).
-func (s *Service) readBackRunAI(ctx context.Context, backend, cluster, name string, writeErr error) (*model.NodePool, error) {
-	rctx, cancel := readBackContext(ctx)
+func (s *Source) readBackRunAI(ctx context.Context, backend, cluster, name string, writeErr error) (*model.NodePool, error) {
+	rctx, cancel := fleet.ReadBackContext(ctx)
 	defer cancel()
 	pools, err := s.runaiPoolsOfCluster(rctx, backend, cluster)
 	if err != nil {
 		if writeErr == nil {
 			return nil, err
 		}
-		return nil, &WriteError{Outcome: OutcomeUnknown, Err: writeErr}
+		return nil, &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: writeErr}
 	}
 	for _, p := range pools {
 		if p.Name == name {
@@ -105,38 +106,40 @@ func (s *Service) readBackRunAI(ctx context.Context, backend, cluster, name stri
 		}
 	}
 	if writeErr == nil {
-		return nil, &NotFoundError{What: "node pool", Name: name}
+		return nil, &fleet.NotFoundError{What: "node pool", Name: name}
 	}
-	return nil, &WriteError{Outcome: OutcomeNotApplied, Err: writeErr}
+	return nil, &fleet.WriteError{Outcome: fleet.OutcomeNotApplied, Err: writeErr}
 }
 
-func (s *Service) createRunAI(ctx context.Context, cluster ids.ID, in model.CreateNodePoolInput) (*model.NodePool, error) {
-	c := s.reg.RunAI(cluster.Backend)
-	uuid := cluster.Parts[0]
+// CreateNodePool implements fleet.Source.
+func (s *Source) CreateNodePool(ctx context.Context, id ids.ID, in model.CreateNodePoolInput) (*model.NodePool, error) {
+	cluster := clusterIDOf(id)
+	c := s.client(cluster.Backend)
+	uuid := cluster.Cluster
 	existing, err := s.runaiPoolsOfCluster(ctx, cluster.Backend, uuid)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range existing {
 		if p.Name == in.Name {
-			return nil, &ConflictError{Name: in.Name, Cluster: uuid}
+			return nil, &fleet.ConflictError{Name: in.Name, Cluster: uuid}
 		}
 	}
-	if s.reg.legacy[cluster.Backend] {
-		req := runai.LegacyNodePoolCreate{Name: in.Name, LabelKey: *in.LabelKey, LabelValue: *in.LabelValue, PlacementStrategy: legacyPlacement(in.PlacementStrategy)}
+	if s.legacy[cluster.Backend] {
+		req := api.LegacyNodePoolCreate{Name: in.Name, LabelKey: *in.LabelKey, LabelValue: *in.LabelValue, PlacementStrategy: legacyPlacement(in.PlacementStrategy)}
 		if in.OverProvisioningRatio != nil {
 			req.OverProvisioningRatio = *in.OverProvisioningRatio
 		}
 		if err := c.LegacyCreateNodePool(ctx, uuid, req); err != nil {
-			if !ambiguous(err) {
+			if !fleet.Ambiguous(err) {
 				return nil, err
 			}
 			return s.readBackRunAI(ctx, cluster.Backend, uuid, in.Name, err)
 		}
 		return s.readBackRunAI(ctx, cluster.Backend, uuid, in.Name, nil) // 201 has no body
 	}
-	u := updateFields(createFields(in))
-	f := runai.NodePoolCreateFields{
+	u := updateFields(fleet.CreateFields(in))
+	f := api.NodePoolCreateFields{
 		Name: in.Name, LabelKey: *in.LabelKey, LabelValue: *in.LabelValue, ClusterID: uuid,
 		OverProvisioningRatio: u.OverProvisioningRatio, PlacementStrategy: u.PlacementStrategy,
 		GPUNetworkAccelerationLabelKey: u.GPUNetworkAccelerationLabelKey, GPUNetworkAccelerationDetection: u.GPUNetworkAccelerationDetection,
@@ -144,7 +147,7 @@ func (s *Service) createRunAI(ctx context.Context, cluster ids.ID, in model.Crea
 	}
 	p, err := c.CreateNodePool(ctx, f)
 	if err != nil {
-		if !ambiguous(err) {
+		if !fleet.Ambiguous(err) {
 			return nil, err
 		}
 		return s.readBackRunAI(ctx, cluster.Backend, uuid, in.Name, err)
@@ -152,13 +155,15 @@ func (s *Service) createRunAI(ctx context.Context, cluster ids.ID, in model.Crea
 	return runaiNodePool(cluster.Backend, p), nil
 }
 
-func (s *Service) updateRunAI(ctx context.Context, id ids.ID, in writeFields, replace bool) (*model.NodePool, error) {
-	c := s.reg.RunAI(id.Backend)
-	cluster, poolID, name := id.Parts[0], id.Parts[1], id.Parts[2]
-	if s.reg.legacy[id.Backend] {
-		return s.updateRunAILegacy(ctx, id, in, replace)
+// UpdateNodePool implements fleet.Source.
+func (s *Source) UpdateNodePool(ctx context.Context, eid ids.ID, in fleet.WriteFields, replace bool) (*model.NodePool, error) {
+	id := poolIDOf(eid)
+	c := s.client(id.Backend)
+	cluster, poolID, name := id.Cluster, id.PoolID, id.Name
+	if s.legacy[id.Backend] {
+		return s.updateLegacy(ctx, id, in, replace)
 	}
-	var p *runai.NodePool
+	var p *api.NodePool
 	var err error
 	if replace {
 		p, err = c.UpdateNodePool(ctx, poolID, updateFields(in))
@@ -166,10 +171,10 @@ func (s *Service) updateRunAI(ctx context.Context, id ids.ID, in writeFields, re
 		p, err = c.PatchNodePool(ctx, poolID, updateFields(in))
 	}
 	if err != nil {
-		if errors.Is(err, backends.ErrNotFound) || !ambiguous(err) {
+		if errors.Is(err, backends.ErrNotFound) || !fleet.Ambiguous(err) {
 			return nil, err
 		}
-		return nil, &WriteError{Outcome: OutcomeUnknown, Err: err}
+		return nil, &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: err}
 	}
 	if p == nil {
 		return s.readBackRunAI(ctx, id.Backend, cluster, name, nil)
@@ -177,19 +182,19 @@ func (s *Service) updateRunAI(ctx context.Context, id ids.ID, in writeFields, re
 	return runaiNodePool(id.Backend, p), nil
 }
 
-// updateRunAILegacy: the deprecated API has only a full PUT, so a patch
+// updateLegacy: the deprecated API has only a full PUT, so a patch
 // merges the given fields into the pool as it is.
-func (s *Service) updateRunAILegacy(ctx context.Context, id ids.ID, in writeFields, replace bool) (*model.NodePool, error) {
-	c := s.reg.RunAI(id.Backend)
-	cluster, name := id.Parts[0], id.Parts[2]
-	num, err := strconv.Atoi(id.Parts[1])
+func (s *Source) updateLegacy(ctx context.Context, id PoolID, in fleet.WriteFields, replace bool) (*model.NodePool, error) {
+	c := s.client(id.Backend)
+	cluster, name := id.Cluster, id.Name
+	num, err := strconv.Atoi(id.PoolID)
 	if err != nil {
-		return nil, &InputError{Field: "id", Message: "names no pool of the deprecated API (its ids are integers)"}
+		return nil, &fleet.InputError{Field: "id", Message: "names no pool of the deprecated API (its ids are integers)"}
 	}
 	if in.GpuNetworkAccelerationDetection != nil || in.GpuNetworkAccelerationLabelKey != nil || in.GpuResourceOptimization != nil {
-		return nil, &InputError{Field: "input", Message: "this backend uses the deprecated node-pool API, which has only labelKey, labelValue, overProvisioningRatio and placementStrategy"}
+		return nil, &fleet.InputError{Field: "input", Message: "this backend uses the deprecated node-pool API, which has only labelKey, labelValue, overProvisioningRatio and placementStrategy"}
 	}
-	req := runai.LegacyNodePoolUpdate{PlacementStrategy: legacyPlacement(in.PlacementStrategy)}
+	req := api.LegacyNodePoolUpdate{PlacementStrategy: legacyPlacement(in.PlacementStrategy)}
 	if !replace {
 		current, err := c.LegacyListNodePools(ctx, cluster)
 		if err != nil {
@@ -206,7 +211,7 @@ func (s *Service) updateRunAILegacy(ctx context.Context, id ids.ID, in writeFiel
 			}
 		}
 		if !found {
-			return nil, &NotFoundError{What: "node pool", Name: name}
+			return nil, &fleet.NotFoundError{What: "node pool", Name: name}
 		}
 	}
 	if in.LabelKey != nil {
@@ -219,49 +224,58 @@ func (s *Service) updateRunAILegacy(ctx context.Context, id ids.ID, in writeFiel
 		req.OverProvisioningRatio = *in.OverProvisioningRatio
 	}
 	if req.LabelKey == "" || req.LabelValue == "" {
-		return nil, &InputError{Field: "input.labelKey", Message: "labelKey and labelValue are required to replace a pool through the deprecated API"}
+		return nil, &fleet.InputError{Field: "input.labelKey", Message: "labelKey and labelValue are required to replace a pool through the deprecated API"}
 	}
 	if err := c.LegacyUpdateNodePool(ctx, cluster, num, req); err != nil {
-		if errors.Is(err, backends.ErrNotFound) || !ambiguous(err) {
+		if errors.Is(err, backends.ErrNotFound) || !fleet.Ambiguous(err) {
 			return nil, err
 		}
-		return nil, &WriteError{Outcome: OutcomeUnknown, Err: err}
+		return nil, &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: err}
 	}
 	return s.readBackRunAI(ctx, id.Backend, cluster, name, nil) // 202 has no body
 }
 
-func (s *Service) deleteRunAI(ctx context.Context, id ids.ID) (model.NodePoolPhase, error) {
-	c := s.reg.RunAI(id.Backend)
-	cluster, poolID, name := id.Parts[0], id.Parts[1], id.Parts[2]
+// DeleteNodePool implements fleet.Source.
+func (s *Source) DeleteNodePool(ctx context.Context, eid ids.ID) (model.NodePoolPhase, error) {
+	id := poolIDOf(eid)
+	c := s.client(id.Backend)
+	cluster, poolID, name := id.Cluster, id.PoolID, id.Name
 	var err error
 	status := http.StatusAccepted
-	if s.reg.legacy[id.Backend] {
+	if s.legacy[id.Backend] {
 		num, convErr := strconv.Atoi(poolID)
 		if convErr != nil {
-			return "", &InputError{Field: "id", Message: "names no pool of the deprecated API (its ids are integers)"}
+			return "", &fleet.InputError{Field: "id", Message: "names no pool of the deprecated API (its ids are integers)"}
 		}
 		err = c.LegacyDeleteNodePool(ctx, cluster, num)
 	} else {
 		status, err = c.DeleteNodePool(ctx, poolID)
 	}
 	if err != nil {
-		if !ambiguous(err) {
+		if !fleet.Ambiguous(err) {
 			return "", err
 		}
 		p, rerr := s.readBackRunAI(ctx, id.Backend, cluster, name, nil)
-		var nf *NotFoundError
+		var nf *fleet.NotFoundError
 		switch {
 		case errors.As(rerr, &nf):
 			return model.NodePoolPhaseDeleted, nil
 		case rerr == nil && p.Phase == model.NodePoolPhaseDeleting:
 			return model.NodePoolPhaseDeleting, nil
 		case rerr == nil:
-			return "", &WriteError{Outcome: OutcomeNotApplied, Err: err}
+			return "", &fleet.WriteError{Outcome: fleet.OutcomeNotApplied, Err: err}
 		}
-		return "", &WriteError{Outcome: OutcomeUnknown, Err: err}
+		return "", &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: err}
 	}
 	if status == http.StatusNoContent {
 		return model.NodePoolPhaseDeleted, nil
 	}
 	return model.NodePoolPhaseDeleting, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -1,4 +1,4 @@
-package fleet
+package modelarts
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	api "github.com/fleetgraph/fleetgraph/backends/modelarts"
+	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
@@ -18,10 +19,10 @@ var taintEffects = map[model.TaintEffect]string{
 	model.TaintEffectNoExecute:        "NoExecute",
 }
 
-func maTaints(in []*model.TaintInput) []modelarts.Taint {
-	out := make([]modelarts.Taint, len(in))
+func maTaints(in []*model.TaintInput) []api.Taint {
+	out := make([]api.Taint, len(in))
 	for i, t := range in {
-		out[i] = modelarts.Taint{Key: t.Key, Effect: taintEffects[t.Effect]}
+		out[i] = api.Taint{Key: t.Key, Effect: taintEffects[t.Effect]}
 		if t.Value != nil {
 			out[i].Value = *t.Value
 		}
@@ -42,38 +43,40 @@ func maLabels(in []*model.LabelInput) map[string]string {
 // no omitempty; upstreams-2.md §b), and a root disk has none.
 func checkVolumeGroups(in model.CreateNodePoolInput) error {
 	if in.RootVolume != nil && in.RootVolume.VolumeGroup != nil {
-		return &InputError{Field: "input.rootVolume.volumeGroup", Message: "is only for data volumes"}
+		return &fleet.InputError{Field: "input.rootVolume.volumeGroup", Message: "is only for data volumes"}
 	}
 	for i, v := range in.DataVolumes {
 		if v.VolumeGroup == nil || *v.VolumeGroup == "" {
-			return &InputError{Field: fmt.Sprintf("input.dataVolumes[%d].volumeGroup", i),
+			return &fleet.InputError{Field: fmt.Sprintf("input.dataVolumes[%d].volumeGroup", i),
 				Message: "is required for a ModelArts data volume (vgpaas, default, vguser<N>, vg-everest-localvolume-persistent or vg-everest-localvolume-ephemeral)"}
 		}
 	}
 	return nil
 }
 
-func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.CreateNodePoolInput) (*model.NodePool, error) {
+// CreateNodePool implements fleet.Source.
+func (s *Source) CreateNodePool(ctx context.Context, id ids.ID, in model.CreateNodePoolInput) (*model.NodePool, error) {
+	cluster := clusterIDOf(id)
 	if err := checkVolumeGroups(in); err != nil {
 		return nil, err
 	}
-	c := s.reg.ModelArts(cluster.Backend)
-	pool := cluster.Parts[0]
+	c := s.client(cluster.Backend)
+	pool := cluster.Pool
 	existing, err := c.ListNodePools(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
 	for _, np := range existing {
 		if np.Metadata.Name == in.Name {
-			return nil, &ConflictError{Name: in.Name, Cluster: pool}
+			return nil, &fleet.ConflictError{Name: in.Name, Cluster: pool}
 		}
 	}
-	res := modelarts.PoolResource{Flavor: *in.Flavor, Count: *in.Count, MaxCount: *in.Count}
+	res := api.PoolResource{Flavor: *in.Flavor, Count: *in.Count, MaxCount: *in.Count}
 	if in.MaxCount != nil {
 		res.MaxCount = *in.MaxCount
 	}
 	for _, az := range in.Azs {
-		res.AZs = append(res.AZs, modelarts.AZCount{AZ: az.Az, Count: az.Count})
+		res.AZs = append(res.AZs, api.AZCount{AZ: az.Az, Count: az.Count})
 	}
 	if in.Labels != nil {
 		res.Labels = maLabels(in.Labels)
@@ -82,10 +85,10 @@ func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.
 		res.Taints = maTaints(in.Taints)
 	}
 	for _, t := range in.Tags {
-		res.Tags = append(res.Tags, modelarts.UserTag{Key: t.Key, Value: t.Value})
+		res.Tags = append(res.Tags, api.UserTag{Key: t.Key, Value: t.Value})
 	}
 	if n := in.Network; n != nil {
-		res.Network = &modelarts.NodeNetwork{SecurityGroups: n.SecurityGroups}
+		res.Network = &api.NodeNetwork{SecurityGroups: n.SecurityGroups}
 		if n.Vpc != nil {
 			res.Network.VPC = *n.Vpc
 		}
@@ -94,10 +97,10 @@ func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.
 		}
 	}
 	if o := in.Os; o != nil {
-		res.OS = &modelarts.OS{Name: deref(o.Name), ImageID: deref(o.ImageID), ImageType: deref(o.ImageType)}
+		res.OS = &api.OS{Name: deref(o.Name), ImageID: deref(o.ImageID), ImageType: deref(o.ImageType)}
 	}
-	vol := func(v *model.VolumeInput) modelarts.Volume {
-		out := modelarts.Volume{VolumeType: v.VolumeType, Size: v.Size}
+	vol := func(v *model.VolumeInput) api.Volume {
+		out := api.Volume{VolumeType: v.VolumeType, Size: v.Size}
 		if v.Count != nil {
 			out.Count = *v.Count
 		}
@@ -109,21 +112,21 @@ func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.
 	}
 	for _, v := range in.DataVolumes {
 		dv := vol(v)
-		dv.ExtendParams = &modelarts.VolumeExtendParams{VolumeGroup: *v.VolumeGroup}
+		dv.ExtendParams = &api.VolumeExtendParams{VolumeGroup: *v.VolumeGroup}
 		res.DataVolumes = append(res.DataVolumes, dv)
 	}
 	if in.Runtime != nil || in.DockerBaseSize != nil {
-		res.ExtendParams = &modelarts.ResourceExtendParams{DockerBaseSize: deref(in.DockerBaseSize)}
+		res.ExtendParams = &api.ResourceExtendParams{DockerBaseSize: deref(in.DockerBaseSize)}
 		if in.Runtime != nil {
 			res.ExtendParams.Runtime = strings.ToLower(string(*in.Runtime))
 		}
 	}
-	req := modelarts.CreateNodePoolRequest{
-		Metadata: modelarts.CreateNodePoolMetadata{Name: in.Name},
-		Spec:     modelarts.NodePoolSpec{Resources: res},
+	req := api.CreateNodePoolRequest{
+		Metadata: api.CreateNodePoolMetadata{Name: in.Name},
+		Spec:     api.NodePoolSpec{Resources: res},
 	}
 	if _, err := c.CreateNodePool(ctx, pool, req); err != nil {
-		if !ambiguous(err) {
+		if !fleet.Ambiguous(err) {
 			return nil, err
 		}
 		return s.readBackModelArts(ctx, cluster.Backend, pool, in.Name, err)
@@ -134,26 +137,28 @@ func (s *Service) createModelArts(ctx context.Context, cluster ids.ID, in model.
 
 // readBackModelArts returns the node pool as it now is. writeErr is the
 // failed write being reconciled (nil after a success).
-func (s *Service) readBackModelArts(ctx context.Context, backend, pool, name string, writeErr error) (*model.NodePool, error) {
-	rctx, cancel := readBackContext(ctx)
+func (s *Source) readBackModelArts(ctx context.Context, backend, pool, name string, writeErr error) (*model.NodePool, error) {
+	rctx, cancel := fleet.ReadBackContext(ctx)
 	defer cancel()
-	np, err := s.reg.ModelArts(backend).GetNodePool(rctx, pool, name)
+	np, err := s.client(backend).GetNodePool(rctx, pool, name)
 	switch {
 	case err == nil:
 		return modelartsNodePool(backend, pool, np), nil
 	case writeErr == nil:
 		return nil, err
 	case errors.Is(err, backends.ErrNotFound):
-		return nil, &WriteError{Outcome: OutcomeNotApplied, Err: writeErr}
+		return nil, &fleet.WriteError{Outcome: fleet.OutcomeNotApplied, Err: writeErr}
 	}
-	return nil, &WriteError{Outcome: OutcomeUnknown, Err: writeErr}
+	return nil, &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: writeErr}
 }
 
-func (s *Service) updateModelArts(ctx context.Context, id ids.ID, in writeFields, replace bool) (*model.NodePool, error) {
-	c := s.reg.ModelArts(id.Backend)
-	pool, name := id.Parts[0], id.Parts[1]
+// UpdateNodePool implements fleet.Source.
+func (s *Source) UpdateNodePool(ctx context.Context, eid ids.ID, in fleet.WriteFields, replace bool) (*model.NodePool, error) {
+	id := nodePoolIDOf(eid)
+	c := s.client(id.Backend)
+	pool, name := id.Pool, id.NodePool
 	if replace && in.Count == nil {
-		return nil, &InputError{Field: "input.count", Message: "is required to replace a ModelArts node pool's settings"}
+		return nil, &fleet.InputError{Field: "input.count", Message: "is required to replace a ModelArts node pool's settings"}
 	}
 	// Every PATCH carries spec.resources.flavor, count and maxCount (SDK and
 	// API reference, upstreams-2.md §b): read the node pool first, one GET,
@@ -165,7 +170,7 @@ func (s *Service) updateModelArts(ctx context.Context, id ids.ID, in writeFields
 		return nil, err
 	}
 	now := cur.Spec.Resources
-	patch := modelarts.PoolResourcePatch{Flavor: now.Flavor, Count: &now.Count, MaxCount: &now.MaxCount}
+	patch := api.PoolResourcePatch{Flavor: now.Flavor, Count: &now.Count, MaxCount: &now.MaxCount}
 	if in.Count != nil {
 		patch.Count = in.Count
 		// Scaling moves both: a physical pool's maxCount equals its count.
@@ -180,25 +185,27 @@ func (s *Service) updateModelArts(ctx context.Context, id ids.ID, in writeFields
 	if in.Taints != nil || replace {
 		patch.Taints = maTaints(in.Taints)
 	}
-	if _, err := c.PatchNodePool(ctx, pool, name, modelarts.PatchNodePoolRequest{Spec: modelarts.PatchNodePoolSpec{Resources: patch}}); err != nil {
-		if errors.Is(err, backends.ErrNotFound) || !ambiguous(err) {
+	if _, err := c.PatchNodePool(ctx, pool, name, api.PatchNodePoolRequest{Spec: api.PatchNodePoolSpec{Resources: patch}}); err != nil {
+		if errors.Is(err, backends.ErrNotFound) || !fleet.Ambiguous(err) {
 			return nil, err
 		}
 		// A lost patch answer: the read-back shows the pool as it is, but
 		// cannot tell whether the patch was applied.
-		return nil, &WriteError{Outcome: OutcomeUnknown, Err: err}
+		return nil, &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: err}
 	}
 	return s.readBackModelArts(ctx, id.Backend, pool, name, nil)
 }
 
-func (s *Service) deleteModelArts(ctx context.Context, id ids.ID) (model.NodePoolPhase, error) {
-	c := s.reg.ModelArts(id.Backend)
-	pool, name := id.Parts[0], id.Parts[1]
+// DeleteNodePool implements fleet.Source.
+func (s *Source) DeleteNodePool(ctx context.Context, eid ids.ID) (model.NodePoolPhase, error) {
+	id := nodePoolIDOf(eid)
+	c := s.client(id.Backend)
+	pool, name := id.Pool, id.NodePool
 	if _, err := c.DeleteNodePool(ctx, pool, name); err != nil {
-		if !ambiguous(err) {
+		if !fleet.Ambiguous(err) {
 			return "", err
 		}
-		rctx, cancel := readBackContext(ctx)
+		rctx, cancel := fleet.ReadBackContext(ctx)
 		defer cancel()
 		np, rerr := c.GetNodePool(rctx, pool, name)
 		switch {
@@ -207,9 +214,9 @@ func (s *Service) deleteModelArts(ctx context.Context, id ids.ID) (model.NodePoo
 		case rerr == nil && modelartsPhase(np.Status.Resources) == model.NodePoolPhaseDeleting:
 			return model.NodePoolPhaseDeleting, nil
 		case rerr == nil:
-			return "", &WriteError{Outcome: OutcomeNotApplied, Err: err}
+			return "", &fleet.WriteError{Outcome: fleet.OutcomeNotApplied, Err: err}
 		}
-		return "", &WriteError{Outcome: OutcomeUnknown, Err: err}
+		return "", &fleet.WriteError{Outcome: fleet.OutcomeUnknown, Err: err}
 	}
 	return model.NodePoolPhaseDeleting, nil
 }

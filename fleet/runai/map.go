@@ -1,4 +1,4 @@
-package fleet
+package runai
 
 import (
 	"sort"
@@ -6,15 +6,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/runai"
+	api "github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/graph/model"
-	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
 
-func runaiCluster(backend string, c *runai.Cluster) *model.Cluster {
+func runaiCluster(backend string, c *api.Cluster) *model.Cluster {
 	out := &model.Cluster{
-		ID:       ids.Encode(ids.KindCluster, backends.RunAI, backend, c.UUID),
+		ID:       ClusterID{Backend: backend, Cluster: c.UUID}.Encode(),
 		Name:     c.Name,
 		Provider: model.ProviderRunai,
 		Backend:  backend,
@@ -60,9 +58,9 @@ func vendorString(s string) *string {
 	return &s
 }
 
-func runaiNodePool(backend string, p *runai.NodePool) *model.NodePool {
+func runaiNodePool(backend string, p *api.NodePool) *model.NodePool {
 	out := &model.NodePool{
-		ID:              ids.Encode(ids.KindNodePool, backends.RunAI, backend, p.ClusterID, p.ID, p.Name),
+		ID:              PoolID{Backend: backend, Cluster: p.ClusterID, PoolID: p.ID, Name: p.Name}.Encode(),
 		Name:            p.Name,
 		Provider:        model.ProviderRunai,
 		Backend:         backend,
@@ -93,13 +91,13 @@ func runaiNodePool(backend string, p *runai.NodePool) *model.NodePool {
 
 // runaiLegacyNodePool maps a pool of the deprecated API (integer id, status
 // instead of phase, node names as a JSON string).
-func runaiLegacyNodePool(backend, cluster string, p *runai.LegacyNodePool) *model.NodePool {
+func runaiLegacyNodePool(backend, cluster string, p *api.LegacyNodePool) *model.NodePool {
 	if p.ClusterID != "" {
 		cluster = p.ClusterID
 	}
 	id := strconv.Itoa(p.ID)
 	out := &model.NodePool{
-		ID:              ids.Encode(ids.KindNodePool, backends.RunAI, backend, cluster, id, p.Name),
+		ID:              PoolID{Backend: backend, Cluster: cluster, PoolID: id, Name: p.Name}.Encode(),
 		Name:            p.Name,
 		Provider:        model.ProviderRunai,
 		Backend:         backend,
@@ -136,7 +134,7 @@ var runaiNodeStatuses = map[string]model.NodeStatus{
 
 // runaiNode maps a Run:ai node. Run:ai reports GPUs only: capacity has no
 // CPU or memory, and there is no "available".
-func runaiNode(backend, cluster string, n *runai.Node) *model.Node {
+func runaiNode(backend, cluster string, n *api.Node) *model.Node {
 	status, ok := runaiNodeStatuses[n.Status]
 	if !ok {
 		status = model.NodeStatusUnknown
@@ -145,7 +143,7 @@ func runaiNode(backend, cluster string, n *runai.Node) *model.Node {
 		cluster = n.ClusterUUID
 	}
 	out := &model.Node{
-		ID:              ids.Encode(ids.KindNode, backends.RunAI, backend, cluster, n.Name),
+		ID:              NodeID{Backend: backend, Cluster: cluster, Node: n.Name}.Encode(),
 		Name:            n.Name,
 		Provider:        model.ProviderRunai,
 		Backend:         backend,
@@ -163,7 +161,7 @@ func runaiNode(backend, cluster string, n *runai.Node) *model.Node {
 		out.GpuCount = n.GPUInfo.GPUCount
 		gpus := n.GPUInfo.GPUCount
 		out.Capacity.Gpus = &gpus
-		out.Capacity.All = append(out.Capacity.All, &model.ResourceQuantity{Name: "nvidia.com/gpu", Value: float64(gpus), Quantity: itoa(gpus)})
+		out.Capacity.All = append(out.Capacity.All, &model.ResourceQuantity{Name: "nvidia.com/gpu", Value: float64(gpus), Quantity: strconv.Itoa(gpus)})
 	} else {
 		zero := 0
 		out.Capacity.Gpus = &zero
@@ -178,7 +176,7 @@ func runaiNode(backend, cluster string, n *runai.Node) *model.Node {
 // runaiSeries maps measurements onto series, in a stable order (type, then
 // labels) whatever order the vendor used. A measurement with null values
 // (a type the vendor could not serve) gives no series.
-func runaiSeries(ms []runai.Measurement) []*model.MetricSeries {
+func runaiSeries(ms []api.Measurement) []*model.MetricSeries {
 	out := make([]*model.MetricSeries, 0, len(ms))
 	for _, m := range ms {
 		if m.Values == nil {
@@ -222,7 +220,7 @@ func labelKey(ls []*model.Label) string {
 	return b.String()
 }
 
-func runaiTelemetry(backend, typ string, resp *runai.TelemetryResponse) []*model.TelemetryValue {
+func runaiTelemetry(backend, typ string, resp *api.TelemetryResponse) []*model.TelemetryValue {
 	out := make([]*model.TelemetryValue, 0, len(resp.Values))
 	var ts *time.Time
 	if !resp.Timestamp.IsZero() {
