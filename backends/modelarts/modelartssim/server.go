@@ -5,8 +5,10 @@
 // (k8s-style continue/limit paging), node-pool writes (create, patch,
 // delete; asynchronous like the real API, see Options.PhaseDelay), an IAM
 // token endpoint
-// (POST /v3/auth/tokens), and the shared /_sim control routes (request
-// counters, fault injection).
+// (POST /v3/auth/tokens), pool monitoring (ShowPoolMonitor,
+// ShowPoolRuntimeMetrics) and a subset of AOM's query_range with series
+// derived from the fleet (monitor.go, aom.go, series.go), and the shared
+// /_sim control routes (request counters, fault injection).
 //
 // Every vendor route authenticates like API Gateway: an X-Auth-Token issued
 // by this simulator's IAM and not expired, or an SDK-HMAC-SHA256 AK/SK
@@ -151,6 +153,7 @@ func New(opts Options) *Server {
 	s.ctl.Handle(mux, RouteCreateNodePool, s.vendor(s.handleCreateNodePool))
 	s.ctl.Handle(mux, RoutePatchNodePool, s.vendor(s.handlePatchNodePool))
 	s.ctl.Handle(mux, RouteDeleteNodePool, s.vendor(s.handleDeleteNodePool))
+	s.registerMonitoring(mux) // pool monitor, runtime metrics, AOM query_range (monitor.go)
 	s.ctl.RegisterControl(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "APIGW.0101", "The API does not exist or has not been published in the environment", true)
@@ -193,6 +196,10 @@ func withRequestID(next http.Handler) http.Handler {
 func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, status int) {
 	if r.URL.Path == "/v3/auth/tokens" {
 		writeIAMError(w, status, http.StatusText(status))
+		return
+	}
+	if isAOM(r) {
+		s.writeAOMFault(w, status)
 		return
 	}
 	switch {
