@@ -12,11 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-)
 
-// CodeOverloaded is the extensions.code of a request refused with 503 and
-// Retry-After because no execution slot freed up while it waited.
-const CodeOverloaded = "OVERLOADED"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
+)
 
 // admission lets at most limits.maxConcurrentRequests plain GraphQL requests
 // execute at once; the others wait in line. A request holds a few MB while
@@ -99,7 +97,7 @@ func (a *admission) acquire(w http.ResponseWriter, r *http.Request) bool {
 		return false // the client went away: nobody to answer
 	}
 	w.Header().Set("Retry-After", "1")
-	writeHTTPError(w, responseMedia(r.Context()), http.StatusServiceUnavailable, CodeOverloaded, a.overloaded())
+	writeHTTPError(w, responseMedia(r.Context()), http.StatusServiceUnavailable, errcodes.Overloaded, a.overloaded())
 	return false
 }
 
@@ -160,7 +158,7 @@ func (a *admission) InterceptOperation(ctx context.Context, next graphql.Operati
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "request cancelled while waiting for an execution slot"))
 	default:
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-			Message: a.overloaded(), Extensions: map[string]any{"code": CodeOverloaded},
+			Message: a.overloaded(), Extensions: map[string]any{"code": errcodes.Overloaded},
 		}}})
 	}
 	var once sync.Once

@@ -17,6 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // admitted is an admission in front of a handler that records which
@@ -218,8 +220,8 @@ func TestAdmissionQueueTimeout(t *testing.T) {
 				if msg := errs[0].Message; !strings.HasPrefix(msg, "gateway overloaded: ") || !strings.HasSuffix(msg, "try again") {
 					t.Errorf("message %q", msg)
 				}
-				if code := errs[0].Extensions["code"]; code != CodeOverloaded {
-					t.Errorf("extensions.code %v, want %s", code, CodeOverloaded)
+				if code := errs[0].Extensions["code"]; code != errcodes.Overloaded {
+					t.Errorf("extensions.code %v, want %s", code, errcodes.Overloaded)
 				}
 				if got := a.metric(t, "fleetgraph_requests_rejected_total"); got != 1 {
 					t.Errorf("rejected %v, want 1", got)
@@ -479,7 +481,7 @@ func TestAdmissionOfOperationsOverStreams(t *testing.T) {
 			t.Fatalf("subscription over a stream with no free slot: %+v", resp)
 		}
 		resp := adm.InterceptOperation(opCtx(stream, ast.Mutation), counting)(stream)
-		if resp == nil || len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != CodeOverloaded || ran != 1 {
+		if resp == nil || len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != errcodes.Overloaded || ran != 1 {
 			t.Fatalf("mutation with no free slot: %+v (ran %d); want OVERLOADED without running", resp, ran)
 		}
 		// A plain request's operations are admitted by limit, not here.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/fleet"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // Who may call. In apiKey mode a caller presents its key as
@@ -95,7 +96,7 @@ func (k *apiKeys) requireAPIKey(next http.Handler) http.Handler {
 				msg = "the API key is not valid"
 			}
 			w.Header().Set("WWW-Authenticate", `ApiKey realm="fleetgraph", header="X-API-Key"`)
-			writeHTTPError(w, orJSON(negotiate(r.Header.Values("Accept"))), http.StatusUnauthorized, CodeUnauthenticated, msg)
+			writeHTTPError(w, orJSON(negotiate(r.Header.Values("Accept"))), http.StatusUnauthorized, errcodes.Unauthenticated, msg)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), name)))

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // origins is the CORS allow-list, also applied to websocket handshakes.
@@ -77,7 +79,7 @@ func cors(o origins, maxAge time.Duration, next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			writeHTTPError(w, mediaJSON, http.StatusForbidden, "FORBIDDEN", "origin "+origin+" is not allowed (cors.allowedOrigins)")
+			writeHTTPError(w, mediaJSON, http.StatusForbidden, errcodes.Forbidden, "origin "+origin+" is not allowed (cors.allowedOrigins)")
 			return
 		}
 		h.Set("Access-Control-Allow-Origin", origin)

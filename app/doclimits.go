@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 	"github.com/fleetgraph/fleetgraph/internal/overlap"
 )
 
@@ -82,7 +83,7 @@ func (d documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 		if !errors.As(err, &gqlErr) {
 			gqlErr = gqlerror.Errorf("%s", err)
 		}
-		errcode.Set(gqlErr, errcode.ParseFailed)
+		errcode.Set(gqlErr, errcodes.GraphQLParseFailed)
 		return gqlErr
 	}
 	c := docCounter{limits: d.limits}
@@ -116,10 +117,6 @@ func (d documentLimits) InterceptResponse(ctx context.Context, next graphql.Resp
 	return resp
 }
 
-// CodeErrorsTruncated is the extensions.code of the last error of a response
-// that had more than limits.maxErrors: it says how many were left out.
-const CodeErrorsTruncated = "ERRORS_TRUNCATED"
-
 // capErrors keeps the first maxErrors errors and one that counts the rest,
 // so that a request cannot make an answer much larger than itself (2 000
 // repeated directives: one error each, a 15 KB request got 1.46 MB).
@@ -131,7 +128,7 @@ func capErrors(errs gqlerror.List, maxErrors int) gqlerror.List {
 	kept := append(gqlerror.List(nil), errs[:maxErrors]...)
 	return append(kept, &gqlerror.Error{
 		Message:    fmt.Sprintf("%d more errors were left out of this response (at most %d are listed)", dropped, maxErrors),
-		Extensions: map[string]any{"code": CodeErrorsTruncated, "limit": "errors", "max": maxErrors, "dropped": dropped},
+		Extensions: map[string]any{"code": errcodes.ErrorsTruncated, "limit": "errors", "max": maxErrors, "dropped": dropped},
 	})
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/),
@@ -37,17 +39,6 @@ import (
 const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 	mediaJSON            = "application/json"
-)
-
-// Codes of requests refused before GraphQL sees them (extensions.code).
-const (
-	CodeBadRequest           = "BAD_REQUEST"
-	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
-	CodeNotAcceptable        = "NOT_ACCEPTABLE"
-	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
-	CodeUnauthenticated      = "UNAUTHENTICATED"
-	CodeHeadersTooLarge      = "REQUEST_HEADER_FIELDS_TOO_LARGE"
 )
 
 type mediaKey struct{}
@@ -128,7 +119,7 @@ func httpGate(maxBody int64, next http.Handler) http.Handler {
 		}
 		media := negotiate(r.Header.Values("Accept"))
 		if headerBytes(r.Header) > maxHeaderFieldBytes {
-			writeHTTPError(w, orJSON(media), http.StatusRequestHeaderFieldsTooLarge, CodeHeadersTooLarge,
+			writeHTTPError(w, orJSON(media), http.StatusRequestHeaderFieldsTooLarge, errcodes.HeadersTooLarge,
 				fmt.Sprintf("the request headers are larger than %d bytes", maxHeaderFieldBytes))
 			return
 		}
@@ -140,24 +131,24 @@ func httpGate(maxBody int64, next http.Handler) http.Handler {
 			return
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
-			writeHTTPError(w, orJSON(media), http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed: send GraphQL with POST (or GET for queries)")
+			writeHTTPError(w, orJSON(media), http.StatusMethodNotAllowed, errcodes.MethodNotAllowed, r.Method+" is not allowed: send GraphQL with POST (or GET for queries)")
 			return
 		}
 		stream := wantsEventStream(r)
 		if media == "" && !stream {
-			writeHTTPError(w, mediaJSON, http.StatusNotAcceptable, CodeNotAcceptable,
+			writeHTTPError(w, mediaJSON, http.StatusNotAcceptable, errcodes.NotAcceptable,
 				"Accept names no media type this gateway answers with: application/graphql-response+json or application/json")
 			return
 		}
 		if r.Method == http.MethodPost {
 			if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
-				writeHTTPError(w, orJSON(media), http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, msg)
+				writeHTTPError(w, orJSON(media), http.StatusUnsupportedMediaType, errcodes.UnsupportedMediaType, msg)
 				return
 			}
 			raw := r.Body
 			if r.ContentLength > maxBody {
 				lingerOn(w)
-				writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
+				writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, errcodes.PayloadTooLarge, tooLarge(maxBody))
 				drain(w, raw)
 				return
 			}
@@ -169,7 +160,7 @@ func httpGate(maxBody int64, next http.Handler) http.Handler {
 				}
 			}()
 		} else if int64(len(r.URL.RawQuery)) > maxBody {
-			writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, CodePayloadTooLarge, tooLarge(maxBody))
+			writeHTTPError(w, orJSON(media), http.StatusRequestEntityTooLarge, errcodes.PayloadTooLarge, tooLarge(maxBody))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mediaKey{}, orJSON(media))))
@@ -298,14 +289,14 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 				e.Extensions = map[string]any{}
 			}
 			if _, ok := e.Extensions["code"]; !ok {
-				e.Extensions["code"] = CodeBadRequest
+				e.Extensions["code"] = errcodes.BadRequest
 			}
 		}
 	}
 	parts, err := encodeResponse(resp)
 	if err != nil {
 		status = http.StatusInternalServerError
-		parts = [][]byte{[]byte(`{"errors":[{"message":"internal error: the response could not be encoded","extensions":{"code":"INTERNAL"}}]}`)}
+		parts = [][]byte{[]byte(`{"errors":[{"message":"internal error: the response could not be encoded","extensions":{"code":"` + errcodes.Internal + `"}}]}`)}
 	}
 	size := 0
 	for _, p := range parts {
@@ -362,9 +353,9 @@ func requestErrorStatus(media string, errs gqlerror.List) int {
 	}
 	for _, e := range errs {
 		switch e.Extensions["code"] {
-		case CodeUnauthenticated:
+		case errcodes.Unauthenticated:
 			return http.StatusUnauthorized
-		case CodeOperationNotAllowed, "FORBIDDEN":
+		case errcodes.OperationNotAllowed, errcodes.Forbidden:
 			return http.StatusForbidden
 		}
 	}
@@ -408,13 +399,13 @@ func (t graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	if r.Method == http.MethodGet && kind != ast.Query {
 		w.Header().Set("Allow", "POST")
-		writeHTTPError(w, media, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "GET runs queries only: send "+string(kind)+"s with POST")
+		writeHTTPError(w, media, http.StatusMethodNotAllowed, errcodes.MethodNotAllowed, "GET runs queries only: send "+string(kind)+"s with POST")
 		return
 	}
 	if kind == ast.Subscription {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{{
 			Message:    "subscriptions need a websocket (graphql-transport-ws) or Server-Sent Events (Accept: text/event-stream)",
-			Extensions: map[string]any{"code": CodeBadRequest},
+			Extensions: map[string]any{"code": errcodes.BadRequest},
 		}})
 		writeResponse(w, media, requestErrorStatus(media, resp.Errors), resp)
 		return
@@ -422,7 +413,7 @@ func (t graphQLHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	responses, ctx := exec.DispatchOperation(ctx, oc)
 	resp := responses(ctx)
 	if resp == nil {
-		writeHTTPError(w, media, http.StatusServiceUnavailable, "UNAVAILABLE", "the request ended before it was answered")
+		writeHTTPError(w, media, http.StatusServiceUnavailable, errcodes.Unavailable, "the request ended before it was answered")
 		return
 	}
 	status = http.StatusOK
@@ -457,9 +448,9 @@ type rawRequest struct {
 // readParams refused with status.
 func paramsErrorCode(status int) string {
 	if status == http.StatusRequestEntityTooLarge {
-		return CodePayloadTooLarge
+		return errcodes.PayloadTooLarge
 	}
-	return CodeBadRequest
+	return errcodes.BadRequest
 }
 
 func readParams(r *http.Request) (*graphql.RawParams, int, error) {

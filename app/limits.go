@@ -12,12 +12,8 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/graph"
 	"github.com/fleetgraph/fleetgraph/graph/model"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
-
-// CodeLimitExceeded is the extensions.code of an operation refused by a
-// limit; extensions.limit names it (depth, complexity, aliases, rootFields)
-// and extensions.max is its value.
-const CodeLimitExceeded = "LIMIT_EXCEEDED"
 
 // operationLimits refuses, after validation and before execution, an
 // operation that is too deep, has too many aliases or root fields, or costs
@@ -49,7 +45,7 @@ func (l *operationLimits) Validate(es graphql.ExecutableSchema) error {
 func limitError(limit string, maxValue int, format string, args ...any) *gqlerror.Error {
 	return &gqlerror.Error{
 		Message:    fmt.Sprintf(format, args...),
-		Extensions: map[string]any{"code": CodeLimitExceeded, "limit": limit, "max": maxValue},
+		Extensions: map[string]any{"code": errcodes.LimitExceeded, "limit": limit, "max": maxValue},
 	}
 }
 
@@ -66,7 +62,7 @@ func (l *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 	case w.introspects && !l.introspection:
 		return &gqlerror.Error{
 			Message:    "introspection is disabled on this gateway",
-			Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+			Extensions: map[string]any{"code": errcodes.GraphQLValidationFailed},
 		}
 	}
 	if c := complexity.Calculate(ctx, l.es, op, oc.Variables); c > l.limits.MaxComplexity {

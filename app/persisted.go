@@ -12,11 +12,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-)
 
-// CodeOperationNotAllowed is the extensions.code of a document refused in
-// allow-list mode.
-const CodeOperationNotAllowed = "OPERATION_NOT_ALLOWED"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
+)
 
 // loadAllowList reads a JSON object {"<sha256 hex of document>": "<document>"}
 // (the format of Relay's persisted-queries.json with SHA-256 ids) and checks
@@ -80,7 +78,7 @@ func (a allowList) MutateOperationParameters(_ context.Context, p *graphql.RawPa
 }
 
 func notAllowed(msg string) *gqlerror.Error {
-	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": CodeOperationNotAllowed}}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": errcodes.OperationNotAllowed}}
 }
 
 // persistedHash is extensions.persistedQuery.sha256Hash, or "".

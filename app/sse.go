@@ -16,7 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/fleetgraph/fleetgraph/resolvers"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // sseTransport is GraphQL over Server-Sent Events (the "distinct
@@ -214,6 +214,6 @@ func recoverGoroutine(ctx context.Context, logger *slog.Logger, what string) {
 func recoverResolver(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic recovered", "in", "resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": resolvers.CodeInternal}}
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": errcodes.Internal}}
 	}
 }

@@ -10,14 +10,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-)
 
-// CodeStreamLimit is the extensions.code of a websocket or SSE connection
-// refused because its client (extensions.limit "streamsPerClient", 429) or
-// the whole gateway (extensions.limit "streams", 503) has as many open as
-// subscriptions.maxStreamsPerClient / maxStreams allow; extensions.max is
-// the limit. Both come with Retry-After: 1.
-const CodeStreamLimit = "STREAM_LIMIT"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
+)
 
 // streamLimits bounds the open streams. Streams take no admission slot
 // (they live for hours), so without it a client could open connections
@@ -100,7 +95,7 @@ func (l *streamLimits) acquire(w http.ResponseWriter, r *http.Request) (release 
 		}
 		w.Header().Set("Retry-After", "1")
 		writeResponse(w, mediaJSON, status, &graphql.Response{Errors: gqlerror.List{{
-			Message: msg, Extensions: map[string]any{"code": CodeStreamLimit, "limit": limit, "max": maxValue},
+			Message: msg, Extensions: map[string]any{"code": errcodes.StreamLimit, "limit": limit, "max": maxValue},
 		}}})
 		return nil, false
 	}

@@ -19,20 +19,7 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/fleet"
-)
-
-// The stable values of extensions.code. Clients switch on these.
-const (
-	CodeBadUserInput        = "BAD_USER_INPUT"
-	CodeUnauthenticated     = "UNAUTHENTICATED"
-	CodeForbidden           = "FORBIDDEN"
-	CodeNotFound            = "NOT_FOUND"
-	CodeConflict            = "CONFLICT"
-	CodeUpstreamError       = "UPSTREAM_ERROR"
-	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
-	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"
-	CodeRateLimited         = "RATE_LIMITED"
-	CodeInternal            = "INTERNAL"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // InputError is an argument the gateway refuses before any upstream call.
@@ -42,7 +29,7 @@ func inputErrorf(field, format string, args ...any) error {
 	return &InputError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// Classify returns the extensions.code for err and the provider it concerns
+// Classify returns the extensions.code (an errcodes field code) for err and the provider it concerns
 // ("" when none).
 func Classify(err error) (code string, provider backends.Provider) {
 	var be *fleet.BackendError
@@ -62,27 +49,27 @@ func Classify(err error) (code string, provider backends.Provider) {
 	var partial *backends.PartialError
 	switch {
 	case errors.As(err, &in):
-		return CodeBadUserInput, provider
+		return errcodes.BadUserInput, provider
 	case errors.Is(err, backends.ErrNoCredentials), errors.Is(err, backends.ErrUnauthorized):
-		return CodeUnauthenticated, provider
+		return errcodes.Unauthenticated, provider
 	case errors.Is(err, backends.ErrForbidden), errors.Is(err, fleet.ErrReadOnly):
-		return CodeForbidden, provider
+		return errcodes.Forbidden, provider
 	case errors.Is(err, backends.ErrNotFound):
-		return CodeNotFound, provider
+		return errcodes.NotFound, provider
 	case errors.Is(err, backends.ErrConflict):
-		return CodeConflict, provider
+		return errcodes.Conflict, provider
 	case errors.Is(err, backends.ErrRateLimited):
-		return CodeRateLimited, provider
+		return errcodes.RateLimited, provider
 	case errors.Is(err, context.DeadlineExceeded), isTransport && tr.Timeout:
-		return CodeUpstreamTimeout, provider
+		return errcodes.UpstreamTimeout, provider
 	case isTransport, errors.Is(err, backends.ErrUnavailable):
-		return CodeUpstreamUnavailable, provider
+		return errcodes.UpstreamUnavailable, provider
 	case errors.As(err, &partial), api != nil:
-		return CodeUpstreamError, provider
+		return errcodes.UpstreamError, provider
 	case be != nil:
-		return CodeUpstreamError, provider
+		return errcodes.UpstreamError, provider
 	}
-	return CodeInternal, provider
+	return errcodes.Internal, provider
 }
 
 // ErrorPresenter is the one place errors become GraphQL errors: a stable
@@ -130,7 +117,7 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 		}
 	}
 	switch {
-	case code == CodeInternal:
+	case code == errcodes.Internal:
 		slog.ErrorContext(ctx, "internal error", "err", err, "path", presented.Path.String())
 		presented.Message = "internal error"
 	case in == nil && (provider != "" || be != nil):
@@ -167,7 +154,7 @@ func clientMessage(err error, code string, provider backends.Provider, fallback 
 			return fmt.Sprintf("%s answered %d %s: %s", who, api.Status, api.Code, scrub(msg))
 		}
 		return fmt.Sprintf("%s answered %d: %s", who, api.Status, scrub(msg))
-	case code == CodeUpstreamTimeout:
+	case code == errcodes.UpstreamTimeout:
 		return who + " did not answer in time"
 	case errors.As(err, &tr):
 		return who + " could not be reached: " + transportReason(tr.Err)
@@ -266,12 +253,12 @@ func UserInputCodes(ctx context.Context, next graphql.ResponseHandler) *graphql.
 		return resp
 	}
 	for _, e := range resp.Errors {
-		if e.Extensions == nil || e.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
+		if e.Extensions == nil || e.Extensions["code"] != errcodes.GraphQLValidationFailed {
 			continue
 		}
 		isVariable := len(e.Path) > 0 && fmt.Sprint(e.Path[0]) == "variable"
 		if isVariable || e.Rule == "ValuesOfCorrectType" {
-			e.Extensions["code"] = CodeBadUserInput
+			e.Extensions["code"] = errcodes.BadUserInput
 		}
 	}
 	return resp

@@ -8,14 +8,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/fleetgraph/fleetgraph/fleet"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
-
-// CodeSubscriptionLimit is the extensions.code of a subscription refused
-// because its connection (extensions.limit "perConnection",
-// subscriptions.maxPerConnection) or the whole gateway (extensions.limit
-// "total", subscriptions.maxTotal) has as many open as allowed;
-// extensions.max is the limit. Nothing was called upstream.
-const CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT"
 
 // subscriptionRefusal presents a subscription refused by a limit with its
 // own code (it was INTERNAL); any other error passes through unchanged.
@@ -27,6 +21,6 @@ func subscriptionRefusal(ctx context.Context, err error) error {
 	return &gqlerror.Error{
 		Message:    tm.Error(),
 		Path:       graphql.GetPath(ctx),
-		Extensions: map[string]any{"code": CodeSubscriptionLimit, "limit": tm.Scope, "max": tm.Limit},
+		Extensions: map[string]any{"code": errcodes.SubscriptionLimit, "limit": tm.Scope, "max": tm.Limit},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 func persisted(hash string) map[string]any {
@@ -91,11 +92,11 @@ func TestAllowListMode(t *testing.T) {
 		{"registering through APQ", map[string]any{"query": other, "extensions": persisted(sha256Hex(other))}, gqlResponseJSON, http.StatusForbidden},
 	} {
 		r := e.postBody(t, tt.body, "Accept", tt.accept)
-		if r.status != tt.status || r.code() != app.CodeOperationNotAllowed || r.hasData() {
+		if r.status != tt.status || r.code() != errcodes.OperationNotAllowed || r.hasData() {
 			t.Fatalf("%s: %d %s", tt.name, r.status, r.body)
 		}
 	}
-	if r := e.postBody(t, map[string]any{"extensions": persisted(sha256Hex(other))}); r.code() != app.CodeOperationNotAllowed {
+	if r := e.postBody(t, map[string]any{"extensions": persisted(sha256Hex(other))}); r.code() != errcodes.OperationNotAllowed {
 		t.Fatalf("APQ registration slipped past the allow-list: %s", r.body)
 	}
 	if n := e.upstreamCalls() - before; n != 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 // realServer serves the gateway of e with its own http.Server settings
@@ -68,7 +69,7 @@ func wantJSON413(t *testing.T, resp *http.Response, raw []byte, err error) {
 		} `json:"errors"`
 	}
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || json.Unmarshal(raw, &out) != nil || len(out.Errors) != 1 ||
-		out.Errors[0].Extensions["code"] != app.CodePayloadTooLarge {
+		out.Errors[0].Extensions["code"] != errcodes.PayloadTooLarge {
 		t.Fatalf("status %d %q: %.300s; want 413 JSON with PAYLOAD_TOO_LARGE", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
 	}
 }

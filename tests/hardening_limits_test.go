@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 	"github.com/fleetgraph/fleetgraph/internal/testutil"
 )
 
@@ -31,7 +32,7 @@ func TestHostileDocumentsAreRefusedBeforeValidation(t *testing.T) {
 			before := e.upstreamCalls()
 			// The nonce makes gqlgen's document cache miss.
 			r := e.post(t, fmt.Sprintf("%s # nonce %d", doc.Query, i), nil)
-			if r.status != http.StatusBadRequest || r.code() != app.CodeLimitExceeded || r.hasData() {
+			if r.status != http.StatusBadRequest || r.code() != errcodes.LimitExceeded || r.hasData() {
 				t.Fatalf("status %d code %q data %v, want 400 LIMIT_EXCEEDED without data: %.300s", r.status, r.code(), r.hasData(), r.body)
 			}
 			errs := r.json["errors"].([]any)
@@ -84,7 +85,7 @@ func TestHostileDocumentsHoldNoSlots(t *testing.T) {
 		t.Fatal("hostile documents held the only execution slot past the deadline")
 	}
 	for i, c := range codes {
-		if c != app.CodeLimitExceeded {
+		if c != errcodes.LimitExceeded {
 			t.Errorf("hostile request %d: code %q, want LIMIT_EXCEEDED", i, c)
 		}
 	}
@@ -116,7 +117,7 @@ func TestErrorsAreCapped(t *testing.T) {
 		t.Fatalf("%d errors, want %d and one that counts the rest", len(errs), max+1)
 	}
 	last := errs[max].(map[string]any)["extensions"].(map[string]any)
-	if last["code"] != app.CodeErrorsTruncated || last["dropped"] != float64(500-max) || last["limit"] != "errors" {
+	if last["code"] != errcodes.ErrorsTruncated || last["dropped"] != float64(500-max) || last["limit"] != "errors" {
 		t.Fatalf("last error %v", last)
 	}
 	if got := e.upstreamCalls() - before; got != 0 {
