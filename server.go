@@ -47,6 +47,7 @@ func simFlags(fs *flag.FlagSet) *app.SimOptions {
 	fs.IntVar(&o.Pools, "pools", 3, "node pools per cluster")
 	fs.IntVar(&o.NodesPerPool, "nodes-per-pool", 4, "nodes per node pool")
 	fs.DurationVar(&o.Latency, "latency", 0, "latency added to every simulated vendor call, e.g. 20ms")
+	fs.StringVar(&o.RunAIVersion, "runai-version", "2.22", "Run:ai control-plane API the simulator serves: 2.22, 2.23 (tenant-wide nodes) or 2.24")
 	return o
 }
 
@@ -97,7 +98,7 @@ Flags:
 			return err
 		}
 		defer sims.Close()
-		slog.Info("Run:ai simulator ready", "url", sims.RunAIURL, "clusters", sim.Clusters, "poolsPerCluster", sim.Pools, "nodesPerPool", sim.NodesPerPool, "latency", sim.Latency)
+		slog.Info("Run:ai simulator ready", "url", sims.RunAIURL, "clusters", sim.Clusters, "poolsPerCluster", sim.Pools, "nodesPerPool", sim.NodesPerPool, "latency", sim.Latency, "apiVersion", sims.RunAISim.Version())
 		slog.Info("ModelArts simulator ready", "url", sims.ModelArtsURL, "resourcePools", sim.Clusters, "nodePoolsPerPool", sim.Pools, "nodesPerPool", sim.NodesPerPool)
 		mr, err := app.StartRedis()
 		if err != nil {
@@ -162,7 +163,7 @@ Flags:
 		return err
 	}
 	defer sims.Close()
-	slog.Info("Run:ai simulator ready (demo client credentials fleetgraph-demo / demo-secret)", "url", sims.RunAIURL)
+	slog.Info("Run:ai simulator ready (demo client credentials fleetgraph-demo / demo-secret)", "url", sims.RunAIURL, "apiVersion", sims.RunAISim.Version())
 	slog.Info("ModelArts simulator ready", "url", sims.ModelArtsURL, "projectID", sims.DemoConfig().ModelArts[0].ProjectID)
 	<-ctx.Done()
 	slog.Info("stopping simulators")

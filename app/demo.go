@@ -24,6 +24,7 @@ type SimOptions struct {
 	Pools         int           // node pools per cluster, default 3
 	NodesPerPool  int           // default 4
 	Latency       time.Duration // added to every simulated vendor call
+	RunAIVersion  string        // Run:ai API served: 2.22 (default), 2.23 or 2.24
 }
 
 // Sims are the running simulators.
@@ -53,16 +54,19 @@ func StartSims(o SimOptions) (*Sims, error) {
 	if o.ModelArtsAddr == "" {
 		o.ModelArtsAddr = "127.0.0.1:9402"
 	}
+	version, err := runaisim.ParseVersion(o.RunAIVersion)
+	if err != nil {
+		return nil, err
+	}
 	ra := runaisim.New(runaisim.Options{
 		Seed: o.Seed, Clusters: o.Clusters, PoolsPerCluster: o.Pools, NodesPerPool: o.NodesPerPool,
-		Latency: o.Latency, ClientID: demoRunAIClient, ClientSecret: demoRunAISecret,
+		Latency: o.Latency, ClientID: demoRunAIClient, ClientSecret: demoRunAISecret, Version: version,
 	})
 	ma := modelartssim.New(modelartssim.Options{
 		Seed: o.Seed, Pools: o.Clusters, NodePoolsPerPool: o.Pools, NodesPerNodePool: o.NodesPerPool,
 		Latency: o.Latency, ProjectID: demoProjectID, AccessKey: demoAccessKey, SecretKey: demoSecretKey,
 	})
 	s := &Sims{RunAISim: ra, ModelArtsSim: ma}
-	var err error
 	if s.RunAI, s.RunAIURL, err = serve(o.RunAIAddr, ra.Handler()); err != nil {
 		return nil, fmt.Errorf("Run:ai simulator: %w", err)
 	}

@@ -94,3 +94,6 @@ func (s *Server) metricsTypes() []string {
 	}
 	return poolMetricTypes
 }
+
+// Version returns the API version the simulator serves.
+func (s *Server) Version() string { return s.opts.Version }
