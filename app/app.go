@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -13,12 +12,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/backends"
-	"github.com/fleetgraph/fleetgraph/backends/modelarts"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
-	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/fleet"
-	modelartssource "github.com/fleetgraph/fleetgraph/fleet/modelarts"
-	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
 )
 
@@ -90,53 +85,9 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 	m := metrics.New()
 	g := &Gateway{cfg: cfg, logger: o.Logger, tel: tel, Metrics: m, authMode: cfg.AuthMode()}
 	g.streamsCtx, g.stopStreams = context.WithCancel(context.Background())
-	var ra []*runai.Client
-	for _, r := range cfg.RunAI {
-		c, err := runai.New(runai.Config{
-			Name: r.Name, BaseURL: r.BaseURL, ClientID: r.ClientID, ClientSecret: r.ClientSecret,
-			PassThrough: r.PassThrough, Timeout: time.Duration(r.Timeout),
-			HTTPClient: g.backendClient(r.Name, backends.RunAI), Observer: g.Metrics,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
-		}
-		ra = append(ra, c)
-	}
-	var ma []*modelarts.Client
-	for _, m := range cfg.ModelArts {
-		mc := modelarts.Config{
-			Name: m.Name, Endpoint: m.Endpoint, ProjectID: m.ProjectID, Token: m.Token,
-			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PassThrough: m.PassThrough, Timeout: time.Duration(m.Timeout),
-			HTTPClient: g.backendClient(m.Name, backends.ModelArts), Observer: g.Metrics,
-		}
-		if m.IAM != nil {
-			mc.IAM = &modelarts.IAMConfig{Endpoint: m.IAM.Endpoint, Username: m.IAM.Username, Password: m.IAM.Password, Domain: m.IAM.Domain, Project: m.IAM.Project}
-		}
-		c, err := modelarts.New(mc)
-		if err != nil {
-			return nil, fmt.Errorf("modelarts backend %q: %w", m.Name, err)
-		}
-		ma = append(ma, c)
-	}
-	// The sources, in configuration order: a vendor is one adapter package
-	// and one line here.
-	runaiSource := runaisource.New(ra...)
-	reg, err := fleet.NewRegistry(runaiSource, modelartssource.New(ma...))
+	reg, err := g.registry(cfg)
 	if err != nil {
 		return nil, err
-	}
-	for _, r := range cfg.RunAI {
-		if r.PassThrough {
-			reg.SetPassThrough(r.Name)
-		}
-		if r.LegacyNodePoolAPI {
-			runaiSource.SetLegacyNodePools(r.Name)
-		}
-	}
-	for _, m := range cfg.ModelArts {
-		if m.PassThrough {
-			reg.SetPassThrough(m.Name)
-		}
 	}
 	fc, rc, err := newCache(cfg, m, tel)
 	if err != nil {

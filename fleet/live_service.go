@@ -74,7 +74,7 @@ func (s *Service) SubscribeNodeMetrics(ctx context.Context, id ids.ID, r LiveReq
 	}
 	node, err := s.Node(ctx, id)
 	if err == nil && node == nil {
-		err = &NotFoundError{What: "node", Name: id.Parts[1]}
+		err = &NotFoundError{What: "node", Name: id.Last()}
 	}
 	if err != nil {
 		release()
@@ -100,7 +100,7 @@ func (s *Service) SubscribeNodePoolMetrics(ctx context.Context, id ids.ID, r Liv
 	}
 	pool, err := s.NodePool(ctx, id)
 	if err == nil && pool == nil {
-		err = &NotFoundError{What: "node pool", Name: id.Parts[len(id.Parts)-1]}
+		err = &NotFoundError{What: "node pool", Name: id.Last()}
 	}
 	if err != nil {
 		release()

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	"github.com/fleetgraph/fleetgraph/backends/runai"
+	"github.com/fleetgraph/fleetgraph/fleet"
+	modelartssource "github.com/fleetgraph/fleetgraph/fleet/modelarts"
+	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
+)
+
+// sourceBuilder builds one vendor's fleet.Source from its configuration
+// section, and names the backends that forward callers' credentials.
+type sourceBuilder func(g *Gateway, cfg *Config) (src fleet.Source, passThrough []string, err error)
+
+// sources is the composition root's list of vendors, in the order their
+// backends are listed: a vendor is its adapter package (fleet/<vendor>)
+// and one line here.
+var sources = []sourceBuilder{
+	buildRunAI,
+	buildModelArts,
+}
+
+// registry builds every vendor's source and the registry over them.
+func (g *Gateway) registry(cfg *Config) (*fleet.Registry, error) {
+	var all []fleet.Source
+	var passThrough []string
+	for _, build := range sources {
+		src, pt, err := build(g, cfg)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, src)
+		passThrough = append(passThrough, pt...)
+	}
+	reg, err := fleet.NewRegistry(all...)
+	if err != nil {
+		return nil, err
+	}
+	reg.SetPassThrough(passThrough...)
+	return reg, nil
+}
+
+func buildRunAI(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
+	var clients []*runai.Client
+	var passThrough, legacy []string
+	for _, r := range cfg.RunAI {
+		c, err := runai.New(runai.Config{
+			Name: r.Name, BaseURL: r.BaseURL, ClientID: r.ClientID, ClientSecret: r.ClientSecret,
+			PassThrough: r.PassThrough, Timeout: time.Duration(r.Timeout),
+			HTTPClient: g.backendClient(r.Name, backends.RunAI), Observer: g.Metrics,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
+		}
+		clients = append(clients, c)
+		if r.PassThrough {
+			passThrough = append(passThrough, r.Name)
+		}
+		if r.LegacyNodePoolAPI {
+			legacy = append(legacy, r.Name)
+		}
+	}
+	src := runaisource.New(clients...)
+	src.SetLegacyNodePools(legacy...)
+	return src, passThrough, nil
+}
+
+func buildModelArts(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
+	var clients []*modelarts.Client
+	var passThrough []string
+	for _, m := range cfg.ModelArts {
+		mc := modelarts.Config{
+			Name: m.Name, Endpoint: m.Endpoint, ProjectID: m.ProjectID, Token: m.Token,
+			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PassThrough: m.PassThrough, Timeout: time.Duration(m.Timeout),
+			HTTPClient: g.backendClient(m.Name, backends.ModelArts), Observer: g.Metrics,
+		}
+		if m.IAM != nil {
+			mc.IAM = &modelarts.IAMConfig{Endpoint: m.IAM.Endpoint, Username: m.IAM.Username, Password: m.IAM.Password, Domain: m.IAM.Domain, Project: m.IAM.Project}
+		}
+		c, err := modelarts.New(mc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("modelarts backend %q: %w", m.Name, err)
+		}
+		clients = append(clients, c)
+		if m.PassThrough {
+			passThrough = append(passThrough, m.Name)
+		}
+	}
+	return modelartssource.New(clients...), passThrough, nil
+}
