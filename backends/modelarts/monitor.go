@@ -224,11 +224,7 @@ func (c *Client) ShowPoolMonitor(ctx context.Context, pool string, opts MonitorO
 
 type wireMonitor struct {
 	Metrics []struct {
-		Metric *struct {
-			Dimensions []MonitorDimension `json:"dimensions"`
-			MetricName string             `json:"metricName"`
-			Namespace  string             `json:"namespace"`
-		} `json:"metric"`
+		Metric     *wireMonitorMetric `json:"metric"`
 		DataPoints []struct {
 			Timestamp  monitorTime `json:"timestamp"`
 			Unit       string      `json:"unit"`
@@ -238,6 +234,31 @@ type wireMonitor struct {
 			} `json:"statistics"`
 		} `json:"dataPoints"`
 	} `json:"metrics"`
+}
+
+type wireMonitorMetric struct {
+	Dimensions []MonitorDimension `json:"dimensions"`
+	MetricName string             `json:"metricName"`
+	Namespace  string             `json:"namespace"`
+}
+
+// UnmarshalJSON reads the object of the SDK and every published example,
+// or the array the OTC table names ("Array of PoolMetricItemValue", a
+// CONFLICT in the document): its first element.
+func (m *wireMonitorMetric) UnmarshalJSON(b []byte) error {
+	type plain wireMonitorMetric
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var list []plain
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			*m = wireMonitorMetric(list[0])
+		}
+		return nil
+	}
+	return json.Unmarshal(b, (*plain)(m))
 }
 
 func (w wireMonitor) convert() (*PoolMonitor, int) {

@@ -334,12 +334,12 @@ func TestMonitorTolerantDecoding(t *testing.T) {
 		{"timestamp":1.65519372e12,"statistics":[{"statistic":"maximum","value":"NaN"}]},
 		{"unit":"Percent","statistics":[{"statistic":"maximum","value":3}]},
 		{"timestamp":1655193780000.5,"statistics":[]},
-		null]},{"metric":null},{}]}`
+		null]},{"metric":null},{},{"metric":[{"metricName":"cpuUsage"}]}]}`
 	mon, err := c.ShowPoolMonitor(t.Context(), "pool", modelarts.MonitorOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mon.Metrics) != 3 || mon.Metrics[0].Name != "gpuUtil" || len(mon.Metrics[0].Dimensions) != 1 {
+	if len(mon.Metrics) != 4 || mon.Metrics[0].Name != "gpuUtil" || len(mon.Metrics[0].Dimensions) != 1 || mon.Metrics[3].Name != "cpuUsage" {
 		t.Fatalf("metrics %+v", mon.Metrics)
 	}
 	pts := mon.Metrics[0].Points

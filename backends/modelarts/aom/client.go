@@ -214,7 +214,7 @@ func (c *Client) QueryRange(ctx context.Context, promql string, start, end time.
 		"end":   {strconv.FormatInt(end.Unix(), 10)},
 		"step":  {strconv.FormatInt(int64(step/time.Second), 10)},
 	}
-	data, err := c.get(ctx, RouteQueryRange, q)
+	data, err := c.get(ctx, RouteQueryRange, q, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -245,13 +245,19 @@ func checkRange(promql string, start, end time.Time, step time.Duration) error {
 	return nil
 }
 
-func (c *Client) get(ctx context.Context, route string, query url.Values) ([]byte, error) {
+// get performs one GET of route; vars fill its placeholders besides
+// {project_id} (path-escaped).
+func (c *Client) get(ctx context.Context, route string, query url.Values, vars map[string]string) ([]byte, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, backends.ErrTimeout)
 	defer cancel()
 	ctx = backends.WithRoute(ctx, route)
 	u := *c.base
-	u.Path = c.base.Path + strings.ReplaceAll(route, "{project_id}", c.cfg.ProjectID)
-	u.RawPath = ""
+	raw := strings.ReplaceAll(route, "{project_id}", url.PathEscape(c.cfg.ProjectID))
+	for k, v := range vars {
+		raw = strings.ReplaceAll(raw, "{"+k+"}", url.PathEscape(v))
+	}
+	u.RawPath = c.base.EscapedPath() + raw
+	u.Path, _ = url.PathUnescape(u.RawPath)
 	u.RawQuery = query.Encode()
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -414,3 +414,50 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelValues: the discovery the defaults' assumptions rest on. The
+// simulator knows every metric name the default queries use, and the
+// default node label's values are the reporting nodes' addresses.
+func TestLabelValues(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	_, ac := e.clients(t, modelarts.Config{AccessKey: modelartssim.DefaultAccessKey, SecretKey: modelartssim.DefaultSecretKey}, nil)
+	names, err := ac.LabelValues(t.Context(), aom.MetricNameLabel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range aom.DefaultQueries {
+		i := strings.Index(q.PromQL, "ma_container_")
+		name := q.PromQL[i : i+strings.IndexByte(q.PromQL[i:], '{')]
+		if !slices.Contains(names, name) {
+			t.Errorf("%s uses %s, which the simulator does not have (%v)", q.Type, name, names)
+		}
+	}
+	ips, err := ac.LabelValues(t.Context(), aom.DefaultNodeLabel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	f := e.sim.Fleet()
+	for _, p := range f.Pools {
+		for _, n := range f.Nodes[p.Metadata.Name] {
+			if n.Status.Phase == modelarts.NodeAvailable || n.Status.Phase == modelarts.NodeAbnormal {
+				want = append(want, n.Status.PrivateIP)
+			}
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(ips, want) {
+		t.Fatalf("node_ip values %v, want %v", ips, want)
+	}
+	if got, err := ac.LabelValues(t.Context(), "no_such_label"); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("unknown label: %v, %v", got, err)
+	}
+	if _, err := ac.LabelValues(t.Context(), "a/b"); !errors.Is(err, backends.ErrBadRequest) {
+		t.Fatalf("bad name: %v", err)
+	}
+	ex := e.rec.Exchanges()
+	if ex[0].Path != "/v1/"+e.sim.ProjectID()+"/aom/api/v1/label/__name__/values" || e.sim.Control().Count(modelartssim.RouteAOMLabelVals) != 3 {
+		t.Fatalf("sent %s; %d counted", ex[0].Path, e.sim.Control().Count(modelartssim.RouteAOMLabelVals))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -221,12 +222,12 @@ func (s *Server) handleQueryRange(w http.ResponseWriter, r *http.Request) {
 			minute := int64(math.Floor(t / 60))
 			var vals []float64
 			for _, mb := range groups[key] {
-				v, ok := 1.0, true
+				v, ok := mb.node.has(cm.q, cm.scale), true
 				if cm.q != "" {
 					v, ok = mb.node.value(cm.q, minute)
 				}
-				if !ok {
-					continue
+				if !ok || v == 0 && cm.q == "" {
+					continue // a capacity the node has none of (GPU memory on a CPU node)
 				}
 				if cm.scale != nil {
 					v *= cm.scale(mb.node)
@@ -247,6 +248,15 @@ func (s *Server) handleQueryRange(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// has is 1 when the node has the capacity a q-less metric scales (its
+// cores, memory, GPU memory), else 0.
+func (m nodeMetrics) has(q string, scale func(nodeMetrics) float64) float64 {
+	if q != "" || scale == nil || scale(m) > 0 {
+		return 1
+	}
+	return 0
 }
 
 func aggregate(agg string, vals []float64) float64 {
@@ -316,4 +326,39 @@ func unquoteProm(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// handleLabelValues answers the values of a simulated label over the
+// reporting nodes, or the metric names for __name__ (those some node
+// has); an unknown label has none, as in Prometheus.
+func (s *Server) handleLabelValues(w http.ResponseWriter, r *http.Request) {
+	label := r.PathValue("label_name")
+	seen := map[string]bool{}
+	s.mu.RLock()
+	for _, p := range s.fleet.pools {
+		for _, n := range p.nodes {
+			if !reporting(n.Status.Phase) {
+				continue
+			}
+			nm := metricsOf(n)
+			switch label {
+			case "__name__":
+				for name, cm := range containerMetrics {
+					if _, ok := nm.value(cm.q, 0); ok || cm.q == "" && nm.has(cm.q, cm.scale) != 0 {
+						seen[name] = true
+					}
+				}
+			case LabelNodeIP:
+				seen[nm.ip] = true
+			case LabelNodeName:
+				seen[nm.name] = true
+			case LabelPoolID:
+				seen[p.pool.Metadata.Name] = true
+			case LabelNodePool:
+				seen[nm.nodePool] = true
+			}
+		}
+	}
+	s.mu.RUnlock()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": slices.Sorted(maps.Keys(seen))})
 }

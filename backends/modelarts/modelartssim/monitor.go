@@ -18,15 +18,18 @@ const (
 	RoutePoolMonitor   = "GET " + modelarts.RoutePoolMonitor
 	RouteRuntimePools  = "GET " + modelarts.RouteRuntimePools
 	RouteAOMQueryRange = "GET " + aom.RouteQueryRange
+	RouteAOMLabelVals  = "GET " + aom.RouteLabelValues
 )
 
 // registerMonitoring serves ShowPoolMonitor, ShowPoolRuntimeMetrics and
-// AOM's query_range (on this same server: point the aom: endpoint at it)
+// AOM's query_range and label values (on this same server: point the aom:
+// endpoint at it)
 // behind API Gateway's checks, with counters and faults like every route.
 func (s *Server) registerMonitoring(mux *http.ServeMux) {
 	s.ctl.Handle(mux, RoutePoolMonitor, s.vendor(s.handlePoolMonitor))
 	s.ctl.Handle(mux, RouteRuntimePools, s.vendor(s.handleRuntimePools))
 	s.ctl.Handle(mux, RouteAOMQueryRange, s.vendor(s.handleQueryRange))
+	s.ctl.Handle(mux, RouteAOMLabelVals, s.vendor(s.handleLabelValues))
 }
 
 // timeRangeRE is start.end.duration: each -1 or digits (the document's
