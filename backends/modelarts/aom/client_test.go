@@ -461,3 +461,41 @@ func TestLabelValues(t *testing.T) {
 		t.Fatalf("sent %s; %d counted", ex[0].Path, e.sim.Control().Count(modelartssim.RouteAOMLabelVals))
 	}
 }
+
+// TestSeriesAreTimeConsistent: windows that overlap agree on the overlap,
+// and another simulator with the same seed tells the same story.
+func TestSeriesAreTimeConsistent(t *testing.T) {
+	t.Parallel()
+	e, other := setup(t), setup(t)
+	_, a := e.clients(t, modelarts.Config{Token: e.sim.IssueToken()}, nil)
+	_, b := other.clients(t, modelarts.Config{Token: other.sim.IssueToken()}, nil)
+	q, _ := aom.DefaultQuery(aom.CPUUtilization)
+	promql := q.Expand(aom.DefaultNodeLabel, []string{"192.168.0.10", "192.168.0.11", "192.168.0.12"})
+	long, err := a.QueryRange(t.Context(), promql, now.Add(-2*time.Hour), now, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := b.QueryRange(t.Context(), promql, now.Add(-30*time.Minute), now.Add(-10*time.Minute), 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(long.Series) == 0 || len(long.Series) != len(short.Series) {
+		t.Fatalf("%d and %d series", len(long.Series), len(short.Series))
+	}
+	at := map[string]float64{}
+	for _, s := range long.Series {
+		for _, p := range s.Points {
+			at[s.Metric[aom.DefaultNodeLabel]+"@"+p.Time.String()] = p.Value
+		}
+	}
+	for _, s := range short.Series {
+		if len(s.Points) != 5 {
+			t.Fatalf("%d points, want 5", len(s.Points))
+		}
+		for _, p := range s.Points {
+			if v, ok := at[s.Metric[aom.DefaultNodeLabel]+"@"+p.Time.String()]; !ok || v != p.Value {
+				t.Fatalf("%v at %v: %v, the longer window says %v (%v)", s.Metric, p.Time, p.Value, v, ok)
+			}
+		}
+	}
+}
