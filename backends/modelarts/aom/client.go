@@ -46,7 +46,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -276,8 +275,7 @@ func (c *Client) get(ctx context.Context, route string, query url.Values, vars m
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && c.cfg.Auth.Reauthorize(token) {
 			// An IAM token revoked upstream before its expiry: renew once.
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
-			resp.Body.Close()
+			backends.DrainBody(resp)
 			continue
 		}
 		if err := c.checkResponse(resp, route); err != nil {
@@ -295,26 +293,15 @@ func (c *Client) get(ctx context.Context, route string, query url.Values, vars m
 	}
 }
 
+// transportError reports a failed round trip the way every vendor client
+// does (backends.NewTransportError: ctx's error first when it is done).
 func (c *Client) transportError(ctx context.Context, route string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &backends.TransportError{Backend: c.cfg.Name, Provider: backends.ModelArts, Route: route,
-			Timeout: errors.Is(ctxErr, context.DeadlineExceeded), Err: ctxErr}
-	}
-	var ne interface{ Timeout() bool }
-	timeout := errors.As(err, &ne) && ne.Timeout()
-	return &backends.TransportError{Backend: c.cfg.Name, Provider: backends.ModelArts, Route: route, Timeout: timeout, Err: err}
+	return backends.NewTransportError(ctx, backends.ModelArts, c.cfg.Name, route, err)
 }
 
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("response body exceeds %d bytes", limit)
-	}
-	return data, nil
+	return backends.ReadBody(resp.Body, limit)
 }
 
 // checkResponse turns a non-2xx answer into a *backends.APIError. Code is
@@ -324,7 +311,7 @@ func (c *Client) checkResponse(resp *http.Response, route string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	data, _ := readBody(resp, maxErrorBytes)
+	data, _ := readBody(resp, maxErrorBytes) // a truncated or unreadable body still yields the status
 	var b struct {
 		ErrorType string `json:"errorType"`
 		Error     string `json:"error"`
@@ -339,17 +326,12 @@ func (c *Client) checkResponse(resp *http.Response, route string) error {
 	}
 	reqID := b.RequestID
 	if h := resp.Header.Get("X-Request-Id"); h != "" {
-		reqID = h
+		reqID = h // API Gateway returns it for all valid requests
 	}
-	if len(reqID) > 128 || strings.IndexFunc(reqID, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		reqID = ""
-	}
-	var ra time.Duration
-	if n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && n > 0 {
-		ra = time.Duration(n) * time.Second
-	}
+	// Retry-After is documented nowhere (upstreams-2.md c); a proxy may send it.
+	ra, _ := backends.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	return &backends.APIError{Backend: c.cfg.Name, Provider: backends.ModelArts, Method: http.MethodGet, Route: route,
-		Status: resp.StatusCode, Code: code, Message: msg, RetryAfter: ra, RequestID: reqID}
+		Status: resp.StatusCode, Code: code, Message: msg, RetryAfter: ra, RequestID: backends.RequestID(reqID)}
 }
 
 type wireAnswer struct {

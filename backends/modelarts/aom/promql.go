@@ -58,6 +58,7 @@ type Query struct {
 // DefaultQueries are the node-level queries of the gateway's metric types,
 // sorted by Type. They are data, not code: the configuration may replace
 // any of them (keeping Unit), and the gateway may only ask for these types.
+// Shared by every backend: copy before changing (slices.Clone).
 //
 // What they assume, and why: the only ModelArts metric names published for
 // AOM are the ma_container_* family of the ModelArts metric collector
