@@ -195,7 +195,7 @@ func BenchmarkNodeMetricsBatchWarm(b *testing.B) {
 	}
 	end := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
 	req := func(want string) fleet.MetricsRequest {
-		return fleet.MetricsRequest{Want: []string{want}, All: []string{"CPU_UTILIZATION", "CPU_MEMORY_UTILIZATION"},
+		return fleet.MetricsRequest{Want: fleet.SortTypes([]string{want}), All: fleet.SortTypes([]string{"CPU_UTILIZATION", "CPU_MEMORY_UTILIZATION"}),
 			Start: end.Add(-time.Hour), End: end, Samples: 20}
 	}
 	ctx := backends.WithCredentials(context.Background(), backends.Credentials{RunAIBearer: e.token})

@@ -3,51 +3,28 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
 
-// LiveRequest is a metrics subscription's arguments.
+// LiveRequest is a metrics subscription's arguments, validated by the
+// resolvers (resolvers/args.go liveRequest).
 type LiveRequest struct {
-	Types           []string
+	Types           MetricTypes
 	IntervalSeconds *int
-	WindowSeconds   *int // default 3600
-	Samples         *int // default 60
+	Window          time.Duration
+	Samples         int
 }
 
-func (r LiveRequest) window() (time.Duration, int, error) {
-	w, n := time.Hour, 60
-	if r.WindowSeconds != nil {
-		if *r.WindowSeconds < 60 || *r.WindowSeconds > 30*24*3600 {
-			return 0, 0, Invalid("windowSeconds", "must be within 60..2592000, got %d", *r.WindowSeconds)
-		}
-		w = time.Duration(*r.WindowSeconds) * time.Second
-	}
-	if r.Samples != nil {
-		if *r.Samples < 1 || *r.Samples > 1000 {
-			return 0, 0, Invalid("samples", "must be within 1..1000, got %d", *r.Samples)
-		}
-		n = *r.Samples
-	}
-	if len(r.Types) == 0 {
-		return 0, 0, Invalid("types", "must name at least one metric type")
-	}
-	return w, n, nil
-}
-
-func (r LiveRequest) key(kind, backend, target string, interval, window time.Duration, samples int, scope string) string {
-	types := append([]string(nil), r.Types...)
-	sort.Strings(types)
-	return fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%s", kind, backend, target, strings.Join(types, ","), interval, window, samples, scope)
+func (r LiveRequest) key(kind, backend, target string, interval time.Duration, scope string) string {
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%s", kind, backend, target, r.Types.String(), interval, r.Window, r.Samples, scope)
 }
 
 // metricsPoll is one poll of a metrics subscription: fresh loaders (so the
 // shared cache, not a connection's memo, answers), the window ending now.
-func (s *Service) metricsPoll(types []string, window time.Duration, samples int,
+func (s *Service) metricsPoll(types MetricTypes, window time.Duration, samples int,
 	fetch func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error)) func(context.Context) any {
 	return func(ctx context.Context) any {
 		now := time.Now().UTC()
@@ -64,10 +41,6 @@ func (s *Service) metricsPoll(types []string, window time.Duration, samples int,
 // SubscribeNodeMetrics streams a node's metrics, polled once per interval
 // for all subscribers of the same key.
 func (s *Service) SubscribeNodeMetrics(ctx context.Context, id ids.ID, r LiveRequest) (<-chan *model.MetricsUpdate, error) {
-	window, samples, err := r.window()
-	if err != nil {
-		return nil, err
-	}
 	release, err := s.admit(ctx)
 	if err != nil {
 		return nil, err
@@ -81,8 +54,8 @@ func (s *Service) SubscribeNodeMetrics(ctx context.Context, id ids.ID, r LiveReq
 		return nil, err
 	}
 	interval := s.liveInterval(r.IntervalSeconds)
-	key := r.key("node", node.Backend, node.ID, interval, window, samples, credentialScope(ctx))
-	poll := s.metricsPoll(r.Types, window, samples, func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error) {
+	key := r.key("node", node.Backend, node.ID, interval, credentialScope(ctx))
+	poll := s.metricsPoll(r.Types, r.Window, r.Samples, func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error) {
 		return s.NodeMetrics(ctx, node, req)
 	})
 	return forward[*model.MetricsUpdate](ctx, s.hub.Subscribe(ctx, key, interval, poll)), nil
@@ -90,10 +63,6 @@ func (s *Service) SubscribeNodeMetrics(ctx context.Context, id ids.ID, r LiveReq
 
 // SubscribeNodePoolMetrics streams a node pool's metrics.
 func (s *Service) SubscribeNodePoolMetrics(ctx context.Context, id ids.ID, r LiveRequest) (<-chan *model.MetricsUpdate, error) {
-	window, samples, err := r.window()
-	if err != nil {
-		return nil, err
-	}
 	release, err := s.admit(ctx)
 	if err != nil {
 		return nil, err
@@ -107,8 +76,8 @@ func (s *Service) SubscribeNodePoolMetrics(ctx context.Context, id ids.ID, r Liv
 		return nil, err
 	}
 	interval := s.liveInterval(r.IntervalSeconds)
-	key := r.key("pool", pool.Backend, pool.ID, interval, window, samples, credentialScope(ctx))
-	poll := s.metricsPoll(r.Types, window, samples, func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error) {
+	key := r.key("pool", pool.Backend, pool.ID, interval, credentialScope(ctx))
+	poll := s.metricsPoll(r.Types, r.Window, r.Samples, func(ctx context.Context, req MetricsRequest) ([]*model.MetricSeries, error) {
 		return s.NodePoolMetrics(ctx, pool, req)
 	})
 	return forward[*model.MetricsUpdate](ctx, s.hub.Subscribe(ctx, key, interval, poll)), nil

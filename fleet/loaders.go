@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,23 +35,19 @@ func (k ClusterKey) KeyOf() string     { return k.Cluster }
 
 // MetricsKey names one metrics call: a node (Target = the vendor's node id)
 // or a node pool (Target = its cluster, Pool = its name), a range, a sample
-// count and the whole set of types, sorted and comma-joined (a key must be
-// comparable; MetricsKey.TypeList gives the list back).
+// count and the whole set of types.
 type MetricsKey struct {
 	Backend, Target, Pool string
 	Start, End            int64
 	Samples               int
-	Types                 string
+	Types                 MetricTypes
 }
 
 // BackendOf and KeyOf are a MetricsKey's Kind functions.
 func (k MetricsKey) BackendOf() string { return k.Backend }
 func (k MetricsKey) KeyOf() string {
-	return fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types)
+	return fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types.String())
 }
-
-// TypeList returns the key's types, sorted.
-func (k MetricsKey) TypeList() []string { return strings.Split(k.Types, ",") }
 
 // Range returns the key's (aligned) range.
 func (k MetricsKey) Range() (time.Time, time.Time) {
@@ -215,21 +209,6 @@ func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, 
 // UnknownBackend is the error of a fetch for a backend its source does not
 // have (a wiring bug, or an ID of a backend no longer configured).
 func UnknownBackend(name string) error { return &NotFoundError{What: "backend", Name: name} }
-
-// sortedTypes returns the distinct types, sorted, comma-joined: the canonical
-// form used in metrics keys.
-func sortedTypes[T ~string](types []T) string {
-	set := map[string]bool{}
-	for _, t := range types {
-		set[string(t)] = true
-	}
-	out := make([]string, 0, len(set))
-	for t := range set {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
 
 // batchTracer puts a span around each dataloader batch ("dataloader
 // rnodes", with the number of keys). It takes its tracer from the span in

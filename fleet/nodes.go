@@ -93,10 +93,10 @@ func (s *Service) Node(ctx context.Context, id ids.ID) (*model.Node, error) {
 }
 
 // MetricsRequest is one metrics field: its own types (Want), and the types of
-// every sibling metrics field with the same range and samples (All), fetched
-// together in one call.
+// every sibling metrics field with the same range and samples (All, which
+// holds Want), fetched together in one call. The resolvers validate it.
 type MetricsRequest struct {
-	Want, All  []string
+	Want, All  MetricTypes
 	Start, End time.Time
 	Samples    int
 }
@@ -104,12 +104,11 @@ type MetricsRequest struct {
 // Key is the loader key of the call that answers r for a target (a node
 // or a node pool) of backend.
 func (r MetricsRequest) Key(backend, target, pool string) MetricsKey {
-	all := append(append([]string(nil), r.All...), r.Want...)
 	start, end := alignRange(r.Start, r.End, r.Samples)
 	return MetricsKey{
 		Backend: backend, Target: target, Pool: pool,
 		Start: start.UnixNano(), End: end.UnixNano(), Samples: r.Samples,
-		Types: sortedTypes(all),
+		Types: r.All.With(r.Want),
 	}
 }
 
@@ -131,13 +130,9 @@ func alignRange(start, end time.Time, samples int) (time.Time, time.Time) {
 // Pick returns the series of the wanted types, and a partial-success error
 // when the vendor left any of them out.
 func (r MetricsRequest) Pick(res MetricsResult) ([]*model.MetricSeries, error) {
-	want := map[string]bool{}
-	for _, t := range r.Want {
-		want[t] = true
-	}
 	out := []*model.MetricSeries{}
 	for _, s := range res.Series {
-		if want[s.Type] {
+		if r.Want.Has(s.Type) {
 			out = append(out, s)
 		}
 	}
@@ -146,7 +141,7 @@ func (r MetricsRequest) Pick(res MetricsResult) ([]*model.MetricSeries, error) {
 	}
 	var missing []string
 	for _, t := range res.Partial.Missing {
-		if want[t] {
+		if r.Want.Has(t) {
 			missing = append(missing, t)
 		}
 	}

@@ -188,12 +188,9 @@ func metricsRequest[T ~string](ctx context.Context, types []T, start, end time.T
 	if err != nil {
 		return fleet.MetricsRequest{}, err
 	}
-	req := fleet.MetricsRequest{Start: start, End: end, Samples: n}
-	for _, t := range types {
-		req.Want = append(req.Want, string(t))
-	}
-	req.All = siblingTypes(ctx, start, end, n)
-	return req, nil
+	want := fleet.SortTypes(types)
+	all := fleet.SortTypes(siblingTypes(ctx, start, end, n)).With(want)
+	return fleet.MetricsRequest{Want: want, All: all, Start: start, End: end, Samples: n}, nil
 }
 
 func siblingTypes(ctx context.Context, start, end time.Time, samples int) []string {
@@ -302,10 +299,25 @@ var telemetryGroupBy = map[model.TelemetryGroupBy]string{
 	model.TelemetryGroupByNode:      "Node",
 }
 
-func liveRequest[T ~string](types []T, interval, window, samples *int) fleet.LiveRequest {
-	r := fleet.LiveRequest{IntervalSeconds: interval, WindowSeconds: window, Samples: samples}
-	for _, t := range types {
-		r.Types = append(r.Types, string(t))
+// liveRequest validates a metrics subscription's arguments (window
+// 60 s..30 days, default 1 h; 1..1000 samples, default 60; at least one
+// type).
+func liveRequest[T ~string](types []T, interval, window, samples *int) (fleet.LiveRequest, error) {
+	r := fleet.LiveRequest{IntervalSeconds: interval, Window: time.Hour, Samples: 60, Types: fleet.SortTypes(types)}
+	if window != nil {
+		if *window < 60 || *window > 30*24*3600 {
+			return fleet.LiveRequest{}, inputErrorf("windowSeconds", "must be within 60..2592000, got %d", *window)
+		}
+		r.Window = time.Duration(*window) * time.Second
 	}
-	return r
+	if samples != nil {
+		if *samples < 1 || *samples > maxSamples {
+			return fleet.LiveRequest{}, inputErrorf("samples", "must be within 1..%d, got %d", maxSamples, *samples)
+		}
+		r.Samples = *samples
+	}
+	if r.Types.Empty() {
+		return fleet.LiveRequest{}, inputErrorf("types", "must name at least one metric type")
+	}
+	return r, nil
 }

@@ -32,7 +32,11 @@ func (r *subscriptionResolver) NodeMetrics(ctx context.Context, nodeID string, t
 	if err != nil {
 		return nil, err
 	}
-	ch, err := r.Fleet.SubscribeNodeMetrics(ctx, id, liveRequest(types, intervalSeconds, windowSeconds, samples))
+	req, err := liveRequest(types, intervalSeconds, windowSeconds, samples)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := r.Fleet.SubscribeNodeMetrics(ctx, id, req)
 	return ch, subscriptionRefusal(ctx, err)
 }
 
@@ -42,7 +46,11 @@ func (r *subscriptionResolver) NodePoolMetrics(ctx context.Context, nodePoolID s
 	if err != nil {
 		return nil, err
 	}
-	ch, err := r.Fleet.SubscribeNodePoolMetrics(ctx, id, liveRequest(types, intervalSeconds, windowSeconds, samples))
+	req, err := liveRequest(types, intervalSeconds, windowSeconds, samples)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := r.Fleet.SubscribeNodePoolMetrics(ctx, id, req)
 	return ch, subscriptionRefusal(ctx, err)
 }
 

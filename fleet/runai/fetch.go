@@ -88,7 +88,7 @@ func (s *Source) fetchNodes(ctx context.Context, k fleet.ClusterKey) ([]*model.N
 // metricsOptions is the vendor call of a key: the sorted type list as is.
 func metricsOptions(k fleet.MetricsKey) api.MetricsOptions {
 	start, end := k.Range()
-	return api.MetricsOptions{Types: k.TypeList(), Start: start, End: end, Samples: k.Samples}
+	return api.MetricsOptions{Types: k.Types.List(), Start: start, End: end, Samples: k.Samples}
 }
 
 // metricsAnswer keeps the data of a 207 partial answer and reports what is
