@@ -129,7 +129,7 @@ func BenchmarkCacheKeys(b *testing.B) {
 				kk[i] = fmt.Sprintf("rnodes:6328d463-ae34-48cf-b116-%012d", i)
 			}
 			for b.Loop() {
-				if err := c.Invalidate(ctx, reg, "runai-a", kk...); err != nil {
+				if err := fleet.Invalidate(ctx, c, reg, "runai-a", kk...); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,120 +1,58 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"log/slog"
-	"math/rand/v2"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/cache"
-	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
 )
 
-// CachePolicy says how long each kind of result lives in the shared cache.
-type CachePolicy struct {
-	Clusters  time.Duration // clusters and resource pools (default 60s)
-	NodePools time.Duration // node-pool lists (default 60s)
-	Nodes     time.Duration // node lists and GPU allocation (default 15s)
-	// MetricsRecent is for ranges ending near now (default 10s);
-	// MetricsPast for ranges ending more than RecentWindow ago, which no
-	// longer change (default 1h).
-	MetricsRecent time.Duration
-	MetricsPast   time.Duration
-	RecentWindow  time.Duration // default 5m
-	// StaleFor keeps the last good value this long past its TTL, to be served
-	// when the vendor fails or its breaker is open (default 10m; 0 = never stale).
-	StaleFor time.Duration
-}
+// The cache policy (envelope, stale-if-error, the local layer, generations)
+// lives in cache.Layered; fleet supplies what only it knows: the credential
+// scope of a backend (its source's credential, its pass-through setting)
+// and which errors are the vendor failing.
 
-// DefaultCachePolicy returns the defaults documented on CachePolicy.
-func DefaultCachePolicy() CachePolicy {
-	return CachePolicy{
-		Clusters: 60 * time.Second, NodePools: 60 * time.Second, Nodes: 15 * time.Second,
-		MetricsRecent: 10 * time.Second, MetricsPast: time.Hour, RecentWindow: 5 * time.Minute,
-		StaleFor: 10 * time.Minute,
-	}
-}
+// CachePolicy says how long each kind of result lives in the shared cache
+// (see cache.Policy).
+type CachePolicy = cache.Policy
 
-// Cache puts the shared Store under the dataloaders: batch -> GetMany ->
-// upstream for the misses (identical concurrent misses collapsed into one
-// call) -> SetMany. Values carry the time they stop being fresh; Redis keeps
-// them StaleFor longer, so that the last good value can be served when the
-// vendor is down.
-type Cache struct {
-	store   cache.Store
-	policy  CachePolicy
-	metrics *metrics.Metrics
-	flight  cache.Flight
-	now     func() time.Time
+// DefaultCachePolicy returns the defaults documented on cache.Policy.
+func DefaultCachePolicy() CachePolicy { return cache.DefaultPolicy() }
 
-	local       *local // nil unless EnableLocal
-	onLocalHits func(context.Context, int)
-}
+// Cache is the shared cache under the loaders.
+type Cache = cache.Layered
 
 // NewCache returns a cache over store (cache.Noop{} to switch caching off).
 // m may be nil.
 func NewCache(store cache.Store, policy CachePolicy, m *metrics.Metrics) *Cache {
-	return &Cache{store: store, policy: policy, metrics: m, now: time.Now}
+	return cache.NewLayered(store, policy, m)
 }
 
-// envelope is what is stored: the value and the end of its freshness.
-type envelope struct {
-	FreshUntil int64           `json:"f"` // unix ms
-	Value      json.RawMessage `json:"v"`
-}
+// StaleEntry is a value served past its freshness because the vendor failed.
+type StaleEntry = cache.StaleEntry
 
-// encodeEnvelope writes json.Marshal(envelope{...}) without validating and
-// compacting value again: json.Marshal wrote it a moment ago.
-func encodeEnvelope(freshUntil int64, value []byte) []byte {
-	b := make([]byte, 0, len(value)+24)
-	b = append(b, `{"f":`...)
-	b = strconv.AppendInt(b, freshUntil, 10)
-	b = append(b, `,"v":`...)
-	b = append(b, value...)
-	return append(b, '}')
-}
-
-// decodeEnvelope reads what encodeEnvelope wrote without a second pass over
-// the value (json.Unmarshal into a RawMessage validates it, and the value's
-// own decode does that again). Anything else goes through json.Unmarshal.
-func decodeEnvelope(raw []byte) (envelope, bool) {
-	var env envelope
-	rest, ok := bytes.CutPrefix(raw, []byte(`{"f":`))
-	if ok {
-		i := bytes.IndexByte(rest, ',')
-		if i > 0 && bytes.HasPrefix(rest[i:], []byte(`,"v":`)) && bytes.HasSuffix(rest, []byte("}")) {
-			if f, err := strconv.ParseInt(string(rest[:i]), 10, 64); err == nil {
-				env.FreshUntil, env.Value = f, rest[i+len(`,"v":`):len(rest)-1]
-				return env, true
-			}
-		}
+// StaleEntries lists what the request was served from stale cache entries.
+func StaleEntries(ctx context.Context) []StaleEntry {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		return nil
 	}
-	return env, json.Unmarshal(raw, &env) == nil
+	return l.req.Stale()
 }
 
-func (c *Cache) count(op, result string) { c.countN(op, result, 1) }
-
-func (c *Cache) countN(op, result string, n int) {
-	if c.metrics != nil {
-		c.metrics.CacheOperations.WithLabelValues(op, result).Add(float64(n))
+// requestOf is the cache state of the operation ctx runs (nil without
+// loaders).
+func requestOf(ctx context.Context) *cache.Request {
+	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
+		return l.req
 	}
+	return nil
 }
 
-// scope is the credential scope of a cache key: "svc" for the gateway's own
-// service credentials; for a pass-through backend a hash of the caller's
-// credential (never the credential itself), so that data fetched with one
-// caller's token is never served to another.
-func (c *Cache) scope(ctx context.Context, reg *Registry, backend string) string {
+// scope is the credential scope of backend's cache keys for the caller.
+func scope(ctx context.Context, reg *Registry, backend string) string {
 	if !reg.passThrough[backend] {
 		return "svc"
 	}
@@ -123,11 +61,7 @@ func (c *Cache) scope(ctx context.Context, reg *Registry, backend string) string
 	if s := reg.byName[backend]; s != nil {
 		cred = s.Credential(creds)
 	}
-	if cred == "" {
-		return "anon"
-	}
-	sum := sha256.Sum256([]byte(backend + "\x00" + cred))
-	return "pt-" + hex.EncodeToString(sum[:16])
+	return cache.Scope(backend, true, cred)
 }
 
 // staleEligible says whether err is the vendor failing (serve the last good
@@ -138,180 +72,8 @@ func staleEligible(err error) bool {
 		errors.Is(err, backends.ErrUpstream) || errors.Is(err, backends.ErrRateLimited)
 }
 
-// cachedSpec describes one cached loader.
-type cachedSpec[K comparable, V any] struct {
-	kind    string
-	backend func(K) string
-	// key is the vendor identity of k within its backend and kind.
-	key   func(K) string
-	ttl   func(K) time.Duration
-	fetch func(context.Context, K) (V, error)
-}
-
-// load answers keys from the cache where fresh, and upstream otherwise.
-func cachedLoad[K comparable, V any](ctx context.Context, c *Cache, reg *Registry, spec cachedSpec[K, V], keys []K) ([]V, []error) {
-	vals := make([]V, len(keys))
-	errs := make([]error, len(keys))
-	ckeys, backendOf := make([]string, len(keys)), make([]string, len(keys))
-	for i, k := range keys {
-		backendOf[i] = spec.backend(k)
-		ckeys[i] = spec.kind + ":" + backendOf[i] + ":" + c.scope(ctx, reg, backendOf[i]) + ":" + spec.key(k)
-	}
-	now := c.now()
-	nowMs, drops := now.UnixMilli(), c.local.snapshot()
-	found, hits, gens, err := c.lookup(ctx, ckeys, backendOf, nowMs)
-	if err != nil {
-		slog.DebugContext(ctx, "cache unavailable, going upstream", "err", err)
-		found, hits = nil, nil
-	}
-	stale := make([]*envelope, len(keys))
-	var misses []int
-	for i, ck := range ckeys {
-		if found != nil && found[i] != nil {
-			vals[i] = found[i].(V)
-			c.count("get", "hit") // "local" says which layer answered
-			continue
-		}
-		raw, ok := hits[ck]
-		if !ok {
-			c.count("get", "miss")
-			misses = append(misses, i)
-			continue
-		}
-		env, ok := decodeEnvelope(raw)
-		if !ok || jsonx.Unmarshal(env.Value, &vals[i]) != nil {
-			c.count("get", "error")
-			misses = append(misses, i)
-			continue
-		}
-		if nowMs < env.FreshUntil {
-			c.count("get", "hit")
-			c.local.put(ck, vals[i], gens[backendOf[i]], len(env.Value), env.FreshUntil, nowMs, drops)
-			continue
-		}
-		stale[i] = &env
-		misses = append(misses, i)
-	}
-	var (
-		mu      sync.Mutex
-		entries []cache.Entry
-		wg      sync.WaitGroup
-	)
-	for _, i := range misses {
-		wg.Go(func() {
-			k := keys[i]
-			ttl := spec.ttl(k)
-			// Identical misses in concurrent requests share one upstream
-			// call; it runs detached from this request's cancellation so the
-			// others are not failed by one client going away (the vendor
-			// client's own timeout still bounds it).
-			var (
-				fetched V
-				led     bool // this request made the call: fetched is its own
-			)
-			raw, err, _ := c.flight.Do(ckeys[i], func() ([]byte, error) {
-				v, err := spec.fetch(context.WithoutCancel(ctx), k)
-				if err != nil {
-					return nil, err
-				}
-				fetched, led = v, true
-				return jsonx.Marshal(v)
-			})
-			switch {
-			case err == nil && led:
-				vals[i] = fetched
-			case err == nil:
-				// Another request's call: decode a copy of its own.
-				err = jsonx.Unmarshal(raw, &vals[i])
-			}
-			if err != nil {
-				if stale[i] != nil && c.policy.StaleFor > 0 && staleEligible(err) && jsonx.Unmarshal(stale[i].Value, &vals[i]) == nil {
-					c.count("get", "stale")
-					age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-ttl))
-					markStale(ctx, spec.backend(k), spec.kind, age, err)
-					return
-				}
-				errs[i] = err
-				return
-			}
-			// Not put in the local layer: a value enters it when it is read
-			// back from Redis, i.e. asked for a second time. One-off keys (a
-			// caller seen once, with pass-through credentials) never take
-			// its memory.
-			env := encodeEnvelope(c.now().Add(ttl).UnixMilli(), raw)
-			mu.Lock()
-			entries = append(entries, cache.Entry{Key: ckeys[i], Value: env, TTL: ttl + c.policy.StaleFor})
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if len(entries) > 0 {
-		if err := c.store.SetMany(ctx, entries); err != nil {
-			slog.DebugContext(ctx, "cache write failed", "err", err)
-		}
-	}
-	return vals, errs
-}
-
-// Invalidate drops cached entries of backend for the service scope and the
-// caller's scope (after a mutation).
-func (c *Cache) Invalidate(ctx context.Context, reg *Registry, backend string, kindKeys ...string) error {
-	keys := make([]string, 0, 2*len(kindKeys))
-	scopes := []string{"svc"}
-	if s := c.scope(ctx, reg, backend); s != "svc" {
-		scopes = append(scopes, s)
-	}
-	for _, kk := range kindKeys {
-		kind, key, _ := strings.Cut(kk, ":")
-		for _, s := range scopes {
-			keys = append(keys, kind+":"+backend+":"+s+":"+key)
-		}
-	}
-	c.local.drop(keys)
-	if err := c.store.Delete(ctx, keys...); err != nil {
-		return err
-	}
-	// A new generation, after the deletes: every replica's local copies of
-	// this backend stop being used (see local). Bumped whether or not this
-	// replica has a local layer: another replica sharing the Redis may.
-	gen := strconv.FormatInt(c.now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
-	if err := c.store.SetMany(ctx, []cache.Entry{{Key: genKey(backend), Value: []byte(gen), TTL: 24 * time.Hour}}); err != nil {
-		return err
-	}
-	genMemoFrom(ctx).set(backend, gen, c.now().UnixMilli())
-	return nil
-}
-
-// StaleEntry is a value served past its freshness because the vendor failed.
-type StaleEntry struct {
-	Backend string  `json:"backend"`
-	Kind    string  `json:"kind"`
-	AgeSecs float64 `json:"ageSeconds"`
-	Reason  string  `json:"reason"`
-}
-
-type staleTracker struct {
-	mu      sync.Mutex
-	entries []StaleEntry
-}
-
-func markStale(ctx context.Context, backend, kind string, age time.Duration, reason error) {
-	l, ok := ctx.Value(loadersKey{}).(*Loaders)
-	if !ok {
-		return
-	}
-	l.stale.mu.Lock()
-	defer l.stale.mu.Unlock()
-	l.stale.entries = append(l.stale.entries, StaleEntry{Backend: backend, Kind: kind, AgeSecs: age.Round(time.Second).Seconds(), Reason: reason.Error()})
-}
-
-// StaleEntries lists what the request was served from stale cache entries.
-func StaleEntries(ctx context.Context) []StaleEntry {
-	l, ok := ctx.Value(loadersKey{}).(*Loaders)
-	if !ok {
-		return nil
-	}
-	l.stale.mu.Lock()
-	defer l.stale.mu.Unlock()
-	return append([]StaleEntry(nil), l.stale.entries...)
+// Invalidate drops backend's cached entries ("kind:key") for the service
+// scope and the caller's, after a write.
+func Invalidate(ctx context.Context, c *Cache, reg *Registry, backend string, kindKeys ...string) error {
+	return c.Invalidate(ctx, requestOf(ctx), backend, scope(ctx, reg, backend), kindKeys...)
 }

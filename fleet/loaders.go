@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 )
 
@@ -99,11 +100,13 @@ func loaderOf[K comparable, V any](l *Loaders, kind *Kind[K, V]) *dataloader.Loa
 	if ld, ok := l.byKind[kind]; ok {
 		return ld.(*dataloader.Loader[K, V])
 	}
-	p := l.policy
-	ld := newLoader(l.cache, l.reg, cachedSpec[K, V]{
-		kind: kind.Name, backend: kind.Backend, key: kind.Key,
-		ttl:   func(k K) time.Duration { return kind.TTL(p, k) },
-		fetch: kind.Fetch,
+	p, reg := l.policy, l.reg
+	ld := newLoader(l, cache.Spec[K, V]{
+		Kind: kind.Name, Backend: kind.Backend, Key: kind.Key,
+		TTL:     func(k K) time.Duration { return kind.TTL(p, k) },
+		Fetch:   kind.Fetch,
+		Scope:   func(ctx context.Context, backend string) string { return scope(ctx, reg, backend) },
+		StaleOK: staleEligible,
 	})
 	l.byKind[kind] = ld
 	return ld
@@ -118,9 +121,8 @@ type Loaders struct {
 	cache  *Cache
 	policy CachePolicy
 	mu     sync.Mutex
-	byKind map[any]any // *Kind[K, V] -> *dataloader.Loader[K, V]
-	stale  *staleTracker
-	gens   genMemo
+	byKind map[any]any    // *Kind[K, V] -> *dataloader.Loader[K, V]
+	req    *cache.Request // the operation's state in the cache
 	memo   sync.Map
 }
 
@@ -147,9 +149,9 @@ type loadersKey struct{}
 func NewLoaders(reg *Registry, c *Cache) *Loaders {
 	p := DefaultCachePolicy()
 	if c != nil {
-		p = c.policy
+		p = c.Policy()
 	}
-	return &Loaders{reg: reg, cache: c, policy: p, byKind: map[any]any{}, stale: &staleTracker{}}
+	return &Loaders{reg: reg, cache: c, policy: p, byKind: map[any]any{}, req: &cache.Request{}}
 }
 
 // WithLoaders returns ctx carrying l.
@@ -175,20 +177,21 @@ func loadersFor(ctx context.Context) *Loaders {
 // field (a hundred nodes asking for their cluster) is the load a failing
 // vendor needs least. Only a cancelled context is not memoised.
 //
-// Every fetch runs in a goroutine of its own (here or in cachedLoad): a
+// Every fetch runs in a goroutine of its own (here or in cache.Load): a
 // panic in one fails its key, not the process (safeFetch).
-func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, V]) *dataloader.Loader[K, V] {
-	spec.fetch = safeFetch(spec.kind, spec.fetch)
+func newLoader[K comparable, V any](l *Loaders, spec cache.Spec[K, V]) *dataloader.Loader[K, V] {
+	spec.Fetch = safeFetch(spec.Kind, spec.Fetch)
+	c, req := l.cache, l.req
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
 		var vals []V
 		var errs []error
 		if c != nil {
-			vals, errs = cachedLoad(ctx, c, reg, spec, keys)
+			vals, errs = cache.Load(ctx, c, req, spec, keys)
 		} else {
 			vals, errs = make([]V, len(keys)), make([]error, len(keys))
 			var wg sync.WaitGroup
 			for i, k := range keys {
-				wg.Go(func() { vals[i], errs[i] = spec.fetch(ctx, k) })
+				wg.Go(func() { vals[i], errs[i] = spec.Fetch(ctx, k) })
 			}
 			wg.Wait()
 		}
@@ -203,7 +206,7 @@ func newLoader[K comparable, V any](c *Cache, reg *Registry, spec cachedSpec[K, 
 		return results
 	}
 	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](batchWait),
-		dataloader.WithTracer[K, V](batchTracer[K, V]{kind: spec.kind}))
+		dataloader.WithTracer[K, V](batchTracer[K, V]{kind: spec.Kind}))
 }
 
 // UnknownBackend is the error of a fetch for a backend its source does not

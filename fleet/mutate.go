@@ -234,7 +234,7 @@ func (s *Service) invalidate(ctx context.Context, src Source, backend, cluster, 
 	if s.cache == nil {
 		return
 	}
-	if err := s.cache.Invalidate(ctx, s.reg, backend, src.Invalidates(cluster, nodePool)...); err != nil {
+	if err := Invalidate(ctx, s.cache, s.reg, backend, src.Invalidates(cluster, nodePool)...); err != nil {
 		// The entries expire by their TTL; say so, since readers may briefly
 		// see the old state.
 		slog.WarnContext(ctx, "cache invalidation failed after a write", "backend", backend, "err", err)

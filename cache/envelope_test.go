@@ -1,4 +1,4 @@
-package fleet
+package cache
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package fleet
+package cache
 
 import (
 	"context"
@@ -130,7 +130,7 @@ func (l *local) drop(keys []string) {
 // decoded value takes a few times that), each kept at most maxAge. onHits
 // (may be nil) hears how many lookups of a request the layer answered: the
 // shared store's own counting never sees them.
-func (c *Cache) EnableLocal(maxBytes int, maxAge time.Duration, onHits func(context.Context, int)) {
+func (c *Layered) EnableLocal(maxBytes int, maxAge time.Duration, onHits func(context.Context, int)) {
 	if maxBytes <= 0 || maxAge <= 0 {
 		return
 	}
@@ -145,7 +145,7 @@ func genKey(backend string) string { return "gen:" + backend }
 // loaders serve every poll of its subscriptions) reads again after that.
 const genMemoFor = time.Second
 
-// genMemo holds the generations a request read (Loaders.gens).
+// genMemo holds the generations a request read (Request.gens).
 type genMemo struct {
 	mu sync.Mutex
 	m  map[string]memoGen
@@ -154,13 +154,6 @@ type genMemo struct {
 type memoGen struct {
 	gen  string
 	atMs int64
-}
-
-func genMemoFrom(ctx context.Context) *genMemo {
-	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
-		return &l.gens
-	}
-	return nil
 }
 
 func (g *genMemo) get(backend string, nowMs int64) (string, bool) {
@@ -190,7 +183,7 @@ func (g *genMemo) set(backend, gen string, nowMs int64) {
 // otherwise. It returns the local answers (found[i]), the store's hits, and
 // the generations it read, to tag what the caller puts in the local layer.
 // err is the store's: then nothing is answered.
-func (c *Cache) lookup(ctx context.Context, ckeys, backends []string, nowMs int64) (found []any, hits map[string][]byte, gens map[string]string, err error) {
+func (c *Layered) lookup(ctx context.Context, r *Request, ckeys, backends []string, nowMs int64) (found []any, hits map[string][]byte, gens map[string]string, err error) {
 	if c.local == nil {
 		hits, err = c.store.GetMany(ctx, ckeys)
 		return nil, hits, nil, err
@@ -198,7 +191,7 @@ func (c *Cache) lookup(ctx context.Context, ckeys, backends []string, nowMs int6
 	found = make([]any, len(ckeys))
 	cand := make([]localEntry, len(ckeys))
 	has := make([]bool, len(ckeys))
-	memo := genMemoFrom(ctx)
+	memo := r.memo()
 	gens = map[string]string{}
 	var req, unknown []string
 	for _, b := range backends {
