@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -114,5 +115,38 @@ func TestIDsKnowNoVendor(t *testing.T) {
 				t.Errorf("internal/ids/%s imports %s", e.Name(), p)
 			}
 		}
+	}
+}
+
+// TestServiceNamesNoVendor: the service (fleet/*.go, not the adapters)
+// never names a vendor, so it cannot branch on one.
+func TestServiceNamesNoVendor(t *testing.T) {
+	t.Parallel()
+	vendorNames := map[string]bool{
+		"backends.RunAI": true, "backends.ModelArts": true,
+		"model.ProviderRunai": true, "model.ProviderModelarts": true,
+	}
+	dir := filepath.Join(moduleRoot(t), "fleet")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && vendorNames[x.Name+"."+sel.Sel.Name] {
+					t.Errorf("%s names %s.%s: vendor cases belong in the vendor's adapter", fset.Position(sel.Pos()), x.Name, sel.Sel.Name)
+				}
+			}
+			return true
+		})
 	}
 }
