@@ -6,7 +6,6 @@
 package fleet
 
 import (
-	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 )
 
@@ -56,15 +55,6 @@ func (r *Registry) Backends() []*model.Backend {
 		out = []*model.Backend{}
 	}
 	return out
-}
-
-// provider is backend's provider in the backends vocabulary ("" when it is
-// not configured).
-func (r *Registry) provider(backend string) backends.Provider {
-	if s := r.byName[backend]; s != nil {
-		return backends.Provider(s.Provider())
-	}
-	return ""
 }
 
 // SetPassThrough marks backends that forward each caller's credentials.
