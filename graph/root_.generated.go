@@ -47,6 +47,7 @@ type ComplexityRoot struct {
 		Backend   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
+		Metrics   func(childComplexity int, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int) int
 		Name      func(childComplexity int) int
 		NodePools func(childComplexity int) int
 		Nodes     func(childComplexity int, filter *model.NodeFilter, first *int, after *string) int
@@ -274,6 +275,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Cluster.ID(childComplexity), true
+	case "Cluster.metrics":
+		if e.ComplexityRoot.Cluster.Metrics == nil {
+			break
+		}
+
+		args, err := ec.field_Cluster_metrics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Cluster.Metrics(childComplexity, args["types"].([]model.ClusterMetricType), args["start"].(time.Time), args["end"].(time.Time), args["samples"].(*int)), true
 	case "Cluster.name":
 		if e.ComplexityRoot.Cluster.Name == nil {
 			break
@@ -1183,7 +1195,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/subscription.graphqls"
+//go:embed "schema/clustermetrics.graphqls" "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1195,6 +1207,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "schema/clustermetrics.graphqls", Input: sourceData("schema/clustermetrics.graphqls"), BuiltIn: false},
 	{Name: "schema/fleet.graphqls", Input: sourceData("schema/fleet.graphqls"), BuiltIn: false},
 	{Name: "schema/metrics.graphqls", Input: sourceData("schema/metrics.graphqls"), BuiltIn: false},
 	{Name: "schema/mutation.graphqls", Input: sourceData("schema/mutation.graphqls"), BuiltIn: false},
@@ -1242,6 +1255,8 @@ func (ec *executionContext) childFields_Cluster(ctx context.Context, field graph
 		return ec.fieldContext_Cluster_nodes(ctx, field)
 	case "raw":
 		return ec.fieldContext_Cluster_raw(ctx, field)
+	case "metrics":
+		return ec.fieldContext_Cluster_metrics(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Cluster", field.Name)
 }

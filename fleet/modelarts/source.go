@@ -26,6 +26,9 @@ type Source struct {
 	pools         *fleet.Kind[fleet.ClusterKey, []*model.NodePool]
 	poolNodes     *fleet.Kind[fleet.ClusterKey, []*model.Node]
 	nodePoolNodes *fleet.Kind[nodePoolKey, []*model.Node]
+
+	// monitor is Cluster.metrics, ShowPoolMonitor (clustermetrics.go).
+	monitor *fleet.Kind[monitorKey, fleet.MetricsResult]
 }
 
 var _ fleet.Source = (*Source)(nil)
@@ -46,6 +49,7 @@ func New(clients ...*api.Client) *Source {
 	s.nodePoolNodes = &fleet.Kind[nodePoolKey, []*model.Node]{Name: "mnpnodes",
 		Backend: func(k nodePoolKey) string { return k.Backend }, Key: func(k nodePoolKey) string { return k.Pool + "/" + k.NodePool },
 		TTL: fleet.Fixed[nodePoolKey](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchNodePoolNodes}
+	s.monitor = newMonitorKind(s)
 	return s
 }
 

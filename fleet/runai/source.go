@@ -31,6 +31,9 @@ type Source struct {
 	nodeMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	poolMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	allocated *fleet.Kind[string, map[string]int]
+
+	// clusterMet is Cluster.metrics (clustermetrics.go).
+	clusterMet *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 }
 
 var (
@@ -56,6 +59,7 @@ func New(clients ...*api.Client) *Source {
 		TTL: fleet.MetricsTTL, Fetch: s.fetchPoolMetrics}
 	s.allocated = &fleet.Kind[string, map[string]int]{Name: "alloc", Backend: self, Key: none,
 		TTL: fleet.Fixed[string](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchAllocated}
+	s.clusterMet = newClusterMetricsKind(s)
 	return s
 }
 

@@ -323,6 +323,119 @@ type VolumeInput struct {
 	VolumeGroup *string `json:"volumeGroup,omitempty"`
 }
 
+// Cluster-level metric types: one vocabulary over both vendors. A value means the same
+// quantity in the same unit whichever provider serves it; each value's description says
+// which providers serve it at the cluster level (a Run:ai cluster, a ModelArts resource
+// pool), from which vendor metric, and its unit. Percentages are 0..100, memory and disk
+// sizes are bytes, counts are plain numbers, durations seconds.
+//
+// Asking a cluster for a type its provider does not serve is an UNSUPPORTED_METRIC_TYPE
+// error on that field, naming the type (extensions.types); that field makes no upstream
+// call and the other fields of the query still answer.
+type ClusterMetricType string
+
+const (
+	// GPU utilisation, percent 0..100, the mean over the cluster's GPUs. Run:ai GPU_UTILIZATION; ModelArts gpuUtil (Percent).
+	ClusterMetricTypeGpuUtilization ClusterMetricType = "GPU_UTILIZATION"
+	// GPU memory in use, percent 0..100 of the GPU memory. Run:ai GPU_MEMORY_UTILIZATION;
+	// ModelArts gpuMemUsage (Percent in the vendor's published example, though its name says usage).
+	ClusterMetricTypeGpuMemoryUtilization ClusterMetricType = "GPU_MEMORY_UTILIZATION"
+	// CPU utilisation, percent 0..100. Run:ai CPU_UTILIZATION; ModelArts cpuUsage (Percent).
+	ClusterMetricTypeCPUUtilization ClusterMetricType = "CPU_UTILIZATION"
+	// CPU memory in use, percent 0..100. Run:ai CPU_MEMORY_UTILIZATION; ModelArts memUsedRate (Percent).
+	ClusterMetricTypeCPUMemoryUtilization ClusterMetricType = "CPU_MEMORY_UTILIZATION"
+	// Ascend NPU utilisation, percent 0..100. ModelArts only (npuUtil; the vendor sends no unit,
+	// read as percent like gpuUtil).
+	ClusterMetricTypeNpuUtilization ClusterMetricType = "NPU_UTILIZATION"
+	// Ascend NPU memory in use, percent 0..100. ModelArts only (npuMemUsage; the vendor sends no
+	// unit, read as percent like gpuMemUsage).
+	ClusterMetricTypeNpuMemoryUtilization ClusterMetricType = "NPU_MEMORY_UTILIZATION"
+	// Disk capacity of the pool's nodes, bytes. ModelArts only (diskCapacity, sent in Megabytes,
+	// read as MiB: value × 2^20, the Kubernetes convention of the rest of ModelArts).
+	ClusterMetricTypeDiskCapacityBytes ClusterMetricType = "DISK_CAPACITY_BYTES"
+	// Disk capacity still free, bytes. ModelArts only (diskAvailableCapacity, Megabytes read as MiB: × 2^20).
+	ClusterMetricTypeDiskAvailableBytes ClusterMetricType = "DISK_AVAILABLE_BYTES"
+	// Disk in use, percent 0..100. ModelArts only (diskUsedRate, Percent).
+	ClusterMetricTypeDiskUtilization ClusterMetricType = "DISK_UTILIZATION"
+	// Nodes with GPUs, a count. Run:ai only (TOTAL_GPU_NODES).
+	ClusterMetricTypeTotalGpuNodes ClusterMetricType = "TOTAL_GPU_NODES"
+	// GPUs per utilisation range, a count, one series per range (labels). Run:ai only
+	// (GPU_UTILIZATION_DISTRIBUTION).
+	ClusterMetricTypeGpuUtilizationDistribution ClusterMetricType = "GPU_UTILIZATION_DISTRIBUTION"
+	// GPUs in the cluster, a count. Run:ai only (TOTAL_GPU).
+	ClusterMetricTypeTotalGpu ClusterMetricType = "TOTAL_GPU"
+	// GPUs guaranteed to projects by quota, a count. Run:ai only (GPU_QUOTA).
+	ClusterMetricTypeGpuQuota ClusterMetricType = "GPU_QUOTA"
+	// GPUs allocated to workloads, a count. Run:ai only (ALLOCATED_GPU).
+	ClusterMetricTypeAllocatedGpu ClusterMetricType = "ALLOCATED_GPU"
+	// GPUs not allocated, a count. Run:ai only (UNALLOCATED_GPU).
+	ClusterMetricTypeUnallocatedGpu ClusterMetricType = "UNALLOCATED_GPU"
+	// Mean time workloads wait to be scheduled, seconds. Run:ai only (AVG_WORKLOAD_WAIT_TIME).
+	ClusterMetricTypeAvgWorkloadWaitTime ClusterMetricType = "AVG_WORKLOAD_WAIT_TIME"
+)
+
+var AllClusterMetricType = []ClusterMetricType{
+	ClusterMetricTypeGpuUtilization,
+	ClusterMetricTypeGpuMemoryUtilization,
+	ClusterMetricTypeCPUUtilization,
+	ClusterMetricTypeCPUMemoryUtilization,
+	ClusterMetricTypeNpuUtilization,
+	ClusterMetricTypeNpuMemoryUtilization,
+	ClusterMetricTypeDiskCapacityBytes,
+	ClusterMetricTypeDiskAvailableBytes,
+	ClusterMetricTypeDiskUtilization,
+	ClusterMetricTypeTotalGpuNodes,
+	ClusterMetricTypeGpuUtilizationDistribution,
+	ClusterMetricTypeTotalGpu,
+	ClusterMetricTypeGpuQuota,
+	ClusterMetricTypeAllocatedGpu,
+	ClusterMetricTypeUnallocatedGpu,
+	ClusterMetricTypeAvgWorkloadWaitTime,
+}
+
+func (e ClusterMetricType) IsValid() bool {
+	switch e {
+	case ClusterMetricTypeGpuUtilization, ClusterMetricTypeGpuMemoryUtilization, ClusterMetricTypeCPUUtilization, ClusterMetricTypeCPUMemoryUtilization, ClusterMetricTypeNpuUtilization, ClusterMetricTypeNpuMemoryUtilization, ClusterMetricTypeDiskCapacityBytes, ClusterMetricTypeDiskAvailableBytes, ClusterMetricTypeDiskUtilization, ClusterMetricTypeTotalGpuNodes, ClusterMetricTypeGpuUtilizationDistribution, ClusterMetricTypeTotalGpu, ClusterMetricTypeGpuQuota, ClusterMetricTypeAllocatedGpu, ClusterMetricTypeUnallocatedGpu, ClusterMetricTypeAvgWorkloadWaitTime:
+		return true
+	}
+	return false
+}
+
+func (e ClusterMetricType) String() string {
+	return string(e)
+}
+
+func (e *ClusterMetricType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ClusterMetricType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ClusterMetricType", str)
+	}
+	return nil
+}
+
+func (e ClusterMetricType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ClusterMetricType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ClusterMetricType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type ContainerRuntime string
 
 const (
