@@ -38,7 +38,9 @@ func main() {
 	}
 }
 
-func simFlags(fs *flag.FlagSet) *app.SimOptions {
+// simFlags are the simulators' flags; runaiVersion is the default API the
+// Run:ai simulator serves.
+func simFlags(fs *flag.FlagSet, runaiVersion string) *app.SimOptions {
 	o := &app.SimOptions{}
 	fs.StringVar(&o.RunAIAddr, "runai-addr", "127.0.0.1:9401", "Run:ai simulator address")
 	fs.StringVar(&o.ModelArtsAddr, "modelarts-addr", "127.0.0.1:9402", "ModelArts simulator address")
@@ -47,7 +49,7 @@ func simFlags(fs *flag.FlagSet) *app.SimOptions {
 	fs.IntVar(&o.Pools, "pools", 3, "node pools per cluster")
 	fs.IntVar(&o.NodesPerPool, "nodes-per-pool", 4, "nodes per node pool")
 	fs.DurationVar(&o.Latency, "latency", 0, "latency added to every simulated vendor call, e.g. 20ms")
-	fs.StringVar(&o.RunAIVersion, "runai-version", "2.22", "Run:ai control-plane API the simulator serves: 2.22, 2.23 (tenant-wide nodes) or 2.24")
+	fs.StringVar(&o.RunAIVersion, "runai-version", runaiVersion, "Run:ai control-plane API the simulator serves: 2.22, 2.23 (tenant-wide nodes) or 2.24")
 	return o
 }
 
@@ -56,7 +58,9 @@ func runGateway(args []string) error {
 	addr := fs.String("addr", "", "gateway listen address (default 127.0.0.1:8080, or listen: in the config)")
 	configPath := fs.String("config", "", "YAML configuration of real backends (see fleetgraph.example.yaml); without it fleetgraph runs in demo mode")
 	checkConfig := fs.Bool("check-config", false, "validate --config (with the environment's FLEETGRAPH_* overrides and ${VAR}s) and exit")
-	sim := simFlags(fs)
+	// The demo shows a current control plane: one node listing per
+	// control plane, the 2.23 metric types.
+	sim := simFlags(fs, "2.23")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `fleetgraph: one GraphQL graph over NVIDIA Run:ai and Huawei ModelArts GPU fleets.
 
@@ -144,7 +148,8 @@ Flags:
 
 func runSim(args []string) error {
 	fs := flag.NewFlagSet("fleetgraph sim", flag.ContinueOnError)
-	sim := simFlags(fs)
+	// 2.22: the control plane the benchmarks in BENCHMARKS.md measured.
+	sim := simFlags(fs, "2.22")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `fleetgraph sim: the Run:ai and ModelArts simulators alone, for benchmarks and demos.
 Control endpoints on each: GET /_sim/stats, POST /_sim/stats/reset, POST|DELETE /_sim/faults.

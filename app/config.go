@@ -233,6 +233,15 @@ type RunAIConfig struct {
 	// LegacyNodePoolAPI uses the deprecated /v1/k8s/clusters/{id}/node-pools
 	// API for node pools (control planes older than /api/v1/node-pools).
 	LegacyNodePoolAPI bool `yaml:"legacyNodePoolAPI"`
+	// APIVersion is the control plane's API release: "2.22", "2.23" or
+	// "2.24". From 2.23 nodes are listed once per control plane instead of
+	// once per cluster, and the NVLink totals and WORKLOADS_COUNT metric
+	// types are served. Unset (the default): probed on first use with one
+	// GET /api/v1/nodes/count (200: 2.23 or later, 404: 2.22); a probe that
+	// fails is logged, 2.22 is assumed and the probe tried again a minute
+	// later. A probe cannot tell 2.24 from 2.23, so the NVLink totals need
+	// a configured version.
+	APIVersion string `yaml:"apiVersion"`
 }
 
 // ModelArtsConfig is one ModelArts project in one region. Exactly one of

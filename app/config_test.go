@@ -89,6 +89,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"unset variable", "runai:\n  - name: a\n    baseURL: https://x\n    clientID: i\n    clientSecret: ${NOPE_SECRET}\n", nil, "runai[0].clientSecret: environment variable NOPE_SECRET is not set"},
 		{"missing baseURL", "runai:\n  - name: a\n    clientID: i\n    clientSecret: s\n", nil, "runai[0].baseURL is required"},
 		{"relative baseURL", "runai:\n  - name: a\n    baseURL: runai.example\n    passThrough: true\n", nil, "runai[0].baseURL"},
+		{"unknown Run:ai API version", "runai:\n  - name: a\n    baseURL: https://x\n    passThrough: true\n    apiVersion: \"2.25\"\n", nil, "runai[0].apiVersion must be \"2.22\", \"2.23\" or \"2.24\""},
+		{"Run:ai API version as a number", "runai:\n  - name: a\n    baseURL: https://x\n    passThrough: true\n    apiVersion: 2.3\n", nil, "runai[0].apiVersion must be"},
 		{"both auth modes", "runai:\n  - name: a\n    baseURL: https://x\n    clientID: i\n    clientSecret: s\n    passThrough: true\n", nil, "runai[0]: set clientID and clientSecret, or passThrough"},
 		{"duplicate name", withBackend("modelarts:\n  - name: runai-a\n    endpoint: https://m\n    projectID: p\n    token: t\n"), nil, "modelarts[0].name \"runai-a\" is already used by runai[0]"},
 		{"two ModelArts modes", withBackend("modelarts:\n  - name: m\n    endpoint: https://m\n    projectID: p\n    token: t\n    passThrough: true\n"), nil, "modelarts[0]: set exactly one"},

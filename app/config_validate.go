@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fleetgraph/fleetgraph/backends/runai"
 )
 
 // Validate reports the first field at fault, by its path in the file.
@@ -54,6 +56,11 @@ func (c *Config) validateBackends() error {
 		}
 		if r.Timeout < 0 {
 			return fmt.Errorf("config: %s.timeout must not be negative", path)
+		}
+		if r.APIVersion != "" {
+			if _, err := runai.ParseAPIVersion(r.APIVersion); err != nil {
+				return fmt.Errorf("config: %s.apiVersion must be \"2.22\", \"2.23\" or \"2.24\" (or unset: probed on first use); the value set is none of them", path)
+			}
 		}
 	}
 	for i, m := range c.ModelArts {

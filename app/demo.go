@@ -90,6 +90,9 @@ func (s *Sims) DemoConfig() *Config {
 	return &Config{
 		RunAI: []RunAIConfig{{
 			Name: "runai-demo", BaseURL: s.RunAIURL, ClientID: demoRunAIClient, ClientSecret: demoRunAISecret,
+			// The demo knows the API its simulator serves: configured, not
+			// probed (a probe cannot tell 2.24 from 2.23).
+			APIVersion: s.RunAISim.Version(),
 		}},
 		ModelArts: []ModelArtsConfig{{
 			Name: "modelarts-demo", Endpoint: s.ModelArtsURL, ProjectID: demoProjectID,

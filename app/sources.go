@@ -66,6 +66,15 @@ func buildRunAI(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
 	}
 	src := runaisource.New(clients...)
 	src.SetLegacyNodePools(legacy...)
+	for _, r := range cfg.RunAI {
+		if r.APIVersion != "" { // validated; unset: probed on first use
+			v, err := runai.ParseAPIVersion(r.APIVersion)
+			if err != nil {
+				return nil, nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
+			}
+			src.SetAPIVersion(r.Name, v)
+		}
+	}
 	return src, passThrough, nil
 }
 

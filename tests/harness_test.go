@@ -62,6 +62,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(maSrv.Close)
 	e.raURL, e.maURL = raSrv.URL, maSrv.URL
 	cfg := simConfig(raSrv.URL, maSrv.URL)
+	cfg.RunAI[0].APIVersion = e.ra.Version() // configure may unset it: probed (tests/runaiversion_test.go)
 	if o.configure != nil {
 		o.configure(cfg)
 	}
@@ -192,6 +193,7 @@ func metricValue(t *testing.T, e *env, series string) float64 {
 func newServerFor(t *testing.T, e *env, redisAddr string) *httptest.Server {
 	t.Helper()
 	cfg := simConfig(e.raURL, e.maURL)
+	cfg.RunAI[0].APIVersion = e.ra.Version()
 	withRedis(redisAddr, nil)(cfg)
 	gw, err := app.Build(cfg)
 	if err != nil {
@@ -207,7 +209,9 @@ func newMiniredis(t *testing.T) *miniredis.Miniredis { return miniredis.RunT(t) 
 // simulator, with their default service credentials.
 func simConfig(runaiURL, modelartsURL string) *app.Config {
 	return &app.Config{
-		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: runaiURL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret"}},
+		// The simulator's default API version, configured: no probe call in
+		// the counts of tests that are not about it.
+		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: runaiURL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret", APIVersion: runaisim.DefaultVersion}},
 		ModelArts: []app.ModelArtsConfig{{
 			Name: "modelarts-a", Endpoint: modelartsURL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
 		}},

@@ -133,6 +133,7 @@ func newProdEnv(t *testing.T, o prodOptions) *prodEnv {
 	t.Cleanup(maSrv.Close)
 	e.raURL, e.maURL = raSrv.URL, maSrv.URL
 	cfg := simConfig(raSrv.URL, maSrv.URL)
+	cfg.RunAI[0].APIVersion = e.ra.Version()
 	if o.configure != nil {
 		o.configure(cfg)
 	}

@@ -109,8 +109,8 @@ func (s *Source) fetchNodeMetrics(ctx context.Context, k fleet.MetricsKey) (flee
 	if c == nil {
 		return fleet.MetricsResult{}, fleet.UnknownBackend(k.Backend)
 	}
-	resp, err := c.NodeMetrics(ctx, k.Target, metricsOptions(k))
-	return metricsAnswer(k.Backend, resp, err)
+	resp, err := c.NodeMetrics(ctx, k.Target, s.nodeMetricsOptions(ctx, k)) // vendor names (metrictypes.go)
+	return graphTypes(metricsAnswer(k.Backend, resp, err))
 }
 
 func (s *Source) fetchPoolMetrics(ctx context.Context, k fleet.MetricsKey) (fleet.MetricsResult, error) {

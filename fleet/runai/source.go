@@ -1,9 +1,11 @@
 // Package runai is the Run:ai adapter of the fleet service: it lists
 // clusters, node pools and nodes of the Run:ai backends (one paged
 // node-pool listing per control plane, the deprecated per-cluster API where
-// configured), answers metrics and telemetry, validates and sends node-pool
-// writes, and owns the Run:ai ID layout and cache kinds. It is the only
-// package besides app that imports the Run:ai client.
+// configured; nodes per cluster on 2.22, one tenant-wide listing per
+// control plane from 2.23, the version configured or probed: version.go),
+// answers metrics and telemetry, validates and sends node-pool writes, and
+// owns the Run:ai ID layout and cache kinds. It is the only package besides
+// app that imports the Run:ai client.
 package runai
 
 import (
@@ -31,9 +33,7 @@ type Source struct {
 	nodeMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	poolMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	allocated *fleet.Kind[string, map[string]int]
-
-	// clusterMet is Cluster.metrics (clustermetrics.go).
-	clusterMet *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
+	after222  // API versions, the tenant-wide node listing (tenant.go)
 }
 
 var (
@@ -59,7 +59,7 @@ func New(clients ...*api.Client) *Source {
 		TTL: fleet.MetricsTTL, Fetch: s.fetchPoolMetrics}
 	s.allocated = &fleet.Kind[string, map[string]int]{Name: "alloc", Backend: self, Key: none,
 		TTL: fleet.Fixed[string](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchAllocated}
-	s.clusterMet = newClusterMetricsKind(s)
+	s.initAfter222()
 	return s
 }
 
@@ -136,9 +136,10 @@ func (s *Source) NodePoolID(p *model.NodePool) ids.ID {
 	return PoolID{Backend: p.Backend, Cluster: p.ClusterVendorID, PoolID: p.VendorID, Name: p.Name}.Envelope()
 }
 
-// ClusterNodes implements fleet.Source.
+// ClusterNodes implements fleet.Source: per cluster on 2.22, cut from the
+// tenant-wide listing from 2.23 (clusterNodes).
 func (s *Source) ClusterNodes(ctx context.Context, backend, cluster string) fleet.Thunk[[]*model.Node] {
-	return fleet.Load(ctx, s.nodes, fleet.ClusterKey{Backend: backend, Cluster: cluster})
+	return s.clusterNodes(ctx, backend, cluster)
 }
 
 // NodePoolNodes implements fleet.Source: Run:ai lists nodes per cluster, so
@@ -168,6 +169,10 @@ func (s *Source) NodeMetrics(ctx context.Context, n *model.Node, r fleet.Metrics
 		// one) cannot be addressed by GET /api/v1/nodes/{nodeId}/metrics.
 		return []*model.MetricSeries{}, nil
 	}
+	r, err := s.servedRequest(ctx, n.Backend, nodeLevel, r) // the types of n's API version
+	if err != nil {
+		return nil, err
+	}
 	res, err := fleet.Load(ctx, s.nodeMet, r.Key(n.Backend, n.VendorID, ""))()
 	if err != nil {
 		return nil, err
@@ -177,6 +182,10 @@ func (s *Source) NodeMetrics(ctx context.Context, n *model.Node, r fleet.Metrics
 
 // NodePoolMetrics implements fleet.Source.
 func (s *Source) NodePoolMetrics(ctx context.Context, p *model.NodePool, r fleet.MetricsRequest) ([]*model.MetricSeries, error) {
+	r, err := s.servedRequest(ctx, p.Backend, poolLevel, r) // the types of p's API version
+	if err != nil {
+		return nil, err
+	}
 	res, err := fleet.Load(ctx, s.poolMet, r.Key(p.Backend, p.ClusterVendorID, p.Name))()
 	if err != nil {
 		return nil, err
@@ -259,7 +268,10 @@ func (s *Source) Telemetry(ctx context.Context, names []string, q fleet.Telemetr
 }
 
 // Invalidates implements fleet.Source: a write to any pool changes the
-// backend's pool listing and the cluster's nodes (their pool).
+// backend's pool listing and the cluster's nodes (their pool): the
+// cluster's listing on 2.22, the tenant-wide one from 2.23. Both are named
+// whatever the version (it is not known here, and a key that is not cached
+// costs nothing).
 func (s *Source) Invalidates(cluster, _ string) []string {
-	return []string{"rpools:", "rnodes:" + cluster}
+	return []string{"rpools:", "rnodes:" + cluster, "rtnodes:"}
 }

@@ -1,0 +1,149 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
+)
+
+// Run:ai control planes after 2.22 (issue 12, part 3): from 2.23 the
+// gateway lists nodes once per control plane (GET /api/v1/nodes) instead
+// of once per cluster, the version configured (apiVersion) or probed on
+// first use (GET /api/v1/nodes/count).
+
+const (
+	raTenantNodes = "GET /api/v1/nodes"
+	raNodesCount  = "GET /api/v1/nodes/count"
+)
+
+// threeClusters makes the per-cluster cost visible: 3 listings on 2.22, 1
+// on 2.23. Two pools per cluster are GPU pools only (see gpuOnly).
+func threeClusters(version string) runaisim.Options {
+	return runaisim.Options{Clusters: 3, PoolsPerCluster: 2, NodesPerPool: 3, Version: version}
+}
+
+// withAPIVersion sets the Run:ai backend's apiVersion ("" = probe) and a
+// Redis cache.
+func withAPIVersion(version, redisAddr string) func(*app.Config) {
+	return withRedis(redisAddr, func(c *app.Config) { c.RunAI[0].APIVersion = version })
+}
+
+// nodeCalls is what the Run:ai simulator counted for node listings and the
+// probe.
+type nodeCalls struct{ perCluster, tenant, probe int64 }
+
+func runaiNodeCalls(e *env) nodeCalls {
+	c := e.ra.Control()
+	return nodeCalls{perCluster: c.Count(raNodes), tenant: c.Count(raTenantNodes), probe: c.Count(raNodesCount)}
+}
+
+// runaiDashboard is the dashboard (cache_test.go) over the Run:ai pools:
+// the fleet summary (every cluster's nodes), each pool with its metrics, its
+// nodes and theirs.
+var runaiDashboard = strings.Replace(dashboard, "nodePools(first: 100)", "nodePools(filter: {provider: RUNAI}, first: 100)", 1)
+
+const patchLabel = `mutation($id: ID!) { patchNodePool(id: $id, input: {labelValue: "relabelled"}) { id } }`
+
+// firstRunAIPool is the ID of a Run:ai node pool.
+func firstRunAIPool(t *testing.T, e *env) string {
+	t.Helper()
+	var data struct {
+		NodePools struct {
+			Edges []struct{ Node struct{ ID, Provider string } }
+		}
+	}
+	e.query(t, `{ nodePools(first: 500) { edges { node { id provider } } } }`, nil).mustData(t, &data)
+	for _, edge := range data.NodePools.Edges {
+		if edge.Node.Provider == "RUNAI" {
+			return edge.Node.ID
+		}
+	}
+	t.Fatal("no Run:ai node pool")
+	return ""
+}
+
+func TestRunAINodeListingByAPIVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, sim, configured string
+		cold                  nodeCalls // the dashboard's node listings and probe, cold
+	}{
+		{"2.22 configured", runaisim.Version222, "2.22", nodeCalls{perCluster: 3}},
+		{"2.22 probed", runaisim.Version222, "", nodeCalls{perCluster: 3, probe: 1}},
+		{"2.23 configured", runaisim.Version223, "2.23", nodeCalls{tenant: 1}},
+		{"2.23 probed", runaisim.Version223, "", nodeCalls{tenant: 1, probe: 1}},
+		{"2.24 configured", runaisim.Version224, "2.24", nodeCalls{tenant: 1}},
+		// A 2.23 control plane configured as 2.22 keeps the per-cluster
+		// listing (deprecated, still served): the reference answer.
+		{"2.23 configured as 2.22", runaisim.Version223, "2.22", nodeCalls{perCluster: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mr := miniredis.RunT(t)
+			e := newEnv(t, envOptions{runai: threeClusters(tc.sim), configure: withAPIVersion(tc.configured, mr.Addr())})
+
+			cold := e.query(t, runaiDashboard, nil)
+			var data map[string]any
+			cold.mustData(t, &data)
+			if got := runaiNodeCalls(e); got != tc.cold {
+				t.Fatalf("cold dashboard: node listings %+v (per cluster %s, tenant %s, probe %s), want %+v; all: %v",
+					got, raNodes, raTenantNodes, raNodesCount, tc.cold, e.ra.Control().Stats())
+			}
+
+			// The same nodes as the per-cluster listing of the same
+			// control plane: a second gateway configured 2.22 over the
+			// same simulator, with its own cache.
+			ref := newEnv(t, envOptions{runai: threeClusters(tc.sim), configure: withAPIVersion("2.22", miniredis.RunT(t).Addr())})
+			if want := ref.query(t, runaiDashboard, nil); string(want.Data) != string(cold.Data) {
+				t.Fatalf("the answer differs from the per-cluster listing's: %s", firstDifference(string(want.Data), string(cold.Data)))
+			}
+
+			e.resetCounters()
+			warm := e.query(t, runaiDashboard, nil)
+			if n := e.upstreamCalls(); n != 0 || string(warm.Data) != string(cold.Data) {
+				t.Fatalf("warm dashboard: %d upstream calls (Run:ai %v), want 0 and the cold answer", n, e.ra.Control().Stats())
+			}
+
+			// A write invalidates the node listing it changes (the
+			// pool's nodes): the next dashboard lists them again, once,
+			// and does not probe again.
+			e.query(t, patchLabel, map[string]any{"id": firstRunAIPool(t, e)}).mustData(t, &data)
+			e.resetCounters()
+			e.query(t, runaiDashboard, nil).mustData(t, &data)
+			want := tc.cold
+			want.probe = 0
+			if tc.cold.perCluster > 0 {
+				want.perCluster = 1 // the written pool's cluster only
+			}
+			if got := runaiNodeCalls(e); got != want {
+				t.Fatalf("dashboard after a write: node listings %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// A probe that decides nothing (here a 403) leaves 2.22 assumed (the
+// per-cluster listing, which every version serves), and is not repeated on
+// every request: it is tried again after a minute, and logged (fleet/runai's
+// TestProbeRetriedAfterFailure).
+func TestRunAIFailedProbeAssumes222(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{runai: threeClusters(runaisim.Version223),
+		configure: func(c *app.Config) { c.RunAI[0].APIVersion = "" }})
+	if err := e.ra.Control().SetFaults(simctl.Faults{ErrorRate: 1, ErrorStatus: 403, Routes: []string{raNodesCount}}); err != nil {
+		t.Fatal(err)
+	}
+	var data map[string]any
+	for range 2 {
+		e.query(t, runaiDashboard, nil).mustData(t, &data)
+	}
+	// No cache here: each dashboard lists the 3 clusters.
+	if got, want := runaiNodeCalls(e), (nodeCalls{perCluster: 6, probe: 1}); got != want {
+		t.Fatalf("node listings %+v, want %+v (one probe, then 2.22 assumed)", got, want)
+	}
+}
