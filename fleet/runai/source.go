@@ -34,6 +34,9 @@ type Source struct {
 	poolMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	allocated *fleet.Kind[string, map[string]int]
 	after222  // API versions, the tenant-wide node listing (tenant.go)
+
+	// clusterMet is Cluster.metrics (clustermetrics.go).
+	clusterMet *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 }
 
 var (
@@ -60,6 +63,7 @@ func New(clients ...*api.Client) *Source {
 	s.allocated = &fleet.Kind[string, map[string]int]{Name: "alloc", Backend: self, Key: none,
 		TTL: fleet.Fixed[string](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchAllocated}
 	s.initAfter222()
+	s.clusterMet = newClusterMetricsKind(s)
 	return s
 }
 
