@@ -267,6 +267,31 @@ type ModelArtsConfig struct {
 	// PassThrough forwards each caller's "X-Auth-Token".
 	PassThrough bool     `yaml:"passThrough"`
 	Timeout     Duration `yaml:"timeout"`
+	// AOM is where the backend's node time series live (Node.metrics and
+	// NodePool.metrics); without it those fields answer [] with
+	// METRICS_NOT_CONFIGURED.
+	AOM *AOMConfig `yaml:"aom"`
+}
+
+// AOMConfig is a ModelArts backend's AOM (Prometheus-compatible query API):
+// same project and same credentials as the backend, its own circuit
+// breaker and retries (resilience:), so that a failing AOM leaves the
+// ModelArts breaker closed.
+type AOMConfig struct {
+	// Endpoint is the AOM root, https://aom.{region}.myhuaweicloud.com.
+	// Required.
+	Endpoint string `yaml:"endpoint"`
+	// NodeLabel is the series label whose value is a node's private IP
+	// (default node_ip; check with GET /v1/{project_id}/aom/api/v1/labels).
+	NodeLabel string `yaml:"nodeLabel"`
+	// Queries replace the default PromQL of metric types (keys: the
+	// NodeMetricType values ModelArts serves). Each must yield one series
+	// per node labelled $node_label and select the nodes by
+	// $node_label=~"$nodes"; the unit stays the type's (percent 0..100 or
+	// bytes).
+	Queries map[string]string `yaml:"queries"`
+	// Timeout bounds each AOM call (default 10s).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // RedisConfig selects the shared cache. Empty URL and Addrs: no shared

@@ -111,10 +111,18 @@ func envMap(environ []string) map[string]string {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
 
-// expandNode replaces ${VAR} and $VAR in scalar values.
+// aomQueryPath is where no variable is expanded: the PromQL of
+// modelarts[].aom.queries.
+var aomQueryPath = regexp.MustCompile(`^modelarts\[\d+\]\.aom\.queries\.[^.]+$`)
+
+// expandNode replaces ${VAR} and $VAR in scalar values (not in
+// modelarts[].aom.queries).
 func expandNode(n *yaml.Node, path string, env map[string]string) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if aomQueryPath.MatchString(path) {
+			return nil // PromQL templates: $node_label and $nodes are aom's placeholders, not variables
+		}
 		var missing string
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)

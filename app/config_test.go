@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends/modelarts/aom"
 )
 
 const minimal = `
@@ -50,6 +52,9 @@ func TestExampleConfigIsValidAndDocumentsTheDefaults(t *testing.T) {
 	}
 	if !c.introspection() || !c.graphiql() || c.GraphQL.APQ.CacheSize != 1000 || *c.Tracing.SampleRatio != 1 || c.Log.Format != "json" {
 		t.Errorf("example graphql/tracing/log %+v %+v %+v", c.GraphQL, c.Tracing, c.Log)
+	}
+	if a := c.ModelArts[0].AOM; a == nil || a.NodeLabel != aom.DefaultNodeLabel || time.Duration(a.Timeout) != 10*time.Second || len(a.Queries) != 0 {
+		t.Errorf("example aom: %+v, want the defaults (nodeLabel %s, timeout 10s, no query overrides)", a, aom.DefaultNodeLabel)
 	}
 	if len(c.RunAI) != 2 || len(c.ModelArts) != 1 || c.AuthMode() != AuthAPIKey {
 		t.Errorf("example backends/auth: %d %d %s", len(c.RunAI), len(c.ModelArts), c.AuthMode())

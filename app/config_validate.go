@@ -105,6 +105,9 @@ func (c *Config) validateBackends() error {
 		if m.Timeout < 0 {
 			return fmt.Errorf("config: %s.timeout must not be negative", path)
 		}
+		if err := m.AOM.validate(path + ".aom"); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -97,6 +97,8 @@ func (s *Sims) DemoConfig() *Config {
 		ModelArts: []ModelArtsConfig{{
 			Name: "modelarts-demo", Endpoint: s.ModelArtsURL, ProjectID: demoProjectID,
 			AccessKey: demoAccessKey, SecretKey: demoSecretKey,
+			// The simulator serves AOM's query_range too, on the same server.
+			AOM: &AOMConfig{Endpoint: s.ModelArtsURL},
 		}},
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	"github.com/fleetgraph/fleetgraph/backends/modelarts/aom"
 	"github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	modelartssource "github.com/fleetgraph/fleetgraph/fleet/modelarts"
@@ -99,5 +100,28 @@ func buildModelArts(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
 			passThrough = append(passThrough, m.Name)
 		}
 	}
-	return modelartssource.New(clients...), passThrough, nil
+	src := modelartssource.New(clients...)
+	for i, m := range cfg.ModelArts {
+		if m.AOM == nil {
+			continue
+		}
+		ac, err := aom.New(aom.Config{
+			Name: m.Name, Endpoint: m.AOM.Endpoint, ProjectID: m.ProjectID, Auth: clients[i],
+			Timeout: time.Duration(m.AOM.Timeout), Observer: g.Metrics,
+			// Its own breaker and retries: AOM failing must not open the
+			// ModelArts breaker (inventory and writes stay up).
+			HTTPClient: g.backendClient(m.Name+aomSuffix, backends.ModelArts),
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("modelarts backend %q: aom: %w", m.Name, err)
+		}
+		if err := src.SetAOM(m.Name, modelartssource.AOMConfig{Client: ac, NodeLabel: m.AOM.NodeLabel, Queries: m.AOM.Queries}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return src, passThrough, nil
 }
+
+// aomSuffix names a ModelArts backend's AOM upstream (its breaker, upstream
+// metrics and /readyz entry): "<backend>/aom".
+const aomSuffix = "/aom"

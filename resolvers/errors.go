@@ -50,6 +50,8 @@ func Classify(err error) (code string, provider backends.Provider) {
 	switch {
 	case errors.As(err, &in):
 		return errcodes.BadUserInput, provider
+	case errors.Is(err, fleet.ErrMetricsNotConfigured):
+		return errcodes.MetricsNotConfigured, provider
 	case errors.Is(err, backends.ErrNoCredentials), errors.Is(err, backends.ErrUnauthorized):
 		return errcodes.Unauthenticated, provider
 	case errors.Is(err, backends.ErrForbidden), errors.Is(err, fleet.ErrReadOnly):

@@ -214,6 +214,9 @@ func simConfig(runaiURL, modelartsURL string) *app.Config {
 		RunAI: []app.RunAIConfig{{Name: "runai-a", BaseURL: runaiURL, ClientID: "fleetgraph-demo", ClientSecret: "demo-secret", APIVersion: runaisim.DefaultVersion}},
 		ModelArts: []app.ModelArtsConfig{{
 			Name: "modelarts-a", Endpoint: modelartsURL, ProjectID: projectID, AccessKey: accessKey, SecretKey: secretKey,
+			// The simulator serves AOM too: node and node-pool metrics as in
+			// demo mode (configure sets it to nil for the unconfigured case).
+			AOM: &app.AOMConfig{Endpoint: modelartsURL},
 		}},
 	}
 }

@@ -45,7 +45,8 @@ func TestReadyz(t *testing.T) {
 	mr := newMiniredis(t)
 	e := newProdEnv(t, prodOptions{envOptions: envOptions{configure: withRedis(mr.Addr(), breakerFast)}})
 	status, b := readyz(t, e.gw.URL)
-	if status != 200 || b.Status != "ready" || b.Config != "loaded" || len(b.Backends) != 2 || !b.Redis.Configured || !b.Redis.Reachable {
+	// runai-a, modelarts-a and its AOM (modelarts-a/aom, a breaker of its own).
+	if status != 200 || b.Status != "ready" || b.Config != "loaded" || len(b.Backends) != 3 || !b.Redis.Configured || !b.Redis.Reachable {
 		t.Fatalf("%d %+v", status, b)
 	}
 	for _, be := range b.Backends {

@@ -174,29 +174,3 @@ func TestNodePoolMetricsOneCallPerPool(t *testing.T) {
 		}
 	}
 }
-
-func TestModelArtsMetricsAreEmpty(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, envOptions{})
-	var data struct {
-		Nodes struct {
-			Edges []struct {
-				Node struct{ Metrics []any }
-			}
-		}
-	}
-	e.resetCounters()
-	e.query(t, `{ nodes(first: 3, filter: {provider: MODELARTS}) { edges { node {
-		metrics(types: [GPU_UTILIZATION], start: "2026-11-25T10:00:00Z", end: "2026-11-25T11:00:00Z") { type } } } } }`, nil).mustData(t, &data)
-	if len(data.Nodes.Edges) != 3 {
-		t.Fatalf("%d nodes", len(data.Nodes.Edges))
-	}
-	for _, edge := range data.Nodes.Edges {
-		if edge.Node.Metrics == nil || len(edge.Node.Metrics) != 0 {
-			t.Fatalf("ModelArts metrics = %v, want []", edge.Node.Metrics)
-		}
-	}
-	if e.ra.Control().Total() != 0 {
-		t.Fatalf("a MODELARTS query called Run:ai %d times", e.ra.Control().Total())
-	}
-}

@@ -3,7 +3,8 @@
 // resource pool) and nodes (per resource pool or per node pool), validates
 // and sends node-pool writes, and owns the ModelArts ID layout and cache
 // kinds. It is the only package besides app that imports the ModelArts
-// client. ModelArts has no metrics API in v2: metrics answer empty lists.
+// client. ModelArts has no metrics API in v2: node and node-pool metrics
+// come from AOM when the backend has an aom: block (metrics.go).
 package modelarts
 
 import (
@@ -27,6 +28,9 @@ type Source struct {
 	poolNodes     *fleet.Kind[fleet.ClusterKey, []*model.Node]
 	nodePoolNodes *fleet.Kind[nodePoolKey, []*model.Node]
 
+	aom    map[string]*aomBackend // by backend; SetAOM
+	series *fleet.Kind[seriesKey, poolSeries]
+
 	// monitor is Cluster.metrics, ShowPoolMonitor (clustermetrics.go).
 	monitor *fleet.Kind[monitorKey, fleet.MetricsResult]
 }
@@ -49,6 +53,7 @@ func New(clients ...*api.Client) *Source {
 	s.nodePoolNodes = &fleet.Kind[nodePoolKey, []*model.Node]{Name: "mnpnodes",
 		Backend: func(k nodePoolKey) string { return k.Backend }, Key: func(k nodePoolKey) string { return k.Pool + "/" + k.NodePool },
 		TTL: fleet.Fixed[nodePoolKey](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchNodePoolNodes}
+	s.series = s.newSeriesKind()
 	s.monitor = newMonitorKind(s)
 	return s
 }
@@ -146,16 +151,6 @@ func (s *Source) ClusterNodes(ctx context.Context, backend, pool string) fleet.T
 func (s *Source) NodePoolNodes(ctx context.Context, eid ids.ID) fleet.Thunk[[]*model.Node] {
 	id := nodePoolIDOf(eid)
 	return fleet.Load(ctx, s.nodePoolNodes, nodePoolKey{id.Backend, id.Pool, id.NodePool})
-}
-
-// NodeMetrics implements fleet.Source: ModelArts v2 has no metrics API.
-func (s *Source) NodeMetrics(context.Context, *model.Node, fleet.MetricsRequest) ([]*model.MetricSeries, error) {
-	return []*model.MetricSeries{}, nil
-}
-
-// NodePoolMetrics implements fleet.Source: ModelArts v2 has no metrics API.
-func (s *Source) NodePoolMetrics(context.Context, *model.NodePool, fleet.MetricsRequest) ([]*model.MetricSeries, error) {
-	return []*model.MetricSeries{}, nil
 }
 
 // AllocatedGPUs implements fleet.Source: capacity minus available, no call.

@@ -548,20 +548,33 @@ func (e GpuNetworkAccelerationDetection) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Run:ai node metric types (GET /api/v1/nodes/{nodeId}/metrics, 2.22).
+// Node metric types. Run:ai serves every value not marked otherwise (GET /api/v1/nodes/{nodeId}/metrics,
+// 2.22); ModelArts serves the values whose description names it, from AOM when the backend has an aom:
+// block (asking ModelArts for another type is a BAD_USER_INPUT naming it). One value is one quantity in one
+// unit on every provider.
 type NodeMetricType string
 
 const (
-	NodeMetricTypeGpuUtilizationPerGpu                NodeMetricType = "GPU_UTILIZATION_PER_GPU"
-	NodeMetricTypeGpuUtilization                      NodeMetricType = "GPU_UTILIZATION"
-	NodeMetricTypeGpuMemoryUtilizationPerGpu          NodeMetricType = "GPU_MEMORY_UTILIZATION_PER_GPU"
-	NodeMetricTypeGpuMemoryUtilization                NodeMetricType = "GPU_MEMORY_UTILIZATION"
-	NodeMetricTypeGpuMemoryUsageBytesPerGpu           NodeMetricType = "GPU_MEMORY_USAGE_BYTES_PER_GPU"
-	NodeMetricTypeGpuMemoryUsageBytes                 NodeMetricType = "GPU_MEMORY_USAGE_BYTES"
-	NodeMetricTypeCPUUsageCores                       NodeMetricType = "CPU_USAGE_CORES"
-	NodeMetricTypeCPUUtilization                      NodeMetricType = "CPU_UTILIZATION"
-	NodeMetricTypeCPUMemoryUsageBytes                 NodeMetricType = "CPU_MEMORY_USAGE_BYTES"
-	NodeMetricTypeCPUMemoryUtilization                NodeMetricType = "CPU_MEMORY_UTILIZATION"
+	NodeMetricTypeGpuUtilizationPerGpu NodeMetricType = "GPU_UTILIZATION_PER_GPU"
+	// Mean utilisation of the node's GPUs, percent 0..100. Run:ai; ModelArts with aom: (mean over the node's containers, ma_container_gpu_util).
+	NodeMetricTypeGpuUtilization             NodeMetricType = "GPU_UTILIZATION"
+	NodeMetricTypeGpuMemoryUtilizationPerGpu NodeMetricType = "GPU_MEMORY_UTILIZATION_PER_GPU"
+	// Used share of the node's GPU memory, percent 0..100. Run:ai; ModelArts with aom: (ma_container_gpu_mem_util).
+	NodeMetricTypeGpuMemoryUtilization      NodeMetricType = "GPU_MEMORY_UTILIZATION"
+	NodeMetricTypeGpuMemoryUsageBytesPerGpu NodeMetricType = "GPU_MEMORY_USAGE_BYTES_PER_GPU"
+	// GPU memory in use on the node, bytes. Run:ai; ModelArts with aom: (sum of ma_container_gpu_mem_used_megabytes, MiB converted to bytes).
+	NodeMetricTypeGpuMemoryUsageBytes NodeMetricType = "GPU_MEMORY_USAGE_BYTES"
+	NodeMetricTypeCPUUsageCores       NodeMetricType = "CPU_USAGE_CORES"
+	// CPU utilisation of the node, percent 0..100. Run:ai; ModelArts with aom: (ma_container_cpu_util).
+	NodeMetricTypeCPUUtilization NodeMetricType = "CPU_UTILIZATION"
+	// Memory in use on the node, bytes. Run:ai; ModelArts with aom: (sum of ma_container_memory_used_megabytes, MiB converted to bytes).
+	NodeMetricTypeCPUMemoryUsageBytes NodeMetricType = "CPU_MEMORY_USAGE_BYTES"
+	// Used share of the node's memory, percent 0..100. Run:ai; ModelArts with aom: (ma_container_memory_util).
+	NodeMetricTypeCPUMemoryUtilization NodeMetricType = "CPU_MEMORY_UTILIZATION"
+	// Utilisation of the node's Ascend NPUs, percent 0..100. ModelArts only, with aom: (ma_container_npu_util); Run:ai has no NPUs.
+	NodeMetricTypeNpuUtilization NodeMetricType = "NPU_UTILIZATION"
+	// Used share of the node's NPU memory, percent 0..100. ModelArts only, with aom: (ma_container_npu_memory_util).
+	NodeMetricTypeNpuMemoryUtilization                NodeMetricType = "NPU_MEMORY_UTILIZATION"
 	NodeMetricTypeGpuOomkillBurstCountPerGpu          NodeMetricType = "GPU_OOMKILL_BURST_COUNT_PER_GPU"
 	NodeMetricTypeGpuOomkillIdleCountPerGpu           NodeMetricType = "GPU_OOMKILL_IDLE_COUNT_PER_GPU"
 	NodeMetricTypeGpuOomkillSwapOutOfRAMCountPerGpu   NodeMetricType = "GPU_OOMKILL_SWAP_OUT_OF_RAM_COUNT_PER_GPU"
@@ -593,6 +606,8 @@ var AllNodeMetricType = []NodeMetricType{
 	NodeMetricTypeCPUUtilization,
 	NodeMetricTypeCPUMemoryUsageBytes,
 	NodeMetricTypeCPUMemoryUtilization,
+	NodeMetricTypeNpuUtilization,
+	NodeMetricTypeNpuMemoryUtilization,
 	NodeMetricTypeGpuOomkillBurstCountPerGpu,
 	NodeMetricTypeGpuOomkillIdleCountPerGpu,
 	NodeMetricTypeGpuOomkillSwapOutOfRAMCountPerGpu,
@@ -615,7 +630,7 @@ var AllNodeMetricType = []NodeMetricType{
 
 func (e NodeMetricType) IsValid() bool {
 	switch e {
-	case NodeMetricTypeGpuUtilizationPerGpu, NodeMetricTypeGpuUtilization, NodeMetricTypeGpuMemoryUtilizationPerGpu, NodeMetricTypeGpuMemoryUtilization, NodeMetricTypeGpuMemoryUsageBytesPerGpu, NodeMetricTypeGpuMemoryUsageBytes, NodeMetricTypeCPUUsageCores, NodeMetricTypeCPUUtilization, NodeMetricTypeCPUMemoryUsageBytes, NodeMetricTypeCPUMemoryUtilization, NodeMetricTypeGpuOomkillBurstCountPerGpu, NodeMetricTypeGpuOomkillIdleCountPerGpu, NodeMetricTypeGpuOomkillSwapOutOfRAMCountPerGpu, NodeMetricTypeGpuAllocationPerGpu, NodeMetricTypeGpuMemoryAllocationBytesPerGpu, NodeMetricTypeGpuIdleTimeSecondsPerGpu, NodeMetricTypeGpuGraphicsEngineActivityPerGpu, NodeMetricTypeGpuSmActivityPerGpu, NodeMetricTypeGpuSmOccupancyPerGpu, NodeMetricTypeGpuTensorActivityPerGpu, NodeMetricTypeGpuFp64EngineActivityPerGpu, NodeMetricTypeGpuFp32EngineActivityPerGpu, NodeMetricTypeGpuFp16EngineActivityPerGpu, NodeMetricTypeGpuMemoryBandwidthUtilizationPerGpu, NodeMetricTypeGpuNvlinkTransmittedBandwidthPerGpu, NodeMetricTypeGpuNvlinkReceivedBandwidthPerGpu, NodeMetricTypeGpuPcieTransmittedBandwidthPerGpu, NodeMetricTypeGpuPcieReceivedBandwidthPerGpu:
+	case NodeMetricTypeGpuUtilizationPerGpu, NodeMetricTypeGpuUtilization, NodeMetricTypeGpuMemoryUtilizationPerGpu, NodeMetricTypeGpuMemoryUtilization, NodeMetricTypeGpuMemoryUsageBytesPerGpu, NodeMetricTypeGpuMemoryUsageBytes, NodeMetricTypeCPUUsageCores, NodeMetricTypeCPUUtilization, NodeMetricTypeCPUMemoryUsageBytes, NodeMetricTypeCPUMemoryUtilization, NodeMetricTypeNpuUtilization, NodeMetricTypeNpuMemoryUtilization, NodeMetricTypeGpuOomkillBurstCountPerGpu, NodeMetricTypeGpuOomkillIdleCountPerGpu, NodeMetricTypeGpuOomkillSwapOutOfRAMCountPerGpu, NodeMetricTypeGpuAllocationPerGpu, NodeMetricTypeGpuMemoryAllocationBytesPerGpu, NodeMetricTypeGpuIdleTimeSecondsPerGpu, NodeMetricTypeGpuGraphicsEngineActivityPerGpu, NodeMetricTypeGpuSmActivityPerGpu, NodeMetricTypeGpuSmOccupancyPerGpu, NodeMetricTypeGpuTensorActivityPerGpu, NodeMetricTypeGpuFp64EngineActivityPerGpu, NodeMetricTypeGpuFp32EngineActivityPerGpu, NodeMetricTypeGpuFp16EngineActivityPerGpu, NodeMetricTypeGpuMemoryBandwidthUtilizationPerGpu, NodeMetricTypeGpuNvlinkTransmittedBandwidthPerGpu, NodeMetricTypeGpuNvlinkReceivedBandwidthPerGpu, NodeMetricTypeGpuPcieTransmittedBandwidthPerGpu, NodeMetricTypeGpuPcieReceivedBandwidthPerGpu:
 		return true
 	}
 	return false
@@ -656,21 +671,36 @@ func (e NodeMetricType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Run:ai node-pool metric types (GET /api/v1/clusters/{clusterUuid}/nodepools/{name}/metrics).
+// Node-pool metric types. Run:ai serves every value not marked "ModelArts only"
+// (GET /api/v1/clusters/{clusterUuid}/nodepools/{name}/metrics); ModelArts serves the values whose
+// description names it, aggregated over the pool's node series from AOM (utilisations: the mean of the
+// nodes reporting at each timestamp; bytes: their sum).
 type NodePoolMetricType string
 
 const (
-	NodePoolMetricTypeTotalGpuNodes              NodePoolMetricType = "TOTAL_GPU_NODES"
+	NodePoolMetricTypeTotalGpuNodes NodePoolMetricType = "TOTAL_GPU_NODES"
+	// GPU utilisation of the pool, percent 0..100. Run:ai; ModelArts with aom: (the mean of the pool's node series at each timestamp).
 	NodePoolMetricTypeGpuUtilization             NodePoolMetricType = "GPU_UTILIZATION"
 	NodePoolMetricTypeGpuUtilizationDistribution NodePoolMetricType = "GPU_UTILIZATION_DISTRIBUTION"
-	NodePoolMetricTypeGpuMemoryUtilization       NodePoolMetricType = "GPU_MEMORY_UTILIZATION"
-	NodePoolMetricTypeCPUUtilization             NodePoolMetricType = "CPU_UTILIZATION"
-	NodePoolMetricTypeCPUMemoryUtilization       NodePoolMetricType = "CPU_MEMORY_UTILIZATION"
-	NodePoolMetricTypeTotalGpu                   NodePoolMetricType = "TOTAL_GPU"
-	NodePoolMetricTypeGpuQuota                   NodePoolMetricType = "GPU_QUOTA"
-	NodePoolMetricTypeAllocatedGpu               NodePoolMetricType = "ALLOCATED_GPU"
-	NodePoolMetricTypeUnallocatedGpu             NodePoolMetricType = "UNALLOCATED_GPU"
-	NodePoolMetricTypeAvgWorkloadWaitTime        NodePoolMetricType = "AVG_WORKLOAD_WAIT_TIME"
+	// Used share of the pool's GPU memory, percent 0..100. Run:ai; ModelArts with aom: (mean over the pool's nodes).
+	NodePoolMetricTypeGpuMemoryUtilization NodePoolMetricType = "GPU_MEMORY_UTILIZATION"
+	// CPU utilisation of the pool, percent 0..100. Run:ai; ModelArts with aom: (mean over the pool's nodes).
+	NodePoolMetricTypeCPUUtilization NodePoolMetricType = "CPU_UTILIZATION"
+	// Used share of the pool's memory, percent 0..100. Run:ai; ModelArts with aom: (mean over the pool's nodes).
+	NodePoolMetricTypeCPUMemoryUtilization NodePoolMetricType = "CPU_MEMORY_UTILIZATION"
+	// GPU memory in use over the pool's nodes, bytes. ModelArts only, with aom: (the sum of the node series at each timestamp).
+	NodePoolMetricTypeGpuMemoryUsageBytes NodePoolMetricType = "GPU_MEMORY_USAGE_BYTES"
+	// Memory in use over the pool's nodes, bytes. ModelArts only, with aom: (sum over the pool's nodes).
+	NodePoolMetricTypeCPUMemoryUsageBytes NodePoolMetricType = "CPU_MEMORY_USAGE_BYTES"
+	// Ascend NPU utilisation of the pool, percent 0..100. ModelArts only, with aom: (mean over the pool's nodes).
+	NodePoolMetricTypeNpuUtilization NodePoolMetricType = "NPU_UTILIZATION"
+	// Used share of the pool's NPU memory, percent 0..100. ModelArts only, with aom: (mean over the pool's nodes).
+	NodePoolMetricTypeNpuMemoryUtilization NodePoolMetricType = "NPU_MEMORY_UTILIZATION"
+	NodePoolMetricTypeTotalGpu             NodePoolMetricType = "TOTAL_GPU"
+	NodePoolMetricTypeGpuQuota             NodePoolMetricType = "GPU_QUOTA"
+	NodePoolMetricTypeAllocatedGpu         NodePoolMetricType = "ALLOCATED_GPU"
+	NodePoolMetricTypeUnallocatedGpu       NodePoolMetricType = "UNALLOCATED_GPU"
+	NodePoolMetricTypeAvgWorkloadWaitTime  NodePoolMetricType = "AVG_WORKLOAD_WAIT_TIME"
 )
 
 var AllNodePoolMetricType = []NodePoolMetricType{
@@ -680,6 +710,10 @@ var AllNodePoolMetricType = []NodePoolMetricType{
 	NodePoolMetricTypeGpuMemoryUtilization,
 	NodePoolMetricTypeCPUUtilization,
 	NodePoolMetricTypeCPUMemoryUtilization,
+	NodePoolMetricTypeGpuMemoryUsageBytes,
+	NodePoolMetricTypeCPUMemoryUsageBytes,
+	NodePoolMetricTypeNpuUtilization,
+	NodePoolMetricTypeNpuMemoryUtilization,
 	NodePoolMetricTypeTotalGpu,
 	NodePoolMetricTypeGpuQuota,
 	NodePoolMetricTypeAllocatedGpu,
@@ -689,7 +723,7 @@ var AllNodePoolMetricType = []NodePoolMetricType{
 
 func (e NodePoolMetricType) IsValid() bool {
 	switch e {
-	case NodePoolMetricTypeTotalGpuNodes, NodePoolMetricTypeGpuUtilization, NodePoolMetricTypeGpuUtilizationDistribution, NodePoolMetricTypeGpuMemoryUtilization, NodePoolMetricTypeCPUUtilization, NodePoolMetricTypeCPUMemoryUtilization, NodePoolMetricTypeTotalGpu, NodePoolMetricTypeGpuQuota, NodePoolMetricTypeAllocatedGpu, NodePoolMetricTypeUnallocatedGpu, NodePoolMetricTypeAvgWorkloadWaitTime:
+	case NodePoolMetricTypeTotalGpuNodes, NodePoolMetricTypeGpuUtilization, NodePoolMetricTypeGpuUtilizationDistribution, NodePoolMetricTypeGpuMemoryUtilization, NodePoolMetricTypeCPUUtilization, NodePoolMetricTypeCPUMemoryUtilization, NodePoolMetricTypeGpuMemoryUsageBytes, NodePoolMetricTypeCPUMemoryUsageBytes, NodePoolMetricTypeNpuUtilization, NodePoolMetricTypeNpuMemoryUtilization, NodePoolMetricTypeTotalGpu, NodePoolMetricTypeGpuQuota, NodePoolMetricTypeAllocatedGpu, NodePoolMetricTypeUnallocatedGpu, NodePoolMetricTypeAvgWorkloadWaitTime:
 		return true
 	}
 	return false

@@ -52,6 +52,11 @@ const (
 	UpstreamTimeout = "UPSTREAM_TIMEOUT"
 	// RateLimited: the vendor answered 429 (after the retries of a GET).
 	RateLimited = "RATE_LIMITED"
+	// MetricsNotConfigured: a metrics field the backend could answer only
+	// with configuration it lacks (a ModelArts backend without its aom:
+	// block, where node and node-pool series live). The field is an empty
+	// list beside this error, never a silent one.
+	MetricsNotConfigured = "METRICS_NOT_CONFIGURED"
 	// Internal: anything unexpected. The message is generic; the error is
 	// logged. A response that could not be encoded is HTTP 500.
 	Internal = "INTERNAL"
