@@ -147,3 +147,100 @@ func TestRunAIFailedProbeAssumes222(t *testing.T) {
 		t.Fatalf("node listings %+v, want %+v (one probe, then 2.22 assumed)", got, want)
 	}
 }
+
+// The metric types added after 2.22 (NVLink totals per node, WORKLOADS_COUNT
+// per pool): one graph name whatever the version calls them, served where
+// the control plane has them; elsewhere a BAD_USER_INPUT naming the type
+// and the version, with no call, while a sibling field still answers.
+const newMetricTypes = `{ nodes(filter: {provider: RUNAI}, first: 1) { edges { node {
+	old: metrics(types: [GPU_UTILIZATION], start: "2026-11-25T10:00:05Z", end: "2026-11-25T11:00:05Z", samples: 6) { type }
+	nvlink: metrics(types: [NVLINK_BANDWIDTH_TOTAL, NVLINK_BANDWIDTH_TOTAL_PER_GPU], start: "2026-11-25T10:00:05Z", end: "2026-11-25T11:00:05Z", samples: 6) { type labels { key value } points { value } } } } }
+	nodePools(filter: {provider: RUNAI}, first: 1) { edges { node {
+	old: metrics(types: [GPU_UTILIZATION], start: "2026-11-25T10:00:05Z", end: "2026-11-25T11:00:05Z", samples: 6) { type }
+	workloads: metrics(types: [WORKLOADS_COUNT], start: "2026-11-25T10:00:05Z", end: "2026-11-25T11:00:05Z", samples: 6) { type points { value } } } } } }`
+
+type seriesOut struct {
+	Type   string
+	Labels []struct{ Key, Value string }
+	Points []struct{ Value float64 }
+}
+
+func TestRunAIMetricTypesByAPIVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, sim, configured string
+		nvlinkErr, workloadsErr string // "" = served; else in the error message
+	}{
+		{"2.22", runaisim.Version222, "2.22", "NVLINK_BANDWIDTH_TOTAL is not served by Run:ai API 2.22 (backend runai-a)", "WORKLOADS_COUNT is not served by Run:ai API 2.22 (backend runai-a)"},
+		{"2.22 probed", runaisim.Version222, "", "not served by Run:ai API 2.22", "not served by Run:ai API 2.22"},
+		{"2.23", runaisim.Version223, "2.23", "", ""},
+		{"2.24", runaisim.Version224, "2.24", "", ""},
+		{"2.23 probed", runaisim.Version223, "", `needs the Run:ai API version of backend runai-a configured (apiVersion "2.23" or "2.24")`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{runai: threeClusters(tc.sim), configure: func(c *app.Config) { c.RunAI[0].APIVersion = tc.configured }})
+			r := e.query(t, newMetricTypes, nil)
+			var data struct {
+				Nodes struct {
+					Edges []struct{ Node struct{ Old, Nvlink []seriesOut } }
+				}
+				NodePools struct {
+					Edges []struct{ Node struct{ Old, Workloads []seriesOut } }
+				}
+			}
+			if err := jsonUnmarshal(r.Data, &data); err != nil {
+				t.Fatal(err)
+			}
+			node, pool := data.Nodes.Edges[0].Node, data.NodePools.Edges[0].Node
+			// The 2.22 types answer whatever the rest asked: one call each.
+			if len(node.Old) != 1 || len(pool.Old) != 1 {
+				t.Fatalf("the 2.22 fields: node %+v pool %+v, errors %+v", node.Old, pool.Old, r.Errors)
+			}
+			if n, p := e.ra.Control().Count(raNodeMetrics), e.ra.Control().Count(raPoolMetrics); n != 1 || p != 1 {
+				t.Fatalf("%d node-metrics and %d pool-metrics calls, want 1 and 1 (the refused types are sent in none)", n, p)
+			}
+			errs := map[string]gqlError{}
+			for _, g := range r.Errors {
+				errs[g.Path[len(g.Path)-1].(string)] = g
+			}
+			check := func(field, want string, got []seriesOut, types ...string) {
+				t.Helper()
+				g, failed := errs[field]
+				if want != "" {
+					if !failed || g.Extensions["code"] != "BAD_USER_INPUT" || !contains(g.Message, want) || !contains(g.Message, types[0]) {
+						t.Fatalf("%s: error %+v, want BAD_USER_INPUT with %q", field, g, want)
+					}
+					return
+				}
+				if failed {
+					t.Fatalf("%s: unexpected error %+v", field, g)
+				}
+				seen := map[string]int{}
+				for _, s := range got {
+					seen[s.Type]++
+					if len(s.Points) == 0 {
+						t.Errorf("%s: series %s has no points", field, s.Type)
+					}
+				}
+				for _, typ := range types {
+					if seen[typ] == 0 {
+						t.Fatalf("%s: no %s series in %+v", field, typ, got)
+					}
+				}
+				if len(seen) != len(types) {
+					t.Fatalf("%s: types %v, want exactly %v (graph names, not the vendor's)", field, seen, types)
+				}
+			}
+			check("nvlink", tc.nvlinkErr, node.Nvlink, "NVLINK_BANDWIDTH_TOTAL", "NVLINK_BANDWIDTH_TOTAL_PER_GPU")
+			check("workloads", tc.workloadsErr, pool.Workloads, "WORKLOADS_COUNT")
+			if tc.nvlinkErr == "" {
+				for _, s := range node.Nvlink {
+					if s.Type == "NVLINK_BANDWIDTH_TOTAL_PER_GPU" && (len(s.Labels) != 1 || s.Labels[0].Key != "gpu") {
+						t.Fatalf("per-GPU series without its gpu label: %+v", s)
+					}
+				}
+			}
+		})
+	}
+}

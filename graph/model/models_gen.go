@@ -593,6 +593,17 @@ const (
 	NodeMetricTypeGpuNvlinkReceivedBandwidthPerGpu    NodeMetricType = "GPU_NVLINK_RECEIVED_BANDWIDTH_PER_GPU"
 	NodeMetricTypeGpuPcieTransmittedBandwidthPerGpu   NodeMetricType = "GPU_PCIE_TRANSMITTED_BANDWIDTH_PER_GPU"
 	NodeMetricTypeGpuPcieReceivedBandwidthPerGpu      NodeMetricType = "GPU_PCIE_RECEIVED_BANDWIDTH_PER_GPU"
+	// NVLink bandwidth of the node, all links and directions, bytes per second (Run:ai does not
+	// document the unit; taken as the GPU_NVLINK_*_BANDWIDTH_PER_GPU types'). Run:ai from 2.23 only:
+	// 2.23 calls it DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, 2.24 NVLINK_BANDWIDTH_TOTAL; the gateway asks by
+	// the name of the backend's configured apiVersion. Asking a 2.22 control plane, or one whose version
+	// was probed rather than configured (a probe cannot tell 2.23 from 2.24), is a BAD_USER_INPUT naming
+	// the type and the version, with no call. ModelArts: not served.
+	NodeMetricTypeNvlinkBandwidthTotal NodeMetricType = "NVLINK_BANDWIDTH_TOTAL"
+	// NVLINK_BANDWIDTH_TOTAL per GPU, bytes per second, one series per GPU (label gpu). Run:ai from 2.23
+	// (DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL_PER_GPU on 2.23, NVLINK_BANDWIDTH_TOTAL_PER_GPU on 2.24), with a
+	// configured apiVersion, as NVLINK_BANDWIDTH_TOTAL. ModelArts: not served.
+	NodeMetricTypeNvlinkBandwidthTotalPerGpu NodeMetricType = "NVLINK_BANDWIDTH_TOTAL_PER_GPU"
 )
 
 var AllNodeMetricType = []NodeMetricType{
@@ -626,11 +637,13 @@ var AllNodeMetricType = []NodeMetricType{
 	NodeMetricTypeGpuNvlinkReceivedBandwidthPerGpu,
 	NodeMetricTypeGpuPcieTransmittedBandwidthPerGpu,
 	NodeMetricTypeGpuPcieReceivedBandwidthPerGpu,
+	NodeMetricTypeNvlinkBandwidthTotal,
+	NodeMetricTypeNvlinkBandwidthTotalPerGpu,
 }
 
 func (e NodeMetricType) IsValid() bool {
 	switch e {
-	case NodeMetricTypeGpuUtilizationPerGpu, NodeMetricTypeGpuUtilization, NodeMetricTypeGpuMemoryUtilizationPerGpu, NodeMetricTypeGpuMemoryUtilization, NodeMetricTypeGpuMemoryUsageBytesPerGpu, NodeMetricTypeGpuMemoryUsageBytes, NodeMetricTypeCPUUsageCores, NodeMetricTypeCPUUtilization, NodeMetricTypeCPUMemoryUsageBytes, NodeMetricTypeCPUMemoryUtilization, NodeMetricTypeNpuUtilization, NodeMetricTypeNpuMemoryUtilization, NodeMetricTypeGpuOomkillBurstCountPerGpu, NodeMetricTypeGpuOomkillIdleCountPerGpu, NodeMetricTypeGpuOomkillSwapOutOfRAMCountPerGpu, NodeMetricTypeGpuAllocationPerGpu, NodeMetricTypeGpuMemoryAllocationBytesPerGpu, NodeMetricTypeGpuIdleTimeSecondsPerGpu, NodeMetricTypeGpuGraphicsEngineActivityPerGpu, NodeMetricTypeGpuSmActivityPerGpu, NodeMetricTypeGpuSmOccupancyPerGpu, NodeMetricTypeGpuTensorActivityPerGpu, NodeMetricTypeGpuFp64EngineActivityPerGpu, NodeMetricTypeGpuFp32EngineActivityPerGpu, NodeMetricTypeGpuFp16EngineActivityPerGpu, NodeMetricTypeGpuMemoryBandwidthUtilizationPerGpu, NodeMetricTypeGpuNvlinkTransmittedBandwidthPerGpu, NodeMetricTypeGpuNvlinkReceivedBandwidthPerGpu, NodeMetricTypeGpuPcieTransmittedBandwidthPerGpu, NodeMetricTypeGpuPcieReceivedBandwidthPerGpu:
+	case NodeMetricTypeGpuUtilizationPerGpu, NodeMetricTypeGpuUtilization, NodeMetricTypeGpuMemoryUtilizationPerGpu, NodeMetricTypeGpuMemoryUtilization, NodeMetricTypeGpuMemoryUsageBytesPerGpu, NodeMetricTypeGpuMemoryUsageBytes, NodeMetricTypeCPUUsageCores, NodeMetricTypeCPUUtilization, NodeMetricTypeCPUMemoryUsageBytes, NodeMetricTypeCPUMemoryUtilization, NodeMetricTypeNpuUtilization, NodeMetricTypeNpuMemoryUtilization, NodeMetricTypeGpuOomkillBurstCountPerGpu, NodeMetricTypeGpuOomkillIdleCountPerGpu, NodeMetricTypeGpuOomkillSwapOutOfRAMCountPerGpu, NodeMetricTypeGpuAllocationPerGpu, NodeMetricTypeGpuMemoryAllocationBytesPerGpu, NodeMetricTypeGpuIdleTimeSecondsPerGpu, NodeMetricTypeGpuGraphicsEngineActivityPerGpu, NodeMetricTypeGpuSmActivityPerGpu, NodeMetricTypeGpuSmOccupancyPerGpu, NodeMetricTypeGpuTensorActivityPerGpu, NodeMetricTypeGpuFp64EngineActivityPerGpu, NodeMetricTypeGpuFp32EngineActivityPerGpu, NodeMetricTypeGpuFp16EngineActivityPerGpu, NodeMetricTypeGpuMemoryBandwidthUtilizationPerGpu, NodeMetricTypeGpuNvlinkTransmittedBandwidthPerGpu, NodeMetricTypeGpuNvlinkReceivedBandwidthPerGpu, NodeMetricTypeGpuPcieTransmittedBandwidthPerGpu, NodeMetricTypeGpuPcieReceivedBandwidthPerGpu, NodeMetricTypeNvlinkBandwidthTotal, NodeMetricTypeNvlinkBandwidthTotalPerGpu:
 		return true
 	}
 	return false
@@ -701,6 +714,10 @@ const (
 	NodePoolMetricTypeAllocatedGpu         NodePoolMetricType = "ALLOCATED_GPU"
 	NodePoolMetricTypeUnallocatedGpu       NodePoolMetricType = "UNALLOCATED_GPU"
 	NodePoolMetricTypeAvgWorkloadWaitTime  NodePoolMetricType = "AVG_WORKLOAD_WAIT_TIME"
+	// Workloads running in the node pool, a count. Run:ai from 2.23 (configured or probed); asking a 2.22
+	// control plane is a BAD_USER_INPUT naming the type and the version, with no call. ModelArts: not
+	// served.
+	NodePoolMetricTypeWorkloadsCount NodePoolMetricType = "WORKLOADS_COUNT"
 )
 
 var AllNodePoolMetricType = []NodePoolMetricType{
@@ -719,11 +736,12 @@ var AllNodePoolMetricType = []NodePoolMetricType{
 	NodePoolMetricTypeAllocatedGpu,
 	NodePoolMetricTypeUnallocatedGpu,
 	NodePoolMetricTypeAvgWorkloadWaitTime,
+	NodePoolMetricTypeWorkloadsCount,
 }
 
 func (e NodePoolMetricType) IsValid() bool {
 	switch e {
-	case NodePoolMetricTypeTotalGpuNodes, NodePoolMetricTypeGpuUtilization, NodePoolMetricTypeGpuUtilizationDistribution, NodePoolMetricTypeGpuMemoryUtilization, NodePoolMetricTypeCPUUtilization, NodePoolMetricTypeCPUMemoryUtilization, NodePoolMetricTypeGpuMemoryUsageBytes, NodePoolMetricTypeCPUMemoryUsageBytes, NodePoolMetricTypeNpuUtilization, NodePoolMetricTypeNpuMemoryUtilization, NodePoolMetricTypeTotalGpu, NodePoolMetricTypeGpuQuota, NodePoolMetricTypeAllocatedGpu, NodePoolMetricTypeUnallocatedGpu, NodePoolMetricTypeAvgWorkloadWaitTime:
+	case NodePoolMetricTypeTotalGpuNodes, NodePoolMetricTypeGpuUtilization, NodePoolMetricTypeGpuUtilizationDistribution, NodePoolMetricTypeGpuMemoryUtilization, NodePoolMetricTypeCPUUtilization, NodePoolMetricTypeCPUMemoryUtilization, NodePoolMetricTypeGpuMemoryUsageBytes, NodePoolMetricTypeCPUMemoryUsageBytes, NodePoolMetricTypeNpuUtilization, NodePoolMetricTypeNpuMemoryUtilization, NodePoolMetricTypeTotalGpu, NodePoolMetricTypeGpuQuota, NodePoolMetricTypeAllocatedGpu, NodePoolMetricTypeUnallocatedGpu, NodePoolMetricTypeAvgWorkloadWaitTime, NodePoolMetricTypeWorkloadsCount:
 		return true
 	}
 	return false
