@@ -44,6 +44,8 @@ func TestDashboardInBrowser(t *testing.T) {
 			runaiGPUPool = e.Node.ID
 		}
 	}
+	// A ModelArts pool with GPU_UTILIZATION data (demo mode configures aom:).
+	maGPUPool := modelartsGPUPool(t, srv.URL)
 	if runaiGPUPool == "" {
 		t.Fatal("the demo fleet has no Run:ai GPU pool")
 	}
@@ -74,17 +76,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.waitFor(t, "GPU allocation per pool", 10*time.Second, `document.querySelectorAll('[data-table=pools] .meter').length > 0`)
 
 	// Every Run:ai pool with GPUs gets a chart whose canvas shows the series
-	// (pixels of the series colour, not just axes); ModelArts pools say why
-	// they have none.
+	// (pixels of the series colour, not just axes); so do ModelArts pools
+	// (from AOM), and none says "no metrics API" (demo mode has aom:).
 	gpuPools := eval[int](t, b, `[...document.querySelectorAll('[data-table=pools] tr[data-pool-id]')]
 		.filter(r => r.querySelector('[data-provider=RUNAI]') && r.querySelector('.meter')).length`)
 	if gpuPools == 0 {
 		t.Fatal("no Run:ai pool with GPUs in the table")
 	}
 	b.waitFor(t, "charts with drawn series", 15*time.Second, chartsDrawn+` >= `+strconv.Itoa(gpuPools))
-	maPools := eval[int](t, b, `document.querySelectorAll('[data-table=pools] tr[data-pool-id] [data-provider=MODELARTS]').length`)
-	if n := eval[int](t, b, `[...document.querySelectorAll('.chart-card.no-metrics')].filter(c => c.textContent.includes('no metrics API')).length`); n != maPools || n == 0 {
-		t.Errorf("%d ModelArts cards say \"no metrics API\", want %d", n, maPools)
+	b.waitFor(t, "a ModelArts pool chart with drawn series", 15*time.Second, chartDrawn(`'pool:' + `+js(maGPUPool)))
+	if n := eval[int](t, b, `document.querySelectorAll('.chart-card.no-metrics').length`); n != 0 {
+		t.Errorf("%d cards say \"no metrics API\" with aom: configured", n)
 	}
 
 	// ---- a live update arrives through the websocket ----------------------
@@ -151,8 +153,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	// ---- the new pool's page: scale it, then delete it --------------------
 	b.do(t, "open the new pool", 10*time.Second, chromedp.Click(chromedp.CSS(create+`.form-status a`)))
 	b.waitFor(t, "pool page", 10*time.Second, `document.querySelector('.pool-title h1')?.textContent === 'browser-pool'`)
-	if !eval[bool](t, b, `document.querySelector('.panel.metrics').textContent.includes('no metrics API')`) {
-		t.Error(`the ModelArts pool page does not say "no metrics API"`)
+	// Its nodes are being created and report nothing yet, but it charts
+	// like any pool (AOM), with ModelArts' NPU series too.
+	b.waitFor(t, "the new pool's chart", 10*time.Second, `fleetgraph.charts.get('poolpage:' + document.querySelector('.pool-side code.id')?.textContent)?.data.length === 7`)
+	if eval[bool](t, b, `document.querySelector('.panel.metrics').textContent.includes('no metrics API')`) {
+		t.Error(`the ModelArts pool page says "no metrics API" with aom: configured`)
 	}
 	b.do(t, "scale to 2 nodes", 10*time.Second,
 		setValue(`form[data-form=scale] input[name=count]`, "2"),
@@ -178,6 +183,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.waitFor(t, "pool chart with 4 series", 15*time.Second, `(() => { const u = fleetgraph.charts.get('poolpage:' + `+js(runaiGPUPool)+`);
 		return u && u.data.length === 5 && u.data.slice(1).every(s => s.some(v => v != null)); })()`)
 	b.screenshot(t, "dashboard-pool-runai")
+
+	// ---- a ModelArts pool's page: the same chart, from AOM ----------------
+	b.do(t, "open a ModelArts pool", 10*time.Second, chromedp.Evaluate[chromedp.Void](`location.hash = '#/pool/' + `+js(maGPUPool)))
+	b.waitFor(t, "ModelArts pool chart drawn", 15*time.Second, chartDrawn(`'poolpage:' + `+js(maGPUPool)))
+	b.screenshot(t, "dashboard-pool-modelarts-metrics")
 
 	if v := eval[[]string](t, b, `fleetgraph.cspViolations`); len(v) > 0 {
 		t.Errorf("Content-Security-Policy violations: %q", v)
@@ -222,16 +232,49 @@ func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 		`; e.dispatchEvent(new Event('input', {bubbles: true})); })()`)
 }
 
-// chartsDrawn counts the charts whose canvas shows their first series: data
-// points, and pixels of the series colour (#2f6fe4), not only axes and grid.
-const chartsDrawn = `[...fleetgraph.charts.values()].filter(u => {
-	if (!u.data[1] || !u.data[1].some(v => v != null)) return false;
+// drawnJS says whether uPlot chart u shows its first series: data points,
+// and pixels of the series colour (#2f6fe4), not only axes and grid.
+const drawnJS = `(u => {
+	if (!u || !u.data[1] || !u.data[1].some(v => v != null)) return false;
 	const c = u.ctx.canvas, d = u.ctx.getImageData(0, 0, c.width, c.height).data;
 	let n = 0;
 	for (let i = 0; i < d.length; i += 4)
 		if (d[i + 3] > 200 && Math.abs(d[i] - 47) < 24 && Math.abs(d[i + 1] - 111) < 24 && Math.abs(d[i + 2] - 228) < 24) n++;
 	return n > 20;
-}).length`
+})`
+
+// chartsDrawn counts the charts that show their first series.
+const chartsDrawn = `[...fleetgraph.charts.values()].filter(` + drawnJS + `).length`
+
+// chartDrawn says whether the chart under key (a JS expression) shows its
+// first series.
+func chartDrawn(key string) string { return drawnJS + `(fleetgraph.charts.get(` + key + `))` }
+
+// modelartsGPUPool returns the ID of a ModelArts node pool whose
+// GPU_UTILIZATION (from AOM) has points in the last hour.
+func modelartsGPUPool(t *testing.T, base string) string {
+	t.Helper()
+	end := time.Now().UTC()
+	var data struct {
+		NodePools struct {
+			Edges []struct {
+				Node struct {
+					ID      string
+					Metrics []struct{ Points []struct{ Value float64 } }
+				}
+			}
+		}
+	}
+	postGraphQL(t, base, `{ nodePools(first: 500, filter: {provider: MODELARTS}) { edges { node { id
+		metrics(types: [GPU_UTILIZATION], start: "`+end.Add(-time.Hour).Format(time.RFC3339)+`", end: "`+end.Format(time.RFC3339)+`") { points { value } } } } } }`, &data)
+	for _, e := range data.NodePools.Edges {
+		if len(e.Node.Metrics) == 1 && len(e.Node.Metrics[0].Points) > 0 {
+			return e.Node.ID
+		}
+	}
+	t.Fatal("no ModelArts pool with GPU_UTILIZATION points (is aom: configured in demo mode?)")
+	return ""
+}
 
 // postGraphQL runs a query against the gateway and decodes its data.
 func postGraphQL(t *testing.T, base, query string, data any) {

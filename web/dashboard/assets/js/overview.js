@@ -54,6 +54,14 @@ function metricsQuery(pools) {
   return `query PoolMetrics(${vars.join(', ')}) { ${fields.join('\n')} }`;
 }
 
+// METRICS_NOT_CONFIGURED: the backend serves pool metrics only when
+// configured (a ModelArts backend without its aom: block).
+export const NOT_CONFIGURED_HINT = 'ModelArts node-pool metrics come from AOM: this backend has no aom: block';
+
+export function notConfigured(errors, alias) {
+  return (errors || []).some((e) => e.extensions?.code === 'METRICS_NOT_CONFIGURED' && (alias == null || e.path?.[0] === alias));
+}
+
 const poolVars = (pools) => Object.fromEntries(pools.map((p, i) => [`p${i}`, p.id]));
 
 export function renderOverview(root, { interval }) {
@@ -189,16 +197,19 @@ export function renderOverview(root, { interval }) {
     fill(chartGrid, kept, list.map((p) => {
       let c = cardsById.get(p.id);
       if (!c) {
-        c = p.provider === 'RUNAI' ? chartCard(p) : { el: noMetricsCard(p), cleanup() {} };
+        // ModelArts pools chart like Run:ai's (their series come from AOM);
+        // a backend without it says so once the first answer tells.
+        c = chartCard(p);
         cardsById.set(p.id, c);
-        if (p.provider === 'RUNAI') fresh.push(p);
+        fresh.push(p);
       }
       return c.el;
     }));
     if (!fresh.length) return;
     // First paint from one query; the subscriptions then carry every update.
-    request(metricsQuery(fresh), { ...poolVars(fresh), ...window1h() }).then(({ data }) => {
+    request(metricsQuery(fresh), { ...poolVars(fresh), ...window1h() }).then(({ data, errors }) => {
       fresh.forEach((p, i) => {
+        if (notConfigured(errors, `m${i}`)) return noMetrics(p);
         const m = data?.[`m${i}`]?.metrics;
         const c = chartsById.get(p.id);
         if (m && c && c.source === 'none') c.update(m, null, 'query');
@@ -260,10 +271,20 @@ export function renderOverview(root, { interval }) {
     };
   }
 
+  // noMetrics replaces a pool's chart with the reason it has none.
+  function noMetrics(p) {
+    const c = cardsById.get(p.id);
+    if (!c) return;
+    c.cleanup();
+    const el = noMetricsCard(p);
+    c.el.replaceWith(el);
+    cardsById.set(p.id, { el, cleanup() {} });
+  }
+
   function noMetricsCard(p) {
     return h('article.chart-card.no-metrics', { dataset: { poolId: p.id, poolName: p.name } },
       h('header', h('a', { href: `#/pool/${encodeURIComponent(p.id)}` }, p.name), h('span.muted', p.cluster.name)),
-      h('div.chart.empty', h('p', 'no metrics API'), h('p.muted.small', 'ModelArts reports no pool metrics')));
+      h('div.chart.empty', h('p', 'no metrics API'), h('p.muted.small', NOT_CONFIGURED_HINT)));
   }
 
   // ---- live totals --------------------------------------------------------

@@ -6,7 +6,7 @@ import { request, describeErrors, briefErrors } from './gql.js';
 import { subscribe } from './live.js';
 import { timeChart } from './charts.js';
 import { scaleForm, deleteForm } from './forms.js';
-import { LIVE_POOL_METRICS, window1h } from './overview.js';
+import { LIVE_POOL_METRICS, window1h, notConfigured, NOT_CONFIGURED_HINT } from './overview.js';
 
 const POOL = `query Pool($id: ID!) {
   nodePool(id: $id) {
@@ -30,6 +30,11 @@ const SERIES = [
   { type: 'CPU_UTILIZATION', label: 'CPU' },
   { type: 'CPU_MEMORY_UTILIZATION', label: 'CPU memory' },
 ];
+
+// ModelArts also serves its Ascend NPUs (from AOM); Run:ai has none.
+const SERIES_BY_PROVIDER = {
+  MODELARTS: SERIES.concat({ type: 'NPU_UTILIZATION', label: 'NPU' }, { type: 'NPU_MEMORY_UTILIZATION', label: 'NPU memory' }),
+};
 
 export function renderPool(root, id, { interval }) {
   const cleanups = [];
@@ -76,8 +81,7 @@ export function renderPool(root, id, { interval }) {
                 scaleForm(p, { onDone: (r, msg) => reload(msg) })),
               h('section.panel', h('h2', 'Delete'), deleteForm(p, { onDone: (r, msg) => reload(msg) })),
             ])));
-    if (p.provider === 'RUNAI') liveMetrics(metrics, p);
-    else fill(metrics, h('h2', 'Metrics'), h('div.chart.empty', h('p', 'no metrics API'), h('p.muted.small', 'ModelArts reports no node-pool metrics.')));
+    liveMetrics(metrics, p);
   }
 
   function reload(flash) {
@@ -90,7 +94,8 @@ export function renderPool(root, id, { interval }) {
     const at = h('span.at', { dataset: { source: 'none' } }, 'waiting for data…');
     const warn = h('span.warn', { role: 'status' });
     fill(panel, h('div.section-head', h('h2', 'Metrics, last hour'), h('span.muted', `live, every ${interval} s`)), box, h('footer', at, warn));
-    const chart = timeChart(box, { key: `poolpage:${p.id}`, series: SERIES, height: 220 });
+    const series = SERIES_BY_PROVIDER[p.provider] || SERIES;
+    const chart = timeChart(box, { key: `poolpage:${p.id}`, series, height: 220 });
     let source = 'none';
     const show = (series, stamp, src) => {
       chart.set(series);
@@ -99,9 +104,17 @@ export function renderPool(root, id, { interval }) {
       markAt(at, stamp);
       at.textContent = src === 'live' ? `updated ${time(stamp)}` : `loaded ${time(new Date().toISOString())}, waiting for live data`;
     };
-    const types = SERIES.map((s) => s.type);
-    request(METRICS, { id: p.id, types, ...window1h() }).then(({ data }) => {
-      if (alive && source === 'none' && data?.nodePool) show(data.nodePool.metrics, null, 'query');
+    const types = series.map((s) => s.type);
+    let stop = () => {};
+    request(METRICS, { id: p.id, types, ...window1h() }).then(({ data, errors }) => {
+      if (!alive) return;
+      if (notConfigured(errors)) {
+        // Nothing to chart until the backend is configured: say why.
+        stop();
+        fill(panel, h('h2', 'Metrics'), h('div.chart.empty', h('p', 'no metrics API'), h('p.muted.small', NOT_CONFIGURED_HINT)));
+        return;
+      }
+      if (source === 'none' && data?.nodePool) show(data.nodePool.metrics, null, 'query');
     }).catch(() => {});
     const unsubscribe = subscribe(LIVE_POOL_METRICS, { id: p.id, types, interval }, {
       next({ data, errors }) {
@@ -116,7 +129,9 @@ export function renderPool(root, id, { interval }) {
         warn.title = describeErrors(errors);
       },
     });
-    cleanups.push(() => { unsubscribe(); chart.destroy(); });
+    let stopped = false;
+    stop = () => { if (!stopped) { stopped = true; unsubscribe(); chart.destroy(); } };
+    cleanups.push(() => stop());
   }
 
   load().catch((e) => fill(root, h('p.banner.error', e.message)));
