@@ -132,7 +132,7 @@ type MetricPoint struct {
 
 // A time series.
 type MetricSeries struct {
-	// The metric type (a NodeMetricType or NodePoolMetricType value).
+	// The metric type (a NodeMetricType, NodePoolMetricType or ClusterMetricType value).
 	Type string `json:"type"`
 	// Series labels, e.g. gpu=3 for *_PER_GPU types.
 	Labels []*Label `json:"labels"`
