@@ -380,3 +380,66 @@ func TestAOMFailureLeavesTheModelArtsBreakerClosed(t *testing.T) {
 		t.Fatal("no ModelArts pools while AOM is down")
 	}
 }
+
+// The dashboard over both vendors (cache_test.go's query): ModelArts node
+// pools and nodes get GPU and CPU series as Run:ai's do. Its metrics
+// fields name 3 types (GPU_UTILIZATION on both levels, CPU_UTILIZATION
+// on pools, CPU_MEMORY_UTILIZATION on nodes): 3 query_range calls per
+// resource pool, plus one pool node listing each (the dashboard lists
+// nodes per node pool; the AOM node set is the resource pool's listing).
+func TestDashboardHasModelArtsSeriesAtTheMinimumCalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{runai: gpuOnly})
+	var data struct {
+		NodePools struct {
+			Edges []struct {
+				Node struct {
+					Name    string
+					Cluster struct{ Name string }
+					Metrics []maSeries
+					Nodes   struct {
+						Edges []struct {
+							Node struct{ Metrics []maSeries }
+						}
+					}
+				}
+			}
+		}
+	}
+	e.query(t, dashboard, nil).mustData(t, &data)
+	var clusters struct{ Clusters []struct{ Name string } }
+	e.query(t, `{ clusters(provider: MODELARTS) { name } }`, nil).mustData(t, &clusters)
+	pools := int64(len(clusters.Clusters))
+	stats := simStats(t, e.maURL)
+	if stats[maAOMQueryRange] != 3*pools || stats[maPoolNodes] != pools {
+		t.Errorf("query_range %d (want %d), pool node listings %d (want %d): %v", stats[maAOMQueryRange], 3*pools, stats[maPoolNodes], pools, stats)
+	}
+	ma := map[string]bool{}
+	for _, c := range clusters.Clusters {
+		ma[c.Name] = true
+	}
+	cpu, gpu, nodeCPU := 0, 0, 0
+	for _, edge := range data.NodePools.Edges {
+		if !ma[edge.Node.Cluster.Name] {
+			continue // a Run:ai pool
+		}
+		for _, s := range edge.Node.Metrics {
+			switch {
+			case s.Type == "CPU_UTILIZATION" && len(s.Points) > 0:
+				cpu++
+			case s.Type == "GPU_UTILIZATION" && len(s.Points) > 0:
+				gpu++
+			}
+		}
+		for _, n := range edge.Node.Nodes.Edges {
+			for _, s := range n.Node.Metrics {
+				if s.Type == "CPU_MEMORY_UTILIZATION" && len(s.Points) > 0 {
+					nodeCPU++
+				}
+			}
+		}
+	}
+	if cpu == 0 || gpu == 0 || nodeCPU == 0 {
+		t.Fatalf("ModelArts pools with CPU series %d, with GPU series %d; nodes with CPU memory series %d", cpu, gpu, nodeCPU)
+	}
+}
