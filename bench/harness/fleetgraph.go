@@ -261,6 +261,11 @@ func StartFleetgraphEnv(binary, workDir string, sim *Sim, redisAddr, label strin
 // one query. A gateway without a limits section is configured without it.
 const benchLimits = "limits:\n  maxComplexity: 100000000\n"
 
+// benchVersion tells the gateway the API the simulator serves (`fleetgraph
+// sim` defaults to 2.22), so that no version probe is counted in the
+// upstream calls: the minimum the report states has none.
+const benchVersion = "    apiVersion: \"2.22\"\n"
+
 // writeConfig writes the gateway's configuration to path, checked by the
 // binary itself (--check-config).
 func writeConfig(binary, path string, port int, runaiURL, redisAddr string) error {
@@ -272,13 +277,16 @@ runai:
     baseURL: %s
     passThrough: true
     timeout: 60s
-`, port, runaiURL)
+@apiVersion@`, port, runaiURL)
 	if redisAddr != "" {
 		cfg += "redis:\n  url: redis://" + redisAddr + "/0\n"
 	}
 	var out []byte
-	for _, extra := range []string{benchLimits, ""} {
-		if err := os.WriteFile(path, []byte(cfg+extra), 0o644); err != nil {
+	// benchVersion first, then without it (a gateway older than apiVersion),
+	// each with the limits and without them.
+	for _, variant := range [][2]string{{benchVersion, benchLimits}, {benchVersion, ""}, {"", benchLimits}, {"", ""}} {
+		text := strings.Replace(cfg, "@apiVersion@", variant[0], 1) + variant[1]
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return err
 		}
 		var err error

@@ -127,6 +127,34 @@ func (r *report) method() {
 	r.p("the node pages of the largest cluster (sequential: no total to fan out on), then the metrics calls")
 	r.p("(in parallel): (⌊pools/500⌋+1) + (⌊nodes<sub>c</sub>/500⌋+1) + 1 round trips.")
 	r.p("")
+	r.minimum223(st)
+}
+
+// minimum223 states the minimum and floor for a Run:ai control plane of 2.23
+// or later, computed, not measured: the runs above are against 2.22.
+func (r *report) minimum223(st harness.Settings) {
+	r.p("**On a Run:ai control plane of 2.23 or later** (`apiVersion: \"2.23\"`/`\"2.24\"`, or probed) the")
+	r.p("gateway lists the tenant's nodes once (`GET /api/v1/nodes`) instead of once per cluster. *Arithmetic,")
+	r.p("not measured* (every measurement in this report is against a 2.22 simulator): the dashboard's minimum")
+	r.p("becomes (⌊pools/500⌋+1) + (⌊nodes/500⌋+1) + nodes, i.e. Σ<sub>clusters</sub>(⌊nodes<sub>c</sub>/500⌋+1) −")
+	r.p("(⌊nodes/500⌋+1) calls fewer (clusters − 1 while every cluster has under 500 nodes), plus one")
+	r.p("`GET /api/v1/nodes/count` per gateway process when the version is probed rather than configured. The")
+	r.p("floor becomes (⌊pools/500⌋+1) + (⌊nodes/500⌋+1) + 1 round trips: the one listing's pages are")
+	r.p("sequential where the per-cluster listings ran side by side, so on large fleets fewer calls cost more time:")
+	r.p("")
+	r.p("| fleet | minimum 2.22 | minimum 2.23 | floor 2.22 (round trips) | floor 2.23 (round trips) |")
+	r.p("|---|---:|---:|---:|---:|")
+	seen := map[harness.Fleet]bool{}
+	for _, f := range append([]harness.Fleet{st.Fleet}, st.ScaleFleets...) {
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		q := harness.DashboardQuery
+		r.p("| %s | %d | %d | %d | %d |", f, harness.MinUpstream(q, f), harness.MinUpstream223(q, f),
+			harness.FloorRoundTrips(q, f), harness.FloorRoundTrips223(q, f))
+	}
+	r.p("")
 }
 
 func fleetList(fs []harness.Fleet) string {
