@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetgraph/fleetgraph/backends"
 	api "github.com/fleetgraph/fleetgraph/backends/runai"
 )
 
@@ -95,9 +96,10 @@ func (s *Source) APIVersion(ctx context.Context, backend string) Version {
 		case err == nil:
 			vs.probed = v
 			slog.InfoContext(ctx, "runai API version probed", "backend", backend, "apiVersion", string(v))
-		case errors.Is(err, context.Canceled) || ctx.Err() != nil:
-			// The caller went away: nothing was learnt about the
-			// control plane, the next use probes again.
+		case errors.Is(err, context.Canceled) || ctx.Err() != nil || errors.Is(err, backends.ErrNoCredentials):
+			// The caller went away, or brought no credential for a
+			// pass-through backend (no call was sent): nothing was
+			// learnt about the control plane, the next use probes again.
 		default:
 			vs.retryAt = vs.now().Add(ProbeRetry)
 			slog.WarnContext(ctx, "runai API version probe failed: assuming 2.22 (per-cluster node listings) until the next probe",

@@ -3,6 +3,7 @@ package runai
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgraph/fleetgraph/backends"
 	api "github.com/fleetgraph/fleetgraph/backends/runai"
 	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
 	"github.com/fleetgraph/fleetgraph/backends/simctl"
@@ -159,4 +161,45 @@ func TestMetricTypesByVersion(t *testing.T) {
 	if got := graphType("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL_PER_GPU"); got != "NVLINK_BANDWIDTH_TOTAL_PER_GPU" {
 		t.Errorf("graphType: %s", got)
 	}
+}
+
+// A pass-through backend probes with the caller's bearer: a caller without
+// one sends nothing and delays no later caller's probe.
+func TestProbeWaitsForACredential(t *testing.T) {
+	t.Parallel()
+	sim := runaisim.New(runaisim.Options{Version: runaisim.Version223})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	c, err := api.New(api.Config{Name: "ra", BaseURL: srv.URL, PassThrough: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(c)
+	if v := s.APIVersion(t.Context(), "ra"); !v.Assumed {
+		t.Fatalf("without a credential: %+v", v)
+	}
+	if n := sim.Control().Total(); n != 0 {
+		t.Fatalf("%d calls without a credential", n)
+	}
+	tok := bearer(t, srv.URL)
+	ctx := backends.WithCredentials(t.Context(), backends.Credentials{RunAIBearer: tok})
+	if v := s.APIVersion(ctx, "ra"); v != (Version{APIVersion: api.V223, Probed: true}) {
+		t.Fatalf("with a credential: %+v", v)
+	}
+}
+
+// bearer is a token of the simulator at base (its default client).
+func bearer(t *testing.T, base string) string {
+	t.Helper()
+	body := `{"grantType":"client_credentials","clientId":"` + runaisim.DefaultClientID + `","clientSecret":"` + runaisim.DefaultClientSecret + `"}`
+	resp, err := http.Post(base+"/api/v1/token", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ AccessToken string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		t.Fatalf("token: %v %+v", err, out)
+	}
+	return out.AccessToken
 }
