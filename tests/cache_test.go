@@ -32,6 +32,16 @@ func withRedis(addr string, edit func(*app.Config)) func(*app.Config) {
 // (rightly) answer 207 partial.
 var gpuOnly = runaisim.Options{PoolsPerCluster: 2}
 
+// frozenGPUOnly is gpuOnly with the simulator's clock stopped when the test
+// starts. Run:ai allocation (fleetSummary.allocatedGpus) moves with the
+// clock in 5-minute steps: a test that compares an answer fetched again from
+// the vendor with an earlier one failed whenever it straddled a step.
+func frozenGPUOnly() runaisim.Options {
+	o, at := gpuOnly, time.Now()
+	o.Now = func() time.Time { return at }
+	return o
+}
+
 const dashboard = `{ fleetSummary { nodes gpus allocatedGpus }
 	nodePools(first: 100) { totalCount edges { node { name phase cluster { name }
 		metrics(types: [GPU_UTILIZATION, CPU_UTILIZATION], start: "2026-11-25T10:00:05Z", end: "2026-11-25T11:00:05Z", samples: 12) { type points { value } }
@@ -101,7 +111,7 @@ func TestStaleValueServedWhileVendorIsDown(t *testing.T) {
 func TestRedisFailureNeverFailsAQuery(t *testing.T) {
 	t.Parallel()
 	mr := miniredis.RunT(t)
-	e := newEnv(t, envOptions{runai: gpuOnly, configure: withRedis(mr.Addr(), nil)})
+	e := newEnv(t, envOptions{runai: frozenGPUOnly(), configure: withRedis(mr.Addr(), nil)})
 	var want map[string]any
 	first := e.query(t, dashboard, nil)
 	first.mustData(t, &want)

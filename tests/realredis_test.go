@@ -73,7 +73,7 @@ func (s *redisServer) stop() {
 func TestRealRedis(t *testing.T) {
 	t.Parallel()
 	rs := startRedisServer(t)
-	e := newEnv(t, envOptions{runai: gpuOnly, configure: withRedis(rs.addr(), nil)})
+	e := newEnv(t, envOptions{runai: frozenGPUOnly(), configure: withRedis(rs.addr(), nil)})
 	var want map[string]any
 	cold := e.query(t, dashboard, nil)
 	cold.mustData(t, &want)
