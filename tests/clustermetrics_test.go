@@ -91,7 +91,7 @@ func (m *monitorTap) wrap(next http.Handler) http.Handler {
 
 type clusterWithMetrics struct {
 	ID, Name, Provider, VendorID string
-	Util, Mem, Gmem                []clusterSeries
+	Util, Mem, Gmem              []clusterSeries
 }
 
 // TestClusterMetricsOverBothVendors: a dashboard query over every cluster

@@ -168,7 +168,7 @@ type seriesOut struct {
 func TestRunAIMetricTypesByAPIVersion(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, sim, configured string
+		name, sim, configured   string
 		nvlinkErr, workloadsErr string // "" = served; else in the error message
 	}{
 		{"2.22", runaisim.Version222, "2.22", "NVLINK_BANDWIDTH_TOTAL is not served by Run:ai API 2.22 (backend runai-a)", "WORKLOADS_COUNT is not served by Run:ai API 2.22 (backend runai-a)"},
@@ -183,10 +183,14 @@ func TestRunAIMetricTypesByAPIVersion(t *testing.T) {
 			r := e.query(t, newMetricTypes, nil)
 			var data struct {
 				Nodes struct {
-					Edges []struct{ Node struct{ Old, Nvlink []seriesOut } }
+					Edges []struct {
+						Node struct{ Old, Nvlink []seriesOut }
+					}
 				}
 				NodePools struct {
-					Edges []struct{ Node struct{ Old, Workloads []seriesOut } }
+					Edges []struct {
+						Node struct{ Old, Workloads []seriesOut }
+					}
 				}
 			}
 			if err := jsonUnmarshal(r.Data, &data); err != nil {
