@@ -26,7 +26,7 @@ func (r *nodePoolResolver) Nodes(ctx context.Context, obj *model.NodePool, filte
 		return nil, err
 	}
 	id := r.Fleet.NodePoolIDOf(obj)
-	if q.NodePool != nil && q.NodePool.Backend+q.NodePool.Parts[1] != id.Backend+id.Parts[1] {
+	if q.NodePool != nil && q.NodePool.String() != id.String() {
 		return emptyNodeConnection(), nil
 	}
 	q.NodePool = &id
