@@ -10,6 +10,7 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	runaisource "github.com/fleetgraph/fleetgraph/fleet/runai"
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 )
 
 func TestClassify(t *testing.T) {
@@ -23,20 +24,20 @@ func TestClassify(t *testing.T) {
 		code     string
 		provider backends.Provider
 	}{
-		{"input", &InputError{Field: "first", Message: "bad"}, CodeBadUserInput, ""},
-		{"401", api(backends.RunAI, http.StatusUnauthorized), CodeUnauthenticated, backends.RunAI},
-		{"no credentials", &fleet.BackendError{Backend: "m", Provider: backends.ModelArts, Err: fmt.Errorf("x: %w", backends.ErrNoCredentials)}, CodeUnauthenticated, backends.ModelArts},
-		{"403", api(backends.ModelArts, http.StatusForbidden), CodeForbidden, backends.ModelArts},
-		{"404", api(backends.RunAI, http.StatusNotFound), CodeNotFound, backends.RunAI},
-		{"not found", &fleet.NotFoundError{What: "cluster", Name: "x"}, CodeNotFound, ""},
-		{"429", api(backends.ModelArts, http.StatusTooManyRequests), CodeRateLimited, backends.ModelArts},
-		{"503", api(backends.RunAI, http.StatusServiceUnavailable), CodeUpstreamUnavailable, backends.RunAI},
-		{"500", api(backends.RunAI, http.StatusInternalServerError), CodeUpstreamError, backends.RunAI},
-		{"400 from vendor", api(backends.RunAI, http.StatusBadRequest), CodeUpstreamError, backends.RunAI},
-		{"transport", &backends.TransportError{Provider: backends.ModelArts, Err: errors.New("reset")}, CodeUpstreamUnavailable, backends.ModelArts},
-		{"timeout", &backends.TransportError{Provider: backends.RunAI, Timeout: true, Err: context.DeadlineExceeded}, CodeUpstreamTimeout, backends.RunAI},
-		{"partial", &fleet.BackendError{Backend: "r", Provider: backends.RunAI, Err: &backends.PartialError{Missing: []string{"GPU_UTILIZATION"}}}, CodeUpstreamError, backends.RunAI},
-		{"unknown", errors.New("boom"), CodeInternal, ""},
+		{"input", &InputError{Field: "first", Message: "bad"}, errcodes.BadUserInput, ""},
+		{"401", api(backends.RunAI, http.StatusUnauthorized), errcodes.Unauthenticated, backends.RunAI},
+		{"no credentials", &fleet.BackendError{Backend: "m", Provider: backends.ModelArts, Err: fmt.Errorf("x: %w", backends.ErrNoCredentials)}, errcodes.Unauthenticated, backends.ModelArts},
+		{"403", api(backends.ModelArts, http.StatusForbidden), errcodes.Forbidden, backends.ModelArts},
+		{"404", api(backends.RunAI, http.StatusNotFound), errcodes.NotFound, backends.RunAI},
+		{"not found", &fleet.NotFoundError{What: "cluster", Name: "x"}, errcodes.NotFound, ""},
+		{"429", api(backends.ModelArts, http.StatusTooManyRequests), errcodes.RateLimited, backends.ModelArts},
+		{"503", api(backends.RunAI, http.StatusServiceUnavailable), errcodes.UpstreamUnavailable, backends.RunAI},
+		{"500", api(backends.RunAI, http.StatusInternalServerError), errcodes.UpstreamError, backends.RunAI},
+		{"400 from vendor", api(backends.RunAI, http.StatusBadRequest), errcodes.UpstreamError, backends.RunAI},
+		{"transport", &backends.TransportError{Provider: backends.ModelArts, Err: errors.New("reset")}, errcodes.UpstreamUnavailable, backends.ModelArts},
+		{"timeout", &backends.TransportError{Provider: backends.RunAI, Timeout: true, Err: context.DeadlineExceeded}, errcodes.UpstreamTimeout, backends.RunAI},
+		{"partial", &fleet.BackendError{Backend: "r", Provider: backends.RunAI, Err: &backends.PartialError{Missing: []string{"GPU_UTILIZATION"}}}, errcodes.UpstreamError, backends.RunAI},
+		{"unknown", errors.New("boom"), errcodes.Internal, ""},
 	}
 	for _, tt := range tests {
 		code, p := Classify(tt.err)

@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/fleetgraph/fleetgraph/internal/errcodes"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
 )
 
@@ -57,7 +58,7 @@ func walkArguments(oc *graphql.OperationContext, set ast.SelectionSet, path ast.
 					*errs = append(*errs, &gqlerror.Error{
 						Message:    fmt.Sprintf("%s: %s", fieldPath.String(), err.Error()),
 						Path:       fieldPath,
-						Extensions: map[string]any{"code": CodeBadUserInput, "field": in.Field},
+						Extensions: map[string]any{"code": errcodes.BadUserInput, "field": in.Field},
 					})
 				}
 			}
