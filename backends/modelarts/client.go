@@ -123,7 +123,7 @@ func New(cfg Config) (*Client, error) {
 	fail := func(format string, args ...any) (*Client, error) {
 		return nil, fmt.Errorf("modelarts %s: "+format, append([]any{cfg.Name}, args...)...)
 	}
-	base, err := parseEndpoint(cfg.Endpoint)
+	base, err := backends.ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return fail("Endpoint: %v", err)
 	}
@@ -181,25 +181,6 @@ func New(cfg Config) (*Client, error) {
 		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return c, nil
-}
-
-func parseEndpoint(s string) (*url.URL, error) {
-	if s == "" {
-		return nil, errors.New("required")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("%q must not carry a query, fragment or user info", s)
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
-	return u, nil
 }
 
 // Name returns the instance name from Config.Name.

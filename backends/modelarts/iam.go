@@ -47,7 +47,7 @@ type iamSource struct {
 // less than refreshBefore is left of it; while a renewal fails, the cached
 // token is still used until it expires (the next call tries again).
 func newIAMCache(c *Client, cfg IAMConfig) (*backends.TokenCache, error) {
-	base, err := parseEndpoint(cfg.Endpoint)
+	base, err := backends.ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("Endpoint: %w", err)
 	}

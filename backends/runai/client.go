@@ -87,12 +87,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("runai: Config.Name is required")
 	}
-	u, err := url.Parse(cfg.BaseURL)
+	u, err := backends.ParseEndpoint(cfg.BaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("runai %s: BaseURL: %w", cfg.Name, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("runai %s: BaseURL %q must be an absolute http(s) URL without query or fragment", cfg.Name, cfg.BaseURL)
+		return nil, fmt.Errorf("runai %s: BaseURL %w", cfg.Name, err)
 	}
 	hasCreds := cfg.ClientID != "" || cfg.ClientSecret != ""
 	switch {
