@@ -21,7 +21,7 @@ import (
 
 // Source is the ModelArts fleet.Source. Build it with New.
 type Source struct {
-	clients []*api.Client
+	clients fleet.Clients[*api.Client]
 
 	clusters      *fleet.Kind[string, []*model.Cluster]
 	pools         *fleet.Kind[fleet.ClusterKey, []*model.NodePool]
@@ -62,25 +62,12 @@ func New(clients ...*api.Client) *Source {
 func (s *Source) Provider() model.Provider { return model.ProviderModelarts }
 
 // Backends implements fleet.Source.
-func (s *Source) Backends() []string {
-	out := make([]string, len(s.clients))
-	for i, c := range s.clients {
-		out[i] = c.Name()
-	}
-	return out
-}
+func (s *Source) Backends() []string { return s.clients.Names() }
 
 // Credential implements fleet.Source.
 func (s *Source) Credential(c backends.Credentials) string { return c.ModelArtsAuthToken }
 
-func (s *Source) client(backend string) *api.Client {
-	for _, c := range s.clients {
-		if c.Name() == backend {
-			return c
-		}
-	}
-	return nil
-}
+func (s *Source) client(backend string) *api.Client { return s.clients.Get(backend) }
 
 // Clusters implements fleet.Source.
 func (s *Source) Clusters(ctx context.Context, backend string) fleet.Thunk[[]*model.Cluster] {

@@ -22,7 +22,7 @@ import (
 // Source is the Run:ai fleet.Source. Build it with New; it is read-only once
 // serving.
 type Source struct {
-	clients []*api.Client
+	clients fleet.Clients[*api.Client]
 	// legacy names the backends whose control planes only have the
 	// deprecated /v1/k8s/clusters/{clusterId}/node-pools API.
 	legacy map[string]bool
@@ -79,25 +79,12 @@ func (s *Source) SetLegacyNodePools(names ...string) {
 func (s *Source) Provider() model.Provider { return model.ProviderRunai }
 
 // Backends implements fleet.Source.
-func (s *Source) Backends() []string {
-	out := make([]string, len(s.clients))
-	for i, c := range s.clients {
-		out[i] = c.Name()
-	}
-	return out
-}
+func (s *Source) Backends() []string { return s.clients.Names() }
 
 // Credential implements fleet.Source.
 func (s *Source) Credential(c backends.Credentials) string { return c.RunAIBearer }
 
-func (s *Source) client(backend string) *api.Client {
-	for _, c := range s.clients {
-		if c.Name() == backend {
-			return c
-		}
-	}
-	return nil
-}
+func (s *Source) client(backend string) *api.Client { return s.clients.Get(backend) }
 
 // Clusters implements fleet.Source.
 func (s *Source) Clusters(ctx context.Context, backend string) fleet.Thunk[[]*model.Cluster] {
