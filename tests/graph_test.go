@@ -74,7 +74,7 @@ func TestClustersOfBothProviders(t *testing.T) {
 	}
 }
 
-func TestNodesOfManyPoolsBatchPerClusterAndPerNodePool(t *testing.T) {
+func TestNodesOfManyPoolsBatchPerCluster(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{
 		runai:     runaisim.Options{Clusters: 2, PoolsPerCluster: 3, NodesPerPool: 4},
@@ -114,8 +114,10 @@ func TestNodesOfManyPoolsBatchPerClusterAndPerNodePool(t *testing.T) {
 			t.Errorf("%s called %d times, want %d", route, got, n)
 		}
 	}
-	// ModelArts: one node listing per node pool, one node-pool listing per resource pool.
-	want = map[string]int64{maNPNodes: 6, maNodePools: 2, maPools: 1, maPoolNodes: 0}
+	// ModelArts: one node listing per resource pool, shared by its node
+	// pools (filtered on the node-pool name label), one node-pool listing
+	// per resource pool.
+	want = map[string]int64{maNPNodes: 0, maNodePools: 2, maPools: 1, maPoolNodes: 2}
 	for route, n := range want {
 		if got := e.ma.Control().Count(route); got != n {
 			t.Errorf("%s called %d times, want %d", route, got, n)

@@ -22,15 +22,16 @@ import (
 //     PromQL (aom.Query.Expand) selects every node of the resource pool by
 //     its private IP, so one answer serves every node and every node pool
 //     of that resource pool, whichever fields and how many nodes ask. The
-//     node set is the resource pool's node listing (the same cached listing
-//     Cluster.nodes reads; a request that reached its nodes through
-//     NodePool.nodes makes it once more per resource pool).
+//     node set is the resource pool's node listing: the listing that
+//     Cluster.nodes and NodePool.nodes read too (source.go), so metrics
+//     add no listing to a request that lists the nodes.
 //   - A node's series is the answer's series whose node label is the
 //     node's IP; a node without an IP, or without a series, gets the type
 //     with no points (listed, as a series whose every sample was dropped).
-//   - A node pool's series aggregates the series of its nodes at each
-//     timestamp: utilisations (percent) as the mean of the nodes reporting
-//     at that timestamp, bytes as their sum.
+//   - A node pool's series aggregates the series of its nodes (the nodes
+//     NodePool.nodes lists) at each timestamp: utilisations (percent) as
+//     the mean of the nodes reporting at that timestamp, bytes as their
+//     sum.
 //   - Types other than aom.DefaultQueries' are refused with an error naming
 //     them (BAD_USER_INPUT, field "types"); the others still answer.
 //   - Without an aom: block a field answers [] beside an error wrapping
@@ -115,8 +116,7 @@ type poolSeries struct {
 }
 
 type nodeSeries struct {
-	NodePool string       `json:"p,omitempty"`
-	Points   [][2]float64 `json:"v"` // [unix ms, value]
+	Points [][2]float64 `json:"v"` // [unix ms, value]
 }
 
 func (s *Source) newSeriesKind() *fleet.Kind[seriesKey, poolSeries] {
@@ -156,12 +156,12 @@ func (s *Source) fetchSeries(ctx context.Context, k seriesKey) (poolSeries, erro
 		return poolSeries{}, err
 	}
 	out := poolSeries{Nodes: map[string]nodeSeries{}}
-	pools := map[string]string{}
+	asked := map[string]bool{}
 	var ips []string
 	for _, n := range nodes {
 		if n.IP != nil && *n.IP != "" {
 			ips = append(ips, *n.IP)
-			pools[*n.IP] = n.NodePoolName
+			asked[*n.IP] = true
 		}
 	}
 	if len(ips) == 0 {
@@ -174,12 +174,10 @@ func (s *Source) fetchSeries(ctx context.Context, k seriesKey) (poolSeries, erro
 	}
 	for _, sr := range res.Series {
 		ip := sr.Metric[b.label]
-		np, mine := pools[ip]
-		if !mine {
+		if !asked[ip] {
 			continue // a series of no node asked for (a query override that selects more)
 		}
 		ns := out.Nodes[ip]
-		ns.NodePool = np
 		for _, p := range sr.Points {
 			ns.Points = append(ns.Points, [2]float64{float64(p.Time.UnixMilli()), p.Value})
 		}
@@ -245,20 +243,33 @@ func (s *Source) NodePoolMetrics(ctx context.Context, p *model.NodePool, r fleet
 		return []*model.MetricSeries{}, refused
 	}
 	out := []*model.MetricSeries{}
+	if len(thunks) == 0 {
+		return out, refused
+	}
+	members, err := s.NodePoolNodes(ctx, s.NodePoolID(p))()
+	if err != nil {
+		return out, err
+	}
+	ips := map[string]bool{}
+	for _, n := range members {
+		if n.IP != nil {
+			ips[*n.IP] = true
+		}
+	}
 	for i, th := range thunks {
 		res, err := th()
 		if err != nil {
 			return out, err
 		}
-		out = append(out, series(types[i], aggregate(res, p.VendorID, b.queries[types[i]].Unit)))
+		out = append(out, series(types[i], aggregate(res, ips, b.queries[types[i]].Unit)))
 	}
 	return out, refused
 }
 
-// aggregate combines the series of nodePool's nodes at each timestamp:
+// aggregate combines the series of the nodes at ips at each timestamp:
 // the mean of the nodes reporting then for a percentage, their sum for
 // bytes. A node missing at a timestamp is left out, not counted as 0.
-func aggregate(res poolSeries, nodePool, unit string) [][2]float64 {
+func aggregate(res poolSeries, ips map[string]bool, unit string) [][2]float64 {
 	type acc struct {
 		sum float64
 		n   int
@@ -267,11 +278,10 @@ func aggregate(res poolSeries, nodePool, unit string) [][2]float64 {
 	// In node order, so that the float sums (and a cached answer) are the
 	// same every time.
 	for _, ip := range slices.Sorted(maps.Keys(res.Nodes)) {
-		ns := res.Nodes[ip]
-		if ns.NodePool != nodePool {
+		if !ips[ip] {
 			continue
 		}
-		for _, p := range ns.Points {
+		for _, p := range res.Nodes[ip].Points {
 			a := at[p[0]]
 			if a == nil {
 				a = &acc{}

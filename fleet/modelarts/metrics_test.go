@@ -13,10 +13,11 @@ import (
 func TestAggregateMeansPercentAndSumsBytes(t *testing.T) {
 	t.Parallel()
 	res := poolSeries{Nodes: map[string]nodeSeries{
-		"10.0.0.1": {NodePool: "a", Points: [][2]float64{{1000, 10}, {2000, 20}}},
-		"10.0.0.2": {NodePool: "a", Points: [][2]float64{{1000, 30}}}, // no sample at 2000: left out, not 0
-		"10.0.0.3": {NodePool: "b", Points: [][2]float64{{1000, 99}, {2000, 99}}},
+		"10.0.0.1": {Points: [][2]float64{{1000, 10}, {2000, 20}}},
+		"10.0.0.2": {Points: [][2]float64{{1000, 30}}}, // no sample at 2000: left out, not 0
+		"10.0.0.3": {Points: [][2]float64{{1000, 99}, {2000, 99}}},
 	}}
+	poolA := map[string]bool{"10.0.0.1": true, "10.0.0.2": true}
 	tests := []struct {
 		unit string
 		want [][2]float64
@@ -25,11 +26,11 @@ func TestAggregateMeansPercentAndSumsBytes(t *testing.T) {
 		{aom.UnitBytes, [][2]float64{{1000, 40}, {2000, 20}}},
 	}
 	for _, tc := range tests {
-		if got := aggregate(res, "a", tc.unit); !slices.Equal(got, tc.want) {
+		if got := aggregate(res, poolA, tc.unit); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.unit, got, tc.want)
 		}
 	}
-	if got := aggregate(res, "none", aom.UnitPercent); len(got) != 0 {
+	if got := aggregate(res, map[string]bool{"10.9.9.9": true}, aom.UnitPercent); len(got) != 0 {
 		t.Errorf("a pool without nodes: %v", got)
 	}
 }

@@ -1,6 +1,6 @@
 // Package modelarts is the Huawei ModelArts adapter of the fleet service: a
 // resource pool is a cluster; it lists pools, node pools (one listing per
-// resource pool) and nodes (per resource pool or per node pool), validates
+// resource pool) and nodes (per resource pool, which its node pools share), validates
 // and sends node-pool writes, and owns the ModelArts ID layout and cache
 // kinds. It is the only package besides app that imports the ModelArts
 // client. ModelArts has no metrics API in v2: node and node-pool metrics
@@ -133,11 +133,33 @@ func (s *Source) ClusterNodes(ctx context.Context, backend, pool string) fleet.T
 	return fleet.Load(ctx, s.poolNodes, fleet.ClusterKey{Backend: backend, Cluster: pool})
 }
 
-// NodePoolNodes implements fleet.Source: ModelArts lists a node pool's
-// nodes itself.
+// NodePoolNodes implements fleet.Source. A node pool's nodes are its
+// resource pool's node listing filtered on the node-pool name label, so
+// that the node pools of one resource pool, Cluster.nodes and the AOM
+// metrics (whose node set is the resource pool's) share one listing: a
+// dashboard over every node pool lists nodes once per resource pool, not
+// once per node pool. When a node of the listing has no
+// os.modelarts.node/nodepoolname label the node pool cannot be told from
+// it, and the node pool's own listing (ListNodePoolNodes) answers.
 func (s *Source) NodePoolNodes(ctx context.Context, eid ids.ID) fleet.Thunk[[]*model.Node] {
 	id := nodePoolIDOf(eid)
-	return fleet.Load(ctx, s.nodePoolNodes, nodePoolKey{id.Backend, id.Pool, id.NodePool})
+	pool := s.ClusterNodes(ctx, id.Backend, id.Pool)
+	return func() ([]*model.Node, error) {
+		nodes, err := pool()
+		if err != nil {
+			return nil, err
+		}
+		out := []*model.Node{}
+		for _, n := range nodes {
+			if n.NodePoolName == "" {
+				return fleet.Load(ctx, s.nodePoolNodes, nodePoolKey{id.Backend, id.Pool, id.NodePool})()
+			}
+			if n.NodePoolName == id.NodePool {
+				out = append(out, n)
+			}
+		}
+		return out, nil
+	}
 }
 
 // AllocatedGPUs implements fleet.Source: capacity minus available, no call.
