@@ -129,13 +129,18 @@ var (
 	flavorT4     = flavor{"modelarts.vm.gpu.t4u8", 7930, 29 * 1024, modelarts.ResourceNvidiaGPU, 1, "EulerOS 2.10"}
 	flavorSnt9   = flavor{"modelarts.bm.npu.arm.8snt9b3.d", 191930, 1516 * 1024, modelarts.ResourceAscendSnt9, 8, "HCE OS 2.0"}
 	flavorCPU    = flavor{"modelarts.vm.cpu.4ud", 3920, 6270, "", 0, "EulerOS 2.10"}
-	gpuFlavors   = []flavor{flavorV100, flavorT4, flavorCPU}
+	gpuFlavors   = []flavor{flavorV100, flavorT4, flavorCPU, flavorA100}
 	ascendFlavor = []flavor{flavorSnt9, flavorCPU}
 	zones        = []string{ProjectName + "a", ProjectName + "b", ProjectName + "c"}
 )
 
+// flavorA100 is named like 8v100 (the vendor documents no A100 flavor). It
+// is the last GPU flavor, so only fleets of four or more node pools per pool
+// have it.
+var flavorA100 = flavor{"modelarts.bm.gpu.8a100", 191930, 1024 * 1024, modelarts.ResourceNvidiaGPU, 8, "EulerOS 2.10"}
+
 // generate builds the fleet from opts.Seed. Pool i is a GPU pool when i is
-// even (V100, T4, CPU node pools), an Ascend pool when odd (snt9, CPU). Node
+// even (V100, T4, CPU, then A100 node pools), an Ascend pool when odd (snt9, CPU). Node
 // phases follow the fleet-wide node index: every 9th (from the 5th) is
 // Abnormal, every 13th (from the 8th) Creating, the rest Available, so even
 // the default fleet of 24 nodes shows each phase.

@@ -15,7 +15,7 @@ import (
 //   - A name already used in the pool (even by a node pool being deleted)
 //     is a 400 ModelArts.50004000, not a 409: ModelArts reports body
 //     problems with 50004000 and the document lists no 409.
-//   - A pool offers the flavors of its kind (GPU pools: V100, T4, CPU;
+//   - A pool offers the flavors of its kind (GPU pools: V100, T4, CPU, A100;
 //     Ascend pools: snt9, CPU), whether or not a node pool uses them now.
 //   - A second DELETE while the node pool is being deleted is a 400; once
 //     it is gone, a 404.

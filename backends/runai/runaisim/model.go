@@ -18,13 +18,18 @@ const allocationStep = 5 * time.Minute
 
 // nodeModel is what the model needs of one node.
 type nodeModel struct {
-	key   uint64
-	ready bool
-	hw    hardware
+	key    uint64
+	ready  bool
+	hw     hardware
+	pinned int // allocated GPUs held fixed by SetAllocated; -1: none
 }
 
 func (s *Server) model(n simNode) nodeModel {
-	return nodeModel{key: hashKey(s.opts.Seed, n.dto.ID), ready: n.dto.Status == runai.NodeReady, hw: n.hw}
+	m := nodeModel{key: hashKey(s.opts.Seed, n.dto.ID), ready: n.dto.Status == runai.NodeReady, hw: n.hw, pinned: -1}
+	if v, ok := s.pins.Load(n.dto.ID); ok {
+		m.pinned = v.(int)
+	}
+	return m
 }
 
 func hashKey(seed int64, id string) uint64 {
@@ -71,6 +76,9 @@ func (m nodeModel) series(name string, gpu int) uint64 {
 func (m nodeModel) allocatedGPUs(t time.Time) int {
 	if !m.ready || m.hw.gpus == 0 {
 		return 0
+	}
+	if m.pinned >= 0 {
+		return m.pinned
 	}
 	v := wave(m.series("alloc", -1), t.Truncate(allocationStep))
 	return min(m.hw.gpus, int(v*float64(m.hw.gpus+1)))

@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -121,6 +122,7 @@ type Server struct {
 
 	signingKey []byte
 	tokenSeq   atomic.Int64
+	pins       sync.Map // node ID -> allocated GPUs held fixed (SetAllocated)
 }
 
 // New builds the fleet and the routes.
