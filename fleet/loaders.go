@@ -42,12 +42,17 @@ type MetricsKey struct {
 	Start, End            int64
 	Samples               int
 	Types                 MetricTypes
+	Group                 string // MetricsRequest.GroupBy; "" for none
 }
 
 // BackendOf and KeyOf are a MetricsKey's Kind functions.
 func (k MetricsKey) BackendOf() string { return k.Backend }
 func (k MetricsKey) KeyOf() string {
-	return fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types.String())
+	key := fmt.Sprintf("%s/%s/%d/%d/%d/%s", k.Target, k.Pool, k.Start, k.End, k.Samples, k.Types.String())
+	if k.Group != "" {
+		key += "/by=" + k.Group // ungrouped keys stay as they were
+	}
+	return key
 }
 
 // Range returns the key's (aligned) range.

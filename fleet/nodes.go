@@ -99,6 +99,10 @@ type MetricsRequest struct {
 	Want, All  MetricTypes
 	Start, End time.Time
 	Samples    int
+	// GroupBy (a ClusterMetricsGroupBy value) and NodePool (a node-pool
+	// name) split or narrow Cluster.metrics; "" elsewhere. Sibling fields
+	// share a call only when both are the same.
+	GroupBy, NodePool string
 }
 
 // Key is the loader key of the call that answers r for a target (a node
@@ -108,7 +112,7 @@ func (r MetricsRequest) Key(backend, target, pool string) MetricsKey {
 	return MetricsKey{
 		Backend: backend, Target: target, Pool: pool,
 		Start: start.UnixNano(), End: end.UnixNano(), Samples: r.Samples,
-		Types: r.All.With(r.Want),
+		Types: r.All.With(r.Want), Group: r.GroupBy,
 	}
 }
 

@@ -76,4 +76,20 @@ func (ec *executionContext) marshalNClusterMetricType2ᚕgithubᚗcomᚋfleetgra
 	return ret
 }
 
+func (ec *executionContext) unmarshalOClusterMetricsGroupBy2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐClusterMetricsGroupBy(ctx context.Context, v any) (*model.ClusterMetricsGroupBy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ClusterMetricsGroupBy)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOClusterMetricsGroupBy2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐClusterMetricsGroupBy(ctx context.Context, sel ast.SelectionSet, v *model.ClusterMetricsGroupBy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 // endregion ***************************** type.gotpl *****************************

@@ -22,7 +22,7 @@ type ClusterResolver interface {
 	NodePools(ctx context.Context, obj *model.Cluster) ([]*model.NodePool, error)
 	Nodes(ctx context.Context, obj *model.Cluster, filter *model.NodeFilter, first *int, after *string) (*model.NodeConnection, error)
 
-	Metrics(ctx context.Context, obj *model.Cluster, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int) ([]*model.MetricSeries, error)
+	Metrics(ctx context.Context, obj *model.Cluster, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int, groupBy *model.ClusterMetricsGroupBy, nodePool *string) ([]*model.MetricSeries, error)
 }
 type QueryResolver interface {
 	Backends(ctx context.Context) ([]*model.Backend, error)
@@ -75,6 +75,22 @@ func (ec *executionContext) field_Cluster_metrics_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["samples"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (*model.ClusterMetricsGroupBy, error) {
+			return ec.unmarshalOClusterMetricsGroupBy2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐClusterMetricsGroupBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "nodePool",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["nodePool"] = arg5
 	return args, nil
 }
 
@@ -633,7 +649,7 @@ func (ec *executionContext) _Cluster_metrics(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Cluster().Metrics(ctx, obj, fc.Args["types"].([]model.ClusterMetricType), fc.Args["start"].(time.Time), fc.Args["end"].(time.Time), fc.Args["samples"].(*int))
+			return ec.Resolvers.Cluster().Metrics(ctx, obj, fc.Args["types"].([]model.ClusterMetricType), fc.Args["start"].(time.Time), fc.Args["end"].(time.Time), fc.Args["samples"].(*int), fc.Args["groupBy"].(*model.ClusterMetricsGroupBy), fc.Args["nodePool"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
@@ -2234,7 +2250,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNBackend2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐBackendᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Backend) graphql.Marshaler {
-	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBackend2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐBackend(ctx, sel, v[i])
@@ -2312,10 +2328,7 @@ func (ec *executionContext) marshalNFleetSummary2ᚖgithubᚗcomᚋfleetgraphᚋ
 }
 
 func (ec *executionContext) marshalNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FleetSummaryGroup) graphql.Marshaler {
-	if m := ec.fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ(ctx, sel, v); m != nil {
-		return m
-	}
-	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFleetSummaryGroup2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroup(ctx, sel, v[i])

@@ -47,7 +47,7 @@ type ComplexityRoot struct {
 		Backend   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
-		Metrics   func(childComplexity int, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int) int
+		Metrics   func(childComplexity int, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int, groupBy *model.ClusterMetricsGroupBy, nodePool *string) int
 		Name      func(childComplexity int) int
 		NodePools func(childComplexity int) int
 		Nodes     func(childComplexity int, filter *model.NodeFilter, first *int, after *string) int
@@ -285,7 +285,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Cluster.Metrics(childComplexity, args["types"].([]model.ClusterMetricType), args["start"].(time.Time), args["end"].(time.Time), args["samples"].(*int)), true
+		return e.ComplexityRoot.Cluster.Metrics(childComplexity, args["types"].([]model.ClusterMetricType), args["start"].(time.Time), args["end"].(time.Time), args["samples"].(*int), args["groupBy"].(*model.ClusterMetricsGroupBy), args["nodePool"].(*string)), true
 	case "Cluster.name":
 		if e.ComplexityRoot.Cluster.Name == nil {
 			break

@@ -193,6 +193,30 @@ func metricsRequest[T ~string](ctx context.Context, types []T, start, end time.T
 	return fleet.MetricsRequest{Want: want, All: all, Start: start, End: end, Samples: n}, nil
 }
 
+// maxNodePoolName bounds Cluster.metrics' nodePool before the adapter's
+// own name rule (a Kubernetes label on Run:ai) reads it.
+const maxNodePoolName = 253
+
+// clusterMetricsRequest is metricsRequest for Cluster.metrics, whose
+// siblings share a call only with the same groupBy and nodePool too
+// (siblingTypes compares every argument but types).
+func clusterMetricsRequest(ctx context.Context, types []model.ClusterMetricType, start, end time.Time, samples *int, groupBy *model.ClusterMetricsGroupBy, nodePool *string) (fleet.MetricsRequest, error) {
+	req, err := metricsRequest(ctx, types, start, end, samples)
+	if err != nil {
+		return req, err
+	}
+	if groupBy != nil {
+		req.GroupBy = string(*groupBy)
+	}
+	if nodePool != nil {
+		if *nodePool == "" || len(*nodePool) > maxNodePoolName {
+			return req, inputErrorf("nodePool", "must be a node-pool name of the cluster (1..%d bytes), got %d bytes", maxNodePoolName, len(*nodePool))
+		}
+		req.NodePool = *nodePool
+	}
+	return req, nil
+}
+
 func siblingTypes(ctx context.Context, start, end time.Time, samples int) []string {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || !graphql.HasOperationContext(ctx) {
@@ -212,12 +236,22 @@ func siblingTypes(ctx context.Context, start, end time.Time, samples int) []stri
 		object, name string
 		start, end   int64
 		samples      int
+		options      string // the field's other arguments (Cluster.metrics' groupBy, nodePool)
 	}
-	key := memoKey{graphql.GetOperationContext(ctx), parent.Field.Field, fc.Object, fc.Field.Name, start.UnixNano(), end.UnixNano(), samples}
-	return fleet.Memo(ctx, key, func() []string { return readSiblingTypes(ctx, parent, fc, start, end, samples) })
+	oc := graphql.GetOperationContext(ctx)
+	options := optionArgs(fc.Field.ArgumentMap(oc.Variables))
+	key := memoKey{oc, parent.Field.Field, fc.Object, fc.Field.Name, start.UnixNano(), end.UnixNano(), samples, options}
+	return fleet.Memo(ctx, key, func() []string { return readSiblingTypes(ctx, parent, fc, start, end, samples, options) })
 }
 
-func readSiblingTypes(ctx context.Context, parent, fc *graphql.FieldContext, start, end time.Time, samples int) []string {
+// optionArgs are a metrics field's arguments besides the types and the
+// range, as one comparable string: siblings share a call only when theirs
+// are equal.
+func optionArgs(args map[string]any) string {
+	return fmt.Sprintf("%v\x00%v", args["groupBy"], args["nodePool"])
+}
+
+func readSiblingTypes(ctx context.Context, parent, fc *graphql.FieldContext, start, end time.Time, samples int, options string) []string {
 	oc := graphql.GetOperationContext(ctx)
 	var all []string
 	for _, f := range graphql.CollectFields(oc, parent.Field.Selections, []string{fc.Object}) {
@@ -225,6 +259,9 @@ func readSiblingTypes(ctx context.Context, parent, fc *graphql.FieldContext, sta
 			continue
 		}
 		args := f.ArgumentMap(oc.Variables)
+		if optionArgs(args) != options {
+			continue
+		}
 		s, okS := timeArg(args["start"])
 		e, okE := timeArg(args["end"])
 		n := defaultSamples

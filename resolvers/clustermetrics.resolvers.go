@@ -13,8 +13,8 @@ import (
 )
 
 // Metrics is the resolver for the metrics field.
-func (r *clusterResolver) Metrics(ctx context.Context, obj *model.Cluster, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int) ([]*model.MetricSeries, error) {
-	req, err := metricsRequest(ctx, types, start, end, samples)
+func (r *clusterResolver) Metrics(ctx context.Context, obj *model.Cluster, types []model.ClusterMetricType, start time.Time, end time.Time, samples *int, groupBy *model.ClusterMetricsGroupBy, nodePool *string) ([]*model.MetricSeries, error) {
+	req, err := clusterMetricsRequest(ctx, types, start, end, samples, groupBy, nodePool)
 	if err != nil {
 		return nil, err
 	}

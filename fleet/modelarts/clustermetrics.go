@@ -89,8 +89,14 @@ func newMonitorKind(s *Source) *fleet.Kind[monitorKey, fleet.MetricsResult] {
 func (s *Source) ClusterMetricTypes() fleet.MetricTypes { return clusterMetricTypes }
 
 // ClusterMetrics implements fleet.ClusterMetricsSource: a resource pool's
-// series from ShowPoolMonitor.
+// series from ShowPoolMonitor, which has no grouping or node-pool filter.
 func (s *Source) ClusterMetrics(ctx context.Context, c *model.Cluster, r fleet.MetricsRequest) ([]*model.MetricSeries, error) {
+	for _, o := range [...]struct{ field, v string }{{"groupBy", r.GroupBy}, {"nodePool", r.NodePool}} {
+		if field := o.field; o.v != "" {
+			return nil, wrap(c.Backend, fleet.Invalid(field,
+				"ModelArts resource pools do not serve cluster metrics %s: ShowPoolMonitor answers the whole resource pool (ask NodePool.metrics for one node pool)", field))
+		}
+	}
 	period, err := monitorPeriod(r.End.Sub(r.Start), r.Samples)
 	if err != nil {
 		return nil, err

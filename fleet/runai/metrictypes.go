@@ -24,8 +24,9 @@ const (
 type metricLevel string
 
 const (
-	nodeLevel metricLevel = "node"
-	poolLevel metricLevel = "node pool"
+	nodeLevel    metricLevel = "node"
+	poolLevel    metricLevel = "node pool"
+	clusterLevel metricLevel = "cluster"
 )
 
 // vendorType returns v's name for the graph type typ at level, and whether
@@ -45,7 +46,7 @@ func vendorType(v Version, level metricLevel, typ string) (string, bool) {
 			return total, true
 		}
 		return perGPU, true
-	case level == poolLevel && typ == graphWorkloadsCount:
+	case (level == poolLevel || level == clusterLevel) && typ == graphWorkloadsCount:
 		return typ, v.HasTenantNodes() && !v.Assumed // both arrived in 2.23
 	}
 	return typ, true

@@ -329,9 +329,9 @@ type VolumeInput struct {
 // pool), from which vendor metric, and its unit. Percentages are 0..100, memory and disk
 // sizes are bytes, counts are plain numbers, durations seconds.
 //
-// Asking a cluster for a type its provider does not serve is an UNSUPPORTED_METRIC_TYPE
-// error on that field, naming the type (extensions.types); that field makes no upstream
-// call and the other fields of the query still answer.
+// Asking a cluster for a type its provider does not serve is a BAD_USER_INPUT error on that
+// field (extensions.field "types"), naming the type; that field makes no upstream call and
+// the other fields of the query still answer.
 type ClusterMetricType string
 
 const (
@@ -372,6 +372,10 @@ const (
 	ClusterMetricTypeUnallocatedGpu ClusterMetricType = "UNALLOCATED_GPU"
 	// Mean time workloads wait to be scheduled, seconds. Run:ai only (AVG_WORKLOAD_WAIT_TIME).
 	ClusterMetricTypeAvgWorkloadWaitTime ClusterMetricType = "AVG_WORKLOAD_WAIT_TIME"
+	// Workloads in the cluster, a count. Run:ai from API 2.23 on only (WORKLOADS_COUNT; on an
+	// older control plane, or one whose version is not known yet, a BAD_USER_INPUT naming the
+	// type and the version, with no call).
+	ClusterMetricTypeWorkloadsCount ClusterMetricType = "WORKLOADS_COUNT"
 )
 
 var AllClusterMetricType = []ClusterMetricType{
@@ -391,11 +395,12 @@ var AllClusterMetricType = []ClusterMetricType{
 	ClusterMetricTypeAllocatedGpu,
 	ClusterMetricTypeUnallocatedGpu,
 	ClusterMetricTypeAvgWorkloadWaitTime,
+	ClusterMetricTypeWorkloadsCount,
 }
 
 func (e ClusterMetricType) IsValid() bool {
 	switch e {
-	case ClusterMetricTypeGpuUtilization, ClusterMetricTypeGpuMemoryUtilization, ClusterMetricTypeCPUUtilization, ClusterMetricTypeCPUMemoryUtilization, ClusterMetricTypeNpuUtilization, ClusterMetricTypeNpuMemoryUtilization, ClusterMetricTypeDiskCapacityBytes, ClusterMetricTypeDiskAvailableBytes, ClusterMetricTypeDiskUtilization, ClusterMetricTypeTotalGpuNodes, ClusterMetricTypeGpuUtilizationDistribution, ClusterMetricTypeTotalGpu, ClusterMetricTypeGpuQuota, ClusterMetricTypeAllocatedGpu, ClusterMetricTypeUnallocatedGpu, ClusterMetricTypeAvgWorkloadWaitTime:
+	case ClusterMetricTypeGpuUtilization, ClusterMetricTypeGpuMemoryUtilization, ClusterMetricTypeCPUUtilization, ClusterMetricTypeCPUMemoryUtilization, ClusterMetricTypeNpuUtilization, ClusterMetricTypeNpuMemoryUtilization, ClusterMetricTypeDiskCapacityBytes, ClusterMetricTypeDiskAvailableBytes, ClusterMetricTypeDiskUtilization, ClusterMetricTypeTotalGpuNodes, ClusterMetricTypeGpuUtilizationDistribution, ClusterMetricTypeTotalGpu, ClusterMetricTypeGpuQuota, ClusterMetricTypeAllocatedGpu, ClusterMetricTypeUnallocatedGpu, ClusterMetricTypeAvgWorkloadWaitTime, ClusterMetricTypeWorkloadsCount:
 		return true
 	}
 	return false
@@ -431,6 +436,72 @@ func (e *ClusterMetricType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ClusterMetricType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How Cluster.metrics splits its series (Run:ai from API 2.23 on): one series per group and
+// type, the group named by a label of the series. Which types the vendor groups by what is
+// not documented: a combination it refuses is its 422, answered as BAD_USER_INPUT.
+type ClusterMetricsGroupBy string
+
+const (
+	// One series per node pool: label nodePool, the pool's name. Run:ai groupBy=Nodepool.
+	ClusterMetricsGroupByNodePool ClusterMetricsGroupBy = "NODE_POOL"
+	// One series per workload category: label category. Run:ai groupBy=Category.
+	ClusterMetricsGroupByCategory ClusterMetricsGroupBy = "CATEGORY"
+	// One series per project: label project. Run:ai groupBy=Project.
+	ClusterMetricsGroupByProject ClusterMetricsGroupBy = "PROJECT"
+	// One series per department: label department. Run:ai groupBy=Department.
+	ClusterMetricsGroupByDepartment ClusterMetricsGroupBy = "DEPARTMENT"
+)
+
+var AllClusterMetricsGroupBy = []ClusterMetricsGroupBy{
+	ClusterMetricsGroupByNodePool,
+	ClusterMetricsGroupByCategory,
+	ClusterMetricsGroupByProject,
+	ClusterMetricsGroupByDepartment,
+}
+
+func (e ClusterMetricsGroupBy) IsValid() bool {
+	switch e {
+	case ClusterMetricsGroupByNodePool, ClusterMetricsGroupByCategory, ClusterMetricsGroupByProject, ClusterMetricsGroupByDepartment:
+		return true
+	}
+	return false
+}
+
+func (e ClusterMetricsGroupBy) String() string {
+	return string(e)
+}
+
+func (e *ClusterMetricsGroupBy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ClusterMetricsGroupBy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ClusterMetricsGroupBy", str)
+	}
+	return nil
+}
+
+func (e ClusterMetricsGroupBy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ClusterMetricsGroupBy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ClusterMetricsGroupBy) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
