@@ -2250,7 +2250,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNBackend2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐBackendᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Backend) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBackend2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐBackend(ctx, sel, v[i])
@@ -2328,7 +2328,10 @@ func (ec *executionContext) marshalNFleetSummary2ᚖgithubᚗcomᚋfleetgraphᚋ
 }
 
 func (ec *executionContext) marshalNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FleetSummaryGroup) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	if m := ec.fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ(ctx, sel, v); m != nil {
+		return m
+	}
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFleetSummaryGroup2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroup(ctx, sel, v[i])

@@ -682,7 +682,10 @@ func (ec *executionContext) _TelemetryValue(ctx context.Context, sel ast.Selecti
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNLabel2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Label) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	if m := ec.fastNLabel2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐLabelᚄ(ctx, sel, v); m != nil {
+		return m
+	}
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLabel2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐLabel(ctx, sel, v[i])
@@ -708,7 +711,10 @@ func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋfleetgraphᚋfleetgr
 }
 
 func (ec *executionContext) marshalNMetricPoint2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricPointᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MetricPoint) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	if m := ec.fastNMetricPoint2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricPointᚄ(ctx, sel, v); m != nil {
+		return m
+	}
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMetricPoint2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricPoint(ctx, sel, v[i])
@@ -734,7 +740,7 @@ func (ec *executionContext) marshalNMetricPoint2ᚖgithubᚗcomᚋfleetgraphᚋf
 }
 
 func (ec *executionContext) marshalNMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMetricSeries2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeries(ctx, sel, v[i])
@@ -850,7 +856,7 @@ func (ec *executionContext) marshalNNodeTelemetryType2githubᚗcomᚋfleetgraph�
 }
 
 func (ec *executionContext) marshalNTelemetryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐTelemetryGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TelemetryGroup) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTelemetryGroup2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐTelemetryGroup(ctx, sel, v[i])
@@ -886,7 +892,7 @@ func (ec *executionContext) marshalNTelemetryGroupBy2githubᚗcomᚋfleetgraph�
 }
 
 func (ec *executionContext) marshalNTelemetryValue2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐTelemetryValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TelemetryValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTelemetryValue2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐTelemetryValue(ctx, sel, v[i])
@@ -915,7 +921,7 @@ func (ec *executionContext) marshalOMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraph
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMetricSeries2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeries(ctx, sel, v[i])

@@ -1340,7 +1340,10 @@ func (ec *executionContext) marshalNNodeStatus2githubᚗcomᚋfleetgraphᚋfleet
 }
 
 func (ec *executionContext) marshalNResourceQuantity2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐResourceQuantityᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResourceQuantity) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	if m := ec.fastNResourceQuantity2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐResourceQuantityᚄ(ctx, sel, v); m != nil {
+		return m
+	}
+	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNResourceQuantity2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐResourceQuantity(ctx, sel, v[i])
