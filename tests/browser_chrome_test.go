@@ -85,19 +85,33 @@ func demoGateway(t *testing.T) (*httptest.Server, *app.Sims) {
 	return srv, sims
 }
 
-// artifactDir is where screenshots go: $FLEETGRAPH_ARTIFACTS, else a
-// temporary directory that lives as long as the test.
+// artifactDir is where screenshots go: $FLEETGRAPH_ARTIFACTS (created, and
+// kept), else a new temporary directory that is removed when the test
+// passes and kept, with its path logged, when it fails.
 func artifactDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("FLEETGRAPH_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		abs, _ := filepath.Abs(dir)
+		t.Logf("browser test artifacts (screenshots) in %s (FLEETGRAPH_ARTIFACTS, kept)", abs)
+		return abs
+	}
+	dir, err := os.MkdirTemp("", "fleetgraph-browser-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs(dir)
-	t.Logf("browser test artifacts (screenshots) in %s", abs)
-	return abs
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the test failed: its screenshots are kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	t.Logf("browser test screenshots in %s, removed when the test passes (set FLEETGRAPH_ARTIFACTS=DIR to keep them)", dir)
+	return dir
 }
 
 // browser is one tab of a headless Chromium, and what its pages logged as

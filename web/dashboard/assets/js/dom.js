@@ -46,7 +46,9 @@ export function fill(el, ...children) {
 
 const nf = new Intl.NumberFormat();
 export const num = (n) => (n == null ? '—' : nf.format(n));
-export const pct = (part, whole) => (whole > 0 ? Math.round((100 * part) / whole) : 0);
+// pct is a share in whole percent, clamped to 0..100: a vendor that reports
+// more allocated than there is capacity never draws a ratio over 100%.
+export const pct = (part, whole) => (whole > 0 ? Math.min(100, Math.max(0, Math.round((100 * part) / whole))) : 0);
 
 export function time(iso) {
   if (!iso) return '—';
@@ -89,6 +91,40 @@ export function badge(value, kind = 'phase') {
 export function meter(used, total, label) {
   const p = pct(used, total);
   return h('span.meter', { title: `${used} of ${total} (${p}%)` },
-    h('span.meter-track', h('span.meter-fill', { style: { width: `${p}%` }, dataset: { level: p >= 90 ? 'high' : p >= 60 ? 'mid' : 'low' } })),
+    h('span.meter-track', h('span.meter-fill', { style: { width: `${p}%` }, dataset: { level: level(p) } })),
     h('span.meter-text', label ?? `${num(used)} / ${num(total)}`));
+}
+
+const level = (p) => (p >= 90 ? 'high' : p >= 60 ? 'mid' : 'low');
+
+/**
+ * The one definition of "GPUs allocated", wherever it is shown (cards,
+ * tables, nodes): GPUs allocated to workloads out of every GPU (ready or
+ * not), so the share never passes 100%. The part on nodes that are not READY
+ * (allocated, but their workloads may not run) is drawn hatched and said
+ * in words.
+ */
+export function allocation(allocated, gpus, notReady = 0, note = `${num(notReady)} on not-ready nodes`) {
+  notReady = Math.min(Math.max(0, notReady || 0), allocated);
+  const p = pct(allocated, gpus);
+  const pNR = Math.min(p, pct(notReady, gpus));
+  const title = `${num(allocated)} of ${num(gpus)} GPUs allocated (${p}%)` + (notReady ? `; ${num(notReady)} of them on nodes that are not ready` : '');
+  return h('span.meter', { title, dataset: { allocated: String(allocated), gpus: String(gpus), notReady: String(notReady) } },
+    h('span.meter-track',
+      h('span.meter-fill', { style: { width: `${p - pNR}%` }, dataset: { level: level(p) } }),
+      notReady ? h('span.meter-fill.not-ready', { style: { width: `${pNR}%` } }) : null),
+    h('span.meter-text', `${num(allocated)} / ${num(gpus)}`),
+    notReady ? h('span.not-ready-text.meter-note', note) : null);
+}
+
+/** The sentence under a "GPUs allocated" card: the same definition. */
+export function allocationSub(allocated, gpus, notReady = 0) {
+  notReady = Math.min(Math.max(0, notReady || 0), allocated);
+  return [`${pct(allocated, gpus)}% of all GPUs`, notReady ? h('span.not-ready-text', ` · ${num(notReady)} on not-ready nodes`) : null];
+}
+
+/** "3 / 4 nodes ready", beside a vendor's phase; marked when some are not. */
+export function readiness(ready, nodes) {
+  return h('span.readiness', { dataset: { ready: String(ready), nodes: String(nodes), all: String(ready === nodes) } },
+    `${num(ready)} / ${num(nodes)} nodes ready`);
 }

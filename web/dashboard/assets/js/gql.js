@@ -64,6 +64,30 @@ export async function request(query, variables = {}, { signal } = {}) {
   return { data: body.data ?? null, errors: body.errors || [] };
 }
 
+/**
+ * requestPerItem asks for a group of aliased root fields per item (a pool's
+ * totals, its metrics) in as few operations as the gateway allows: one
+ * operation has at most limits.maxRootFields (default 20) root fields and
+ * maxAliases (30) aliases, so the items go in chunks of max / fieldsPerItem,
+ * smaller again when the gateway says its limit is lower (LIMIT_EXCEEDED
+ * names it). build(chunk, base) returns {query, variables} for items
+ * base..base+chunk.length-1 (aliases numbered from base, so they stay
+ * unique); the answers are merged into one {data, errors}.
+ */
+export async function requestPerItem(items, fieldsPerItem, build, max = 20) {
+  const size = Math.max(1, Math.floor(max / fieldsPerItem));
+  const bases = [];
+  for (let i = 0; i < items.length; i += size) bases.push(i);
+  const answers = await Promise.all(bases.map((base) => {
+    const { query, variables } = build(items.slice(base, base + size), base);
+    return request(query, variables);
+  }));
+  const errors = answers.flatMap((a) => a.errors);
+  const lower = errors.find((e) => e.extensions?.code === 'LIMIT_EXCEEDED' && ['rootFields', 'aliases'].includes(e.extensions.limit) && e.extensions.max < max);
+  if (lower && size > 1) return requestPerItem(items, fieldsPerItem, build, lower.extensions.max);
+  return { data: Object.assign({}, ...answers.map((a) => a.data || {})), errors };
+}
+
 /** A one-line summary of GraphQL errors, with their codes, without repeats. */
 export function describeErrors(errors) {
   const lines = new Set((errors || []).map((e) => {

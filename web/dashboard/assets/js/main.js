@@ -41,8 +41,11 @@ onStatus((s) => {
   live.dataset.state = s.state;
   live.dataset.transport = s.transport;
   const t = s.transport === 'sse' ? 'SSE' : 'WebSocket';
-  live.textContent = { idle: 'idle', connecting: `connecting (${t})`, live: `live · ${t}`, reconnecting: 'reconnecting…', error: 'live updates refused' }[s.state] || s.state;
-  live.title = s.detail || `Subscriptions over ${t}`;
+  // "idle" alone read like a node or pool state: say what it is about.
+  live.textContent = { idle: 'live updates: off', connecting: `live updates: connecting (${t})`, live: `live · ${t}`, reconnecting: 'live updates: reconnecting…', error: 'live updates refused' }[s.state] || s.state;
+  live.title = s.detail || (s.state === 'idle'
+    ? 'No live subscription open: the page shows what it last loaded. Charts and totals subscribe when shown.'
+    : `Charts and totals update through GraphQL subscriptions over ${t}`);
 });
 
 // ---- credentials -----------------------------------------------------------

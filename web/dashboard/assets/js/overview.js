@@ -1,10 +1,11 @@
 // overview.js: the fleet at a glance. Totals by provider and GPU type (live
-// through the fleetSummary subscription), the node-pool table with phase and
-// GPU allocation, one GPU-utilisation chart per pool (live through
-// nodePoolMetrics), and the create-pool form.
+// through the fleetSummary subscription), the node-pool table with phase,
+// node readiness and GPU allocation, one utilisation chart per pool (GPU, or
+// CPU for a pool without GPUs; live through nodePoolMetrics), and the
+// create-pool form.
 
-import { h, fill, num, pct, time, markAt, badge, meter, providerName } from './dom.js';
-import { request, describeErrors, briefErrors } from './gql.js';
+import { h, fill, num, pct, time, markAt, badge, providerName, allocation, allocationSub, readiness } from './dom.js';
+import { request, requestPerItem, describeErrors, briefErrors } from './gql.js';
 import { subscribe } from './live.js';
 import { timeChart } from './charts.js';
 import { createForm } from './forms.js';
@@ -13,8 +14,13 @@ const SUMMARY_FIELDS = `nodes readyNodes gpus readyGpus allocatedGpus
   byProvider { key nodes readyNodes gpus readyGpus allocatedGpus }
   byGpuType { key nodes readyNodes gpus readyGpus allocatedGpus }`;
 
+// The GPUs allocated on READY nodes: what fleetSummary counts minus this
+// is the allocation on nodes that are not ready, shown as such.
+const READY_FIELDS = `allocatedGpus byProvider { key allocatedGpus } byGpuType { key allocatedGpus }`;
+
 const OVERVIEW = `query Overview {
   fleetSummary { ${SUMMARY_FIELDS} }
+  readyOnly: fleetSummary(filter: {status: [READY]}) { ${READY_FIELDS} }
   clusters { id name provider backend }
   nodePools(first: 500) { totalCount edges { node {
     id name provider backend phase phaseMessage isDefault flavor nodeSelector reportedNodeCount
@@ -23,6 +29,10 @@ const OVERVIEW = `query Overview {
 
 const LIVE_SUMMARY = `subscription LiveSummary($interval: Int) {
   fleetSummary(intervalSeconds: $interval) { at summary { ${SUMMARY_FIELDS} } }
+}`;
+
+const LIVE_READY = `subscription LiveReadyAllocation($interval: Int) {
+  fleetSummary(filter: {status: [READY]}, intervalSeconds: $interval) { at summary { ${READY_FIELDS} } }
 }`;
 
 export const LIVE_POOL_METRICS = `subscription LivePoolMetrics($id: ID!, $types: [NodePoolMetricType!]!, $interval: Int) {
@@ -38,31 +48,52 @@ export function window1h() {
   return { start: new Date(end - 3600e3).toISOString(), end: end.toISOString(), samples: 60 };
 }
 
-// Per-pool totals in one request, one aliased fleetSummary per pool: the
-// gateway batches their node listings and telemetry calls.
-function perPoolQuery(pools) {
-  const vars = pools.map((p, i) => `$p${i}: ID!`);
-  const alloc = pools.map((p, i) => `a${i}: fleetSummary(filter: {nodePoolId: $p${i}}) { nodes readyNodes gpus readyGpus allocatedGpus }`);
-  return `query PoolAllocation(${vars.join(', ')}) { ${alloc.join('\n')} }`;
+// Per-pool totals, two aliased fleetSummary per pool (all nodes, READY
+// nodes), in as few requests as the gateway's limits allow: the gateway
+// batches their node listings and telemetry calls.
+function perPoolQuery(pools, base) {
+  const at = (j) => base + j;
+  const vars = pools.map((p, j) => `$p${at(j)}: ID!`);
+  const alloc = pools.map((p, j) => `a${at(j)}: fleetSummary(filter: {nodePoolId: $p${at(j)}}) { nodes readyNodes gpus readyGpus allocatedGpus }
+    r${at(j)}: fleetSummary(filter: {nodePoolId: $p${at(j)}, status: [READY]}) { allocatedGpus }`);
+  return { query: `query PoolAllocation(${vars.join(', ')}) { ${alloc.join('\n')} }`, variables: poolVars(pools, base) };
 }
 
-// Per-pool metrics in one request. nodePool is nullable, so a pool whose
-// metrics fail blanks only its own alias.
-function metricsQuery(pools) {
-  const vars = pools.map((p, i) => `$p${i}: ID!`).concat('$start: DateTime!', '$end: DateTime!', '$samples: Int');
-  const fields = pools.map((p, i) => `m${i}: nodePool(id: $p${i}) { metrics(types: [GPU_UTILIZATION], start: $start, end: $end, samples: $samples) { type points { timestamp value } } }`);
-  return `query PoolMetrics(${vars.join(', ')}) { ${fields.join('\n')} }`;
+// Per-pool metrics, each pool its own type (chartType). nodePool is
+// nullable, so a pool whose metrics fail blanks only its alias.
+function metricsQuery(pools, base) {
+  const at = (j) => base + j;
+  const vars = pools.map((p, j) => `$p${at(j)}: ID!`).concat('$start: DateTime!', '$end: DateTime!', '$samples: Int');
+  const fields = pools.map((p, j) => `m${at(j)}: nodePool(id: $p${at(j)}) { metrics(types: [${p.chart.types.join(', ')}], start: $start, end: $end, samples: $samples) { type points { timestamp value } } }`);
+  return { query: `query PoolMetrics(${vars.join(', ')}) { ${fields.join('\n')} }`, variables: { ...poolVars(pools, base), ...window1h() } };
+}
+
+// A pool's card charts what its nodes have: GPU utilisation (on ModelArts
+// NPU utilisation where the accelerators are Ascend NPUs, which count as
+// GPUs there), or CPU utilisation for a pool without accelerators (gpus 0;
+// unknown counts as accelerators). The first kind with samples is drawn.
+const GPU_CHART = { type: 'GPU_UTILIZATION', label: 'GPU utilisation', what: 'GPU', accel: true };
+const NPU_CHART = { type: 'NPU_UTILIZATION', label: 'NPU utilisation', what: 'NPU', accel: true };
+const CPU_CHART = { type: 'CPU_UTILIZATION', label: 'CPU utilisation', what: 'CPU', accel: false };
+function chartType(a, provider) {
+  const kinds = a && a.gpus === 0 ? [CPU_CHART] : provider === 'MODELARTS' ? [GPU_CHART, NPU_CHART] : [GPU_CHART];
+  return { kinds, types: kinds.map((k) => k.type) };
 }
 
 // METRICS_NOT_CONFIGURED: the backend serves pool metrics only when
-// configured (a ModelArts backend without its aom: block).
-export const NOT_CONFIGURED_HINT = 'ModelArts node-pool metrics come from AOM: this backend has no aom: block';
+// configured (a ModelArts backend without its aom: block). One line says why.
+export const NOT_CONFIGURED_HINT = 'no metrics API: ModelArts node-pool metrics come from AOM, and this backend has no aom: block';
+
+/** An empty chart tile: one line that says why it is empty. */
+export function emptyTile(text) {
+  return h('div.chart.empty', h('p.empty-why', text));
+}
 
 export function notConfigured(errors, alias) {
   return (errors || []).some((e) => e.extensions?.code === 'METRICS_NOT_CONFIGURED' && (alias == null || e.path?.[0] === alias));
 }
 
-const poolVars = (pools) => Object.fromEntries(pools.map((p, i) => [`p${i}`, p.id]));
+const poolVars = (pools, base = 0) => Object.fromEntries(pools.map((p, j) => [`p${base + j}`, p.id]));
 
 export function renderOverview(root, { interval }) {
   const cleanups = [];
@@ -82,16 +113,16 @@ export function renderOverview(root, { interval }) {
     cards,
     h('div.two-col',
       h('section.panel', h('h2', 'By provider'),
-        h('table.data', { dataset: { table: 'by-provider' } }, h('thead', h('tr', h('th', 'Provider'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', 'GPUs allocated'))), byProvider)),
+        h('table.data', { dataset: { table: 'by-provider' } }, h('thead', h('tr', h('th', 'Provider'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'))), byProvider)),
       h('section.panel', h('h2', 'By GPU type'),
-        h('table.data', { dataset: { table: 'by-gpu-type' } }, h('thead', h('tr', h('th', 'GPU type'), h('th.n', 'Nodes'), h('th.n', 'GPUs ready'), h('th', 'GPUs allocated'))), byGpuType))),
+        h('table.data', { dataset: { table: 'by-gpu-type' } }, h('thead', h('tr', h('th', 'GPU type'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'))), byGpuType))),
     h('section.panel',
       h('div.section-head', h('h2', 'Node pools ', poolCount), h('button.ghost', { type: 'button', onclick: () => loadPools() }, 'Reload')),
       h('div.table-wrap', h('table.data.pools', { dataset: { table: 'pools' } },
-        h('thead', h('tr', h('th', 'Pool'), h('th', 'Provider'), h('th', 'Cluster'), h('th', 'Phase'), h('th.n', 'Nodes ready'), h('th', 'GPUs allocated'), h('th.n', 'GPU util.'), h('th', 'Selector / flavor'))),
+        h('thead', h('tr', h('th', 'Pool'), h('th', 'Provider'), h('th', 'Cluster'), h('th', { title: 'The vendor\'s phase, and how many of the pool\'s nodes are READY' }, 'Phase · nodes ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'), h('th.n', { title: 'The latest GPU utilisation (NPU for Ascend pools) of the chart below' }, 'GPU util.'), h('th', 'Selector / flavor'))),
         poolRows))),
     h('section.panel',
-      h('div.section-head', h('h2', 'GPU utilisation, last hour'), h('span.muted', `live, every ${interval} s`)),
+      h('div.section-head', h('h2', 'Utilisation, last hour ', h('span.muted.small', 'GPU; CPU for pools without GPUs')), h('span.muted', `live, every ${interval} s`)),
       chartGrid),
     h('details.panel.create', { open: false },
       h('summary', h('h2', 'Create a node pool')),
@@ -101,18 +132,33 @@ export function renderOverview(root, { interval }) {
     fill(banner, text ? h(`p.banner.${kind}`, text) : null);
   }
 
-  function renderSummary(s) {
+  // The latest totals and the latest allocation on READY nodes (a query,
+  // or their two subscriptions): rendered together.
+  let lastSummary = null;
+  let lastReady = null;
+  function renderSummary(s, ready) {
+    if (s) lastSummary = s;
+    if (ready) lastReady = ready;
+    s = lastSummary;
     if (!s) return;
+    const r = lastReady;
+    // Allocated on nodes that are not READY, for the totals and a group.
+    const notReady = (all, key, list) => {
+      if (!r) return 0;
+      const rg = key == null ? r : (r[list] || []).find((g) => g.key === key);
+      return Math.max(0, all - (rg?.allocatedGpus ?? 0));
+    };
     fill(cards,
       card('Nodes ready', s.readyNodes, s.nodes, 'nodes'),
       card('GPUs ready', s.readyGpus, s.gpus, 'gpus'),
-      card('GPUs allocated', s.allocatedGpus, s.readyGpus, 'allocated', `${pct(s.allocatedGpus, s.readyGpus)}% of ready`),
+      card('GPUs allocated', s.allocatedGpus, s.gpus, 'allocated', allocationSub(s.allocatedGpus, s.gpus, notReady(s.allocatedGpus))),
       card('Providers', s.byProvider.length, null, 'providers', s.byProvider.map((g) => providerName(g.key)).join(' · ')));
     fill(byProvider, s.byProvider.map((g) => h('tr',
-      h('td', badge(g.key, 'provider')), h('td.n', `${num(g.readyNodes)} / ${num(g.nodes)}`), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`), h('td', meter(g.allocatedGpus, g.gpus)))));
+      h('td', badge(g.key, 'provider')), h('td.n', `${num(g.readyNodes)} / ${num(g.nodes)}`), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`),
+      h('td', allocation(g.allocatedGpus, g.gpus, notReady(g.allocatedGpus, g.key, 'byProvider'))))));
     fill(byGpuType, s.byGpuType.filter((g) => g.key !== 'none' || g.nodes).map((g) => h('tr',
-      h('td', g.key === 'none' ? h('span.muted', 'no GPU') : h('code', g.key)), h('td.n', num(g.nodes)), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`),
-      h('td', g.gpus ? meter(g.allocatedGpus, g.gpus) : h('span.muted', '—')))));
+      h('td', g.key === 'none' ? h('span.muted', 'no GPU') : h('code', g.key)), h('td.n', `${num(g.readyNodes)} / ${num(g.nodes)}`), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`),
+      h('td', g.gpus ? allocation(g.allocatedGpus, g.gpus, notReady(g.allocatedGpus, g.key, 'byGpuType')) : h('span.muted', 'no GPUs')))));
   }
 
   // ---- pools --------------------------------------------------------------
@@ -132,7 +178,7 @@ export function renderOverview(root, { interval }) {
     if (seq !== loadSeq) return;
     showBanner(errors.length ? 'warn' : '', errors.length ? `Partial data: ${describeErrors(errors)}` : '');
     if (!data) return;
-    renderSummary(data.fleetSummary);
+    renderSummary(data.fleetSummary, data.readyOnly);
     if (summaryAt.dataset.source === 'none') {
       summaryAt.dataset.source = 'query';
       summaryAt.textContent = `as of ${time(new Date().toISOString())}`;
@@ -140,33 +186,39 @@ export function renderOverview(root, { interval }) {
     pools = data.nodePools.edges.map((e) => e.node);
     poolCount.textContent = `(${data.nodePools.totalCount})`;
     renderPoolRows(pools, null);
-    // A partial answer (a backend failed) keeps the charts of pools it left
-    // out: their subscriptions recover with the backend.
-    renderCharts(pools, errors.length === 0);
     if (!createSlot.firstChild) {
       const flavors = [...new Set(pools.map((p) => p.flavor).filter(Boolean))].sort();
       createSlot.append(createForm(data.clusters, flavors, { onCreated: () => loadPools() }));
     }
+    let alloc = {};
     if (pools.length) {
-      const res = await request(perPoolQuery(pools), poolVars(pools));
+      const res = await requestPerItem(pools, 2, perPoolQuery).catch(() => ({ data: null }));
       if (seq !== loadSeq) return;
-      renderPoolRows(pools, res.data || {});
+      alloc = res.data || {};
+      renderPoolRows(pools, alloc);
     }
+    // The charts come once the pools' GPU counts are known (CPU for a pool
+    // without GPUs). A partial answer (a backend failed) keeps the charts of
+    // pools it left out: their subscriptions recover with the backend.
+    renderCharts(pools.map((p, i) => ({ ...p, chart: chartType(alloc[`a${i}`], p.provider) })), errors.length === 0);
   }
 
   function renderPoolRows(list, alloc) {
     utilCells.clear();
     fill(poolRows, list.map((p, i) => {
       const a = alloc?.[`a${i}`];
-      const util = h('td.n.util', { dataset: { pool: p.id } }, p.provider === 'RUNAI' ? '…' : h('span.muted', 'n/a'));
-      utilCells.set(p.id, util);
+      const r = alloc?.[`r${i}`];
+      const noGpus = a?.gpus === 0;
+      const util = h('td.n.util', { dataset: { pool: p.id } }, noGpus ? h('span.muted', 'no GPUs') : '…');
+      if (!noGpus) utilCells.set(p.id, util);
       return h('tr', { dataset: { poolId: p.id, poolName: p.name } },
         h('td', h('a', { href: `#/pool/${encodeURIComponent(p.id)}` }, p.name), p.isDefault ? h('span.tag', 'default') : null),
         h('td', badge(p.provider, 'provider')),
         h('td', p.cluster.name),
-        h('td', badge(p.phase), p.phaseMessage ? h('span.muted.small', ` ${p.phaseMessage}`) : null),
-        h('td.n', a ? `${num(a.readyNodes)} / ${num(a.nodes)}` : h('span.muted', { title: 'reported by the vendor' }, `${p.reportedNodeCount}`)),
-        h('td', a ? (a.gpus ? meter(a.allocatedGpus, a.gpus) : h('span.muted', 'no GPUs')) : h('span.muted', alloc ? '—' : '…')),
+        h('td.phase', badge(p.phase), ' · ',
+          a ? readiness(a.readyNodes, a.nodes) : h('span.muted', { title: 'reported by the vendor' }, `${num(p.reportedNodeCount)} nodes`),
+          p.phaseMessage ? h('span.muted.small', ` ${p.phaseMessage}`) : null),
+        h('td', a ? (a.gpus ? allocation(a.allocatedGpus, a.gpus, r ? a.allocatedGpus - r.allocatedGpus : 0) : h('span.muted', 'no GPUs')) : h('span.muted', alloc ? '—' : '…')),
         util,
         h('td', h('code.small', p.nodeSelector || p.flavor || '')));
     }));
@@ -207,7 +259,7 @@ export function renderOverview(root, { interval }) {
     }));
     if (!fresh.length) return;
     // First paint from one query; the subscriptions then carry every update.
-    request(metricsQuery(fresh), { ...poolVars(fresh), ...window1h() }).then(({ data, errors }) => {
+    requestPerItem(fresh, 1, metricsQuery).then(({ data, errors }) => {
       fresh.forEach((p, i) => {
         if (notConfigured(errors, `m${i}`)) return noMetrics(p);
         const m = data?.[`m${i}`]?.metrics;
@@ -218,32 +270,42 @@ export function renderOverview(root, { interval }) {
   }
 
   function chartCard(p) {
+    const { kinds, types } = p.chart;
     const box = h('div.chart');
     const value = h('span.value', '—');
+    const tag = h('span.tag', kinds[0].what);
+    const empty = h('p.chart-empty', { hidden: true }, `no ${kinds.map((k) => k.what).join(' or ')} samples in the last hour: the vendor sent none for this pool`);
     const at = h('span.at', { dataset: { source: 'none' } }, 'waiting for data…');
     const warn = h('span.warn', { role: 'status' });
-    const el = h('article.chart-card', { dataset: { poolId: p.id, poolName: p.name } },
-      h('header', h('a', { href: `#/pool/${encodeURIComponent(p.id)}` }, p.name), h('span.muted', p.cluster.name), value),
-      box, h('footer', at, warn));
-    // The chart is made once the card is laid out (uPlot sizes to it).
-    const state = { source: 'none', chart: null, dead: false };
-    requestAnimationFrame(() => {
-      if (state.dead) return;
-      state.chart = timeChart(box, { key: `pool:${p.id}`, series: [{ type: 'GPU_UTILIZATION', label: 'GPU utilisation' }], height: 140 });
-    });
+    const el = h('article.chart-card', { dataset: { poolId: p.id, poolName: p.name, chartType: kinds[0].type } },
+      h('header', h('a', { href: `#/pool/${encodeURIComponent(p.id)}` }, p.name), h('span.muted', p.cluster.name), tag, value),
+      box, empty, h('footer', at, warn));
+    // The chart is made at the first data (the card is laid out by then:
+    // uPlot sizes to it), for the first kind that has samples.
+    const state = { source: 'none', chart: null, kind: null, dead: false };
+    const draw = (series) => {
+      const kind = kinds.find((k) => (series || []).some((m) => m.type === k.type && m.points?.length)) || kinds[0];
+      if (state.chart && state.kind === kind) return;
+      state.chart?.destroy();
+      state.kind = kind;
+      tag.textContent = kind.what;
+      el.dataset.chartType = kind.type;
+      state.chart = timeChart(box, { key: `pool:${p.id}`, series: [{ type: kind.type, label: kind.label }], height: 140 });
+    };
     state.update = (series, stamp, source) => {
       if (state.dead) return;
-      if (!state.chart) return requestAnimationFrame(() => state.update(series, stamp, source));
+      draw(series);
       const v = state.chart.set(series);
       value.textContent = v == null ? '—' : `${v.toFixed(0)}%`;
-      setUtil(p.id, v);
+      empty.hidden = v != null;
+      if (state.kind.accel) setUtil(p.id, v);
       state.source = source;
       at.dataset.source = source;
       markAt(at, stamp);
       at.textContent = source === 'live' ? `updated ${time(stamp)}` : `loaded ${time(new Date().toISOString())}, waiting for live data`;
     };
     chartsById.set(p.id, state);
-    const unsubscribe = subscribe(LIVE_POOL_METRICS, { id: p.id, types: ['GPU_UTILIZATION'], interval }, {
+    const unsubscribe = subscribe(LIVE_POOL_METRICS, { id: p.id, types, interval }, {
       next({ data, errors }) {
         const u = data?.nodePoolMetrics;
         if (u?.series) {
@@ -284,7 +346,7 @@ export function renderOverview(root, { interval }) {
   function noMetricsCard(p) {
     return h('article.chart-card.no-metrics', { dataset: { poolId: p.id, poolName: p.name } },
       h('header', h('a', { href: `#/pool/${encodeURIComponent(p.id)}` }, p.name), h('span.muted', p.cluster.name)),
-      h('div.chart.empty', h('p', 'no metrics API'), h('p.muted.small', NOT_CONFIGURED_HINT)));
+      emptyTile(NOT_CONFIGURED_HINT));
   }
 
   // ---- live totals --------------------------------------------------------
@@ -298,7 +360,7 @@ export function renderOverview(root, { interval }) {
       summaryAt.textContent = `live, updated ${time(u.at)}`;
       if (errors?.length) showBanner('warn', `Live totals incomplete: ${describeErrors(errors)}`);
       if (!u.summary) return;
-      renderSummary(u.summary);
+      renderSummary(u.summary, null);
       // Nodes came or went, or changed state: the pool table is stale too.
       const shape = `${u.summary.nodes}/${u.summary.readyNodes}/${u.summary.gpus}`;
       if (lastShape && shape !== lastShape) loadPools();
@@ -309,6 +371,14 @@ export function renderOverview(root, { interval }) {
     },
   }));
 
+  cleanups.push(subscribe(LIVE_READY, { interval }, {
+    next({ data }) {
+      const u = data?.fleetSummary;
+      if (u?.summary) renderSummary(null, u.summary);
+    },
+    error() {},
+  }));
+
   loadPools();
   return () => {
     loadSeq++;
@@ -317,9 +387,11 @@ export function renderOverview(root, { interval }) {
   };
 }
 
+const ALLOCATED_TITLE = 'GPUs allocated to workloads out of all GPUs (ready or not); the part on nodes that are not READY is hatched and counted';
+
 function card(label, value, total, key, sub) {
   return h('div.card', { dataset: { card: key } },
     h('div.card-label', label),
-    h('div.card-value', h('span.big', { dataset: { value: String(value) } }, num(value)), total != null ? h('span.of', ` / ${num(total)}`) : null),
+    h('div.card-value', h('span.big', { dataset: { value: String(value) } }, num(value)), total != null ? h('span.of', { dataset: { total: String(total) } }, ` / ${num(total)}`) : null),
     sub ? h('div.card-sub', sub) : total ? h('div.card-sub', `${pct(value, total)}%`) : null);
 }
