@@ -50,6 +50,7 @@ func simFlags(fs *flag.FlagSet, runaiVersion string) *app.SimOptions {
 	fs.IntVar(&o.NodesPerPool, "nodes-per-pool", 4, "nodes per node pool")
 	fs.DurationVar(&o.Latency, "latency", 0, "latency added to every simulated vendor call, e.g. 20ms")
 	fs.StringVar(&o.RunAIVersion, "runai-version", runaiVersion, "Run:ai control-plane API the simulator serves: 2.22, 2.23 (tenant-wide nodes) or 2.24")
+	fs.IntVar(&o.RateLimit, "sim-rate-limit", 0, "per-account calls per minute each simulator serves before it throttles (Run:ai 429, ModelArts 429 APIG.0308); 0: no limit")
 	return o
 }
 

@@ -25,6 +25,7 @@ type SimOptions struct {
 	NodesPerPool  int           // default 4
 	Latency       time.Duration // added to every simulated vendor call
 	RunAIVersion  string        // Run:ai API served: 2.22 (default), 2.23 or 2.24
+	RateLimit     int           // per-account calls per minute on each simulator (0: none)
 }
 
 // Sims are the running simulators.
@@ -61,10 +62,12 @@ func StartSims(o SimOptions) (*Sims, error) {
 	ra := runaisim.New(runaisim.Options{
 		Seed: o.Seed, Clusters: o.Clusters, PoolsPerCluster: o.Pools, NodesPerPool: o.NodesPerPool,
 		Latency: o.Latency, ClientID: demoRunAIClient, ClientSecret: demoRunAISecret, Version: version,
+		RateLimitPerMinute: o.RateLimit,
 	})
 	ma := modelartssim.New(modelartssim.Options{
 		Seed: o.Seed, Pools: o.Clusters, NodePoolsPerPool: o.Pools, NodesPerNodePool: o.NodesPerPool,
 		Latency: o.Latency, ProjectID: demoProjectID, AccessKey: demoAccessKey, SecretKey: demoSecretKey,
+		RateLimitPerMinute: o.RateLimit,
 	})
 	s := &Sims{RunAISim: ra, ModelArtsSim: ma}
 	if s.RunAI, s.RunAIURL, err = serve(o.RunAIAddr, ra.Handler()); err != nil {

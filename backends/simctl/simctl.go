@@ -33,6 +33,10 @@ type Faults struct {
 	// FailAfterApply lets the request take effect, then answers ErrorStatus
 	// (default 502) with the vendor's error body instead of the real answer.
 	FailAfterApply bool `json:"failAfterApply,omitempty"`
+	// RateLimitPerMinute replaces the simulator's per-account limit
+	// (SetThrottle, its --rate-limit flag) while these faults hold; 0 keeps
+	// it. It applies to every route, whatever Routes says.
+	RateLimitPerMinute int `json:"rateLimitPerMinute,omitempty"`
 }
 
 // ErrorWriter writes the vendor's error body for status.
@@ -48,6 +52,14 @@ type Controller struct {
 	counts map[string]int64
 	faults Faults
 	rnd    *rand.Rand
+
+	// Throttling (throttle.go).
+	baseLimit      int
+	account        AccountFunc
+	writeThrottled ThrottleWriter
+	windows        map[string][]time.Time // per account, the calls of the last minute
+	throttled      int64
+	now            func() time.Time // nil: time.Now
 }
 
 // New returns a controller. baseLatency is added to every vendor request (the
@@ -83,6 +95,10 @@ func (c *Controller) Wrap(route string, h http.HandlerFunc) http.Handler {
 		}
 		if status != 0 {
 			c.writeError(w, r, status)
+			return
+		}
+		if limit, retry, over := c.throttle(r); over {
+			c.writeThrottled(w, r, limit, ThrottleWindow, retry)
 			return
 		}
 		after, failStatus := c.afterFaults(route)
@@ -206,6 +222,7 @@ func (c *Controller) Total() int64 {
 func (c *Controller) ResetStats() {
 	c.mu.Lock()
 	c.counts = map[string]int64{}
+	c.throttled = 0
 	c.mu.Unlock()
 }
 
@@ -217,8 +234,8 @@ func (c *Controller) SetFaults(f Faults) error {
 	if f.ErrorStatus != 0 && (f.ErrorStatus < 400 || f.ErrorStatus > 599) {
 		return fmt.Errorf("errorStatus must be a 4xx or 5xx status, got %d", f.ErrorStatus)
 	}
-	if f.LatencyMs < 0 || f.JitterMs < 0 || f.ResponseDelayMs < 0 {
-		return fmt.Errorf("latencyMs, jitterMs and responseDelayMs must not be negative")
+	if f.LatencyMs < 0 || f.JitterMs < 0 || f.ResponseDelayMs < 0 || f.RateLimitPerMinute < 0 {
+		return fmt.Errorf("latencyMs, jitterMs, responseDelayMs and rateLimitPerMinute must not be negative")
 	}
 	c.mu.Lock()
 	c.faults = f
@@ -238,7 +255,8 @@ func (c *Controller) ClearFaults() { c.mu.Lock(); c.faults = Faults{}; c.mu.Unlo
 
 // RegisterControl mounts the /_sim endpoints on mux:
 //
-//	GET    /_sim/stats        {"requests": {"GET /api/v1/clusters": 3, ...}, "total": N}
+//	GET    /_sim/stats        {"requests": {"GET /api/v1/clusters": 3, ...}, "total": N,
+//	                           "throttled": N, "rateLimitPerMinute": N}
 //	POST   /_sim/stats/reset
 //	GET    /_sim/faults       the active faults
 //	POST   /_sim/faults       Faults as JSON
@@ -253,7 +271,8 @@ func (c *Controller) RegisterControl(mux *http.ServeMux) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		writeJSON(w, http.StatusOK, map[string]any{"requests": stats, "total": c.Total(), "routes": keys})
+		writeJSON(w, http.StatusOK, map[string]any{"requests": stats, "total": c.Total(), "routes": keys,
+			"throttled": c.Throttled(), "rateLimitPerMinute": c.RateLimit()})
 	})
 	mux.HandleFunc("POST /_sim/stats/reset", func(w http.ResponseWriter, r *http.Request) {
 		c.ResetStats()

@@ -58,6 +58,10 @@ type Options struct {
 	NodesPerNodePool int
 	// Latency is added to every vendor request (simctl base latency).
 	Latency time.Duration
+	// RateLimitPerMinute is API Gateway's per-user limit (0: none): calls
+	// beyond it within a minute answer 429 APIG.0308 (throttle.go). AOM
+	// counts its own calls, IAM none.
+	RateLimitPerMinute int
 	// ProjectID is the only project the simulator serves. Default
 	// DefaultProjectID.
 	ProjectID string
@@ -141,6 +145,7 @@ func New(opts Options) *Server {
 	_, _ = rand.Read(s.secret)
 	s.fleet = generate(opts)
 	s.ctl = simctl.New(s.writeFault, opts.Latency)
+	s.ctl.SetThrottle(opts.RateLimitPerMinute, apigAccount, writeThrottled)
 
 	mux := http.NewServeMux()
 	s.ctl.Handle(mux, RouteIAMTokens, s.handleIAMTokens)

@@ -40,6 +40,9 @@ type Options struct {
 	NodesPerPool    int
 	// Latency is added to every vendor request.
 	Latency time.Duration
+	// RateLimitPerMinute is the per-account limit (0: none): calls beyond
+	// it within a minute answer 429 (throttle.go).
+	RateLimitPerMinute int
 	// ClientID and ClientSecret are the accepted client credentials.
 	// Defaults "fleetgraph-demo" and "demo-secret".
 	ClientID     string
@@ -135,6 +138,7 @@ func New(opts Options) *Server {
 	}
 	_, _ = rand.Read(s.signingKey) // a fresh key per server: tokens of one simulator do not open another
 	s.ctl = simctl.New(writeStatusError, opts.Latency)
+	s.ctl.SetThrottle(opts.RateLimitPerMinute, simctl.BearerAccount, writeThrottled)
 
 	mux := http.NewServeMux()
 	s.ctl.Handle(mux, "POST /api/v1/token", s.grantToken)
