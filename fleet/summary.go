@@ -6,12 +6,16 @@ import (
 	"github.com/fleetgraph/fleetgraph/graph/model"
 )
 
-// Summarize totals nodes overall, by provider and by GPU type. allocated may
-// be nil (not asked for).
+// Summarize totals nodes overall, by provider, by GPU type and by
+// accelerator (catalogue vendor + model: a V100 is one group on either
+// vendor; nodes without accelerators are in no accelerator group).
+// allocated may be nil (not asked for).
 func Summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetSummary {
 	sum := &model.FleetSummary{ByProvider: []*model.FleetSummaryGroup{}, ByGpuType: []*model.FleetSummaryGroup{}}
 	byProvider := map[string]*model.FleetSummaryGroup{}
 	byType := map[string]*model.FleetSummaryGroup{}
+	byAccel := map[string]*model.FleetSummaryGroup{} // by "vendor model"
+	accelOf := map[string]*model.Accelerator{}
 	group := func(m map[string]*model.FleetSummaryGroup, key string) *model.FleetSummaryGroup {
 		g, ok := m[key]
 		if !ok {
@@ -27,7 +31,13 @@ func Summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetS
 			gpuType = *n.GpuType
 		}
 		ready := n.Status == model.NodeStatusReady
-		for _, g := range []*model.FleetSummaryGroup{total, group(byProvider, string(n.Provider)), group(byType, gpuType)} {
+		groups := []*model.FleetSummaryGroup{total, group(byProvider, string(n.Provider)), group(byType, gpuType)}
+		if a := AcceleratorOf(n); a != nil {
+			key := a.Vendor + " " + a.Model
+			accelOf[key] = a
+			groups = append(groups, group(byAccel, key))
+		}
+		for _, g := range groups {
 			g.Nodes++
 			g.Gpus += n.GpuCount
 			g.AllocatedGpus += allocated[n]
@@ -40,6 +50,12 @@ func Summarize(nodes []*model.Node, allocated map[*model.Node]int) *model.FleetS
 	sum.Nodes, sum.ReadyNodes, sum.Gpus, sum.ReadyGpus, sum.AllocatedGpus = total.Nodes, total.ReadyNodes, total.Gpus, total.ReadyGpus, total.AllocatedGpus
 	sum.ByProvider = sortedGroups(byProvider)
 	sum.ByGpuType = sortedGroups(byType)
+	sum.ByAccelerator = make([]*model.AcceleratorGroup, 0, len(byAccel))
+	for _, g := range sortedGroups(byAccel) {
+		a := accelOf[g.Key]
+		sum.ByAccelerator = append(sum.ByAccelerator, &model.AcceleratorGroup{Vendor: a.Vendor, Model: a.Model,
+			Nodes: g.Nodes, ReadyNodes: g.ReadyNodes, Gpus: g.Gpus, ReadyGpus: g.ReadyGpus, AllocatedGpus: g.AllocatedGpus})
+	}
 	return sum
 }
 

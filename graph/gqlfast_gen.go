@@ -15,6 +15,64 @@ import (
 // resolver, no context method) in order, without a goroutine per element.
 var marshalSliceSequential = gqlfast.MarshalSliceSequential
 
+// fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ writes a list of AcceleratorGroup (every field a plain scalar) in one
+// pass. nil: let gqlgen's own marshaler do it.
+func (ec *executionContext) fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ(_ context.Context, sel ast.SelectionSet, v []*model.AcceleratorGroup) graphql.Marshaler {
+	if v == nil {
+		return nil
+	}
+	fields := graphql.CollectFields(ec.OperationContext, sel, acceleratorGroupImplementors)
+	l, keys := gqlfast.NewList(len(v), fields)
+	if l == nil {
+		return nil
+	}
+	for i, obj := range v {
+		if obj == nil {
+			return nil
+		}
+		l.Object(i)
+		for j, field := range fields {
+			l.Key(j, keys[j])
+			switch field.Name {
+			case "__typename":
+				l.Typename("AcceleratorGroup")
+			case "vendor":
+				if !l.String(obj.Vendor) {
+					return nil
+				}
+			case "model":
+				if !l.String(obj.Model) {
+					return nil
+				}
+			case "nodes":
+				if !l.Int(obj.Nodes) {
+					return nil
+				}
+			case "readyNodes":
+				if !l.Int(obj.ReadyNodes) {
+					return nil
+				}
+			case "gpus":
+				if !l.Int(obj.Gpus) {
+					return nil
+				}
+			case "readyGpus":
+				if !l.Int(obj.ReadyGpus) {
+					return nil
+				}
+			case "allocatedGpus":
+				if !l.Int(obj.AllocatedGpus) {
+					return nil
+				}
+			default:
+				return nil
+			}
+		}
+		l.End()
+	}
+	return l.Done()
+}
+
 // fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ writes a list of FleetSummaryGroup (every field a plain scalar) in one
 // pass. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ(_ context.Context, sel ast.SelectionSet, v []*model.FleetSummaryGroup) graphql.Marshaler {

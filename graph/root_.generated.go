@@ -30,6 +30,8 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Node() NodeResolver
 	NodePool() NodePoolResolver
+	Placement() PlacementResolver
+	PlacementsUpdate() PlacementsUpdateResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 }
@@ -38,6 +40,24 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Accelerator struct {
+		Count       func(childComplexity int) int
+		MemoryBytes func(childComplexity int) int
+		Model       func(childComplexity int) int
+		Raw         func(childComplexity int) int
+		Vendor      func(childComplexity int) int
+	}
+
+	AcceleratorGroup struct {
+		AllocatedGpus func(childComplexity int) int
+		Gpus          func(childComplexity int) int
+		Model         func(childComplexity int) int
+		Nodes         func(childComplexity int) int
+		ReadyGpus     func(childComplexity int) int
+		ReadyNodes    func(childComplexity int) int
+		Vendor        func(childComplexity int) int
+	}
+
 	Backend struct {
 		Name     func(childComplexity int) int
 		Provider func(childComplexity int) int
@@ -66,6 +86,7 @@ type ComplexityRoot struct {
 
 	FleetSummary struct {
 		AllocatedGpus func(childComplexity int) int
+		ByAccelerator func(childComplexity int) int
 		ByGpuType     func(childComplexity int) int
 		ByProvider    func(childComplexity int) int
 		Gpus          func(childComplexity int) int
@@ -117,24 +138,26 @@ type ComplexityRoot struct {
 	}
 
 	Node struct {
-		Available    func(childComplexity int) int
-		Backend      func(childComplexity int) int
-		Capacity     func(childComplexity int) int
-		Cluster      func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Flavor       func(childComplexity int) int
-		GpuCount     func(childComplexity int) int
-		GpuType      func(childComplexity int) int
-		ID           func(childComplexity int) int
-		IP           func(childComplexity int) int
-		Metrics      func(childComplexity int, types []model.NodeMetricType, start time.Time, end time.Time, samples *int) int
-		Name         func(childComplexity int) int
-		NodePool     func(childComplexity int) int
-		Provider     func(childComplexity int) int
-		Raw          func(childComplexity int) int
-		Status       func(childComplexity int) int
-		VendorStatus func(childComplexity int) int
-		Zone         func(childComplexity int) int
+		Accelerator      func(childComplexity int) int
+		Available        func(childComplexity int) int
+		Backend          func(childComplexity int) int
+		Capacity         func(childComplexity int) int
+		Cluster          func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Flavor           func(childComplexity int) int
+		FreeAccelerators func(childComplexity int) int
+		GpuCount         func(childComplexity int) int
+		GpuType          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IP               func(childComplexity int) int
+		Metrics          func(childComplexity int, types []model.NodeMetricType, start time.Time, end time.Time, samples *int) int
+		Name             func(childComplexity int) int
+		NodePool         func(childComplexity int) int
+		Provider         func(childComplexity int) int
+		Raw              func(childComplexity int) int
+		Status           func(childComplexity int) int
+		VendorStatus     func(childComplexity int) int
+		Zone             func(childComplexity int) int
 	}
 
 	NodeConnection struct {
@@ -183,6 +206,21 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	Placement struct {
+		FreeAccelerators func(childComplexity int) int
+		LeftOver         func(childComplexity int) int
+		Model            func(childComplexity int) int
+		NodePool         func(childComplexity int) int
+		Nodes            func(childComplexity int) int
+		Provider         func(childComplexity int) int
+		Vendor           func(childComplexity int) int
+	}
+
+	PlacementsUpdate struct {
+		At         func(childComplexity int) int
+		Placements func(childComplexity int) int
+	}
+
 	Query struct {
 		Backends      func(childComplexity int) int
 		Cluster       func(childComplexity int, id string) int
@@ -193,6 +231,7 @@ type ComplexityRoot struct {
 		NodePools     func(childComplexity int, filter *model.NodePoolFilter, first *int, after *string) int
 		NodeTelemetry func(childComplexity int, typeArg model.NodeTelemetryType, clusterID *string, nodePoolName *string, groupBy []model.TelemetryGroupBy) int
 		Nodes         func(childComplexity int, filter *model.NodeFilter, first *int, after *string) int
+		Placements    func(childComplexity int, request model.PlacementRequest) int
 	}
 
 	ResourceQuantity struct {
@@ -212,6 +251,7 @@ type ComplexityRoot struct {
 		FleetSummary    func(childComplexity int, filter *model.NodeFilter, intervalSeconds *int) int
 		NodeMetrics     func(childComplexity int, nodeID string, types []model.NodeMetricType, intervalSeconds *int, windowSeconds *int, samples *int) int
 		NodePoolMetrics func(childComplexity int, nodePoolID string, types []model.NodePoolMetricType, intervalSeconds *int, windowSeconds *int, samples *int) int
+		Placements      func(childComplexity int, request model.PlacementRequest, intervalSeconds *int) int
 	}
 
 	TelemetryGroup struct {
@@ -243,6 +283,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Accelerator.count":
+		if e.ComplexityRoot.Accelerator.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Accelerator.Count(childComplexity), true
+	case "Accelerator.memoryBytes":
+		if e.ComplexityRoot.Accelerator.MemoryBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Accelerator.MemoryBytes(childComplexity), true
+	case "Accelerator.model":
+		if e.ComplexityRoot.Accelerator.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Accelerator.Model(childComplexity), true
+	case "Accelerator.raw":
+		if e.ComplexityRoot.Accelerator.Raw == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Accelerator.Raw(childComplexity), true
+	case "Accelerator.vendor":
+		if e.ComplexityRoot.Accelerator.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Accelerator.Vendor(childComplexity), true
+
+	case "AcceleratorGroup.allocatedGpus":
+		if e.ComplexityRoot.AcceleratorGroup.AllocatedGpus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.AllocatedGpus(childComplexity), true
+	case "AcceleratorGroup.gpus":
+		if e.ComplexityRoot.AcceleratorGroup.Gpus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.Gpus(childComplexity), true
+	case "AcceleratorGroup.model":
+		if e.ComplexityRoot.AcceleratorGroup.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.Model(childComplexity), true
+	case "AcceleratorGroup.nodes":
+		if e.ComplexityRoot.AcceleratorGroup.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.Nodes(childComplexity), true
+	case "AcceleratorGroup.readyGpus":
+		if e.ComplexityRoot.AcceleratorGroup.ReadyGpus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.ReadyGpus(childComplexity), true
+	case "AcceleratorGroup.readyNodes":
+		if e.ComplexityRoot.AcceleratorGroup.ReadyNodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.ReadyNodes(childComplexity), true
+	case "AcceleratorGroup.vendor":
+		if e.ComplexityRoot.AcceleratorGroup.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceleratorGroup.Vendor(childComplexity), true
 
 	case "Backend.name":
 		if e.ComplexityRoot.Backend.Name == nil {
@@ -365,6 +479,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FleetSummary.AllocatedGpus(childComplexity), true
+	case "FleetSummary.byAccelerator":
+		if e.ComplexityRoot.FleetSummary.ByAccelerator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FleetSummary.ByAccelerator(childComplexity), true
 	case "FleetSummary.byGpuType":
 		if e.ComplexityRoot.FleetSummary.ByGpuType == nil {
 			break
@@ -555,6 +675,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateNodePool(childComplexity, args["id"].(string), args["input"].(model.UpdateNodePoolInput)), true
 
+	case "Node.accelerator":
+		if e.ComplexityRoot.Node.Accelerator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Accelerator(childComplexity), true
 	case "Node.available":
 		if e.ComplexityRoot.Node.Available == nil {
 			break
@@ -591,6 +717,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.Flavor(childComplexity), true
+	case "Node.freeAccelerators":
+		if e.ComplexityRoot.Node.FreeAccelerators == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.FreeAccelerators(childComplexity), true
 	case "Node.gpuCount":
 		if e.ComplexityRoot.Node.GpuCount == nil {
 			break
@@ -853,6 +985,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "Placement.freeAccelerators":
+		if e.ComplexityRoot.Placement.FreeAccelerators == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.FreeAccelerators(childComplexity), true
+	case "Placement.leftOver":
+		if e.ComplexityRoot.Placement.LeftOver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.LeftOver(childComplexity), true
+	case "Placement.model":
+		if e.ComplexityRoot.Placement.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.Model(childComplexity), true
+	case "Placement.nodePool":
+		if e.ComplexityRoot.Placement.NodePool == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.NodePool(childComplexity), true
+	case "Placement.nodes":
+		if e.ComplexityRoot.Placement.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.Nodes(childComplexity), true
+	case "Placement.provider":
+		if e.ComplexityRoot.Placement.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.Provider(childComplexity), true
+	case "Placement.vendor":
+		if e.ComplexityRoot.Placement.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Placement.Vendor(childComplexity), true
+
+	case "PlacementsUpdate.at":
+		if e.ComplexityRoot.PlacementsUpdate.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlacementsUpdate.At(childComplexity), true
+	case "PlacementsUpdate.placements":
+		if e.ComplexityRoot.PlacementsUpdate.Placements == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlacementsUpdate.Placements(childComplexity), true
+
 	case "Query.backends":
 		if e.ComplexityRoot.Query.Backends == nil {
 			break
@@ -948,6 +1136,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["filter"].(*model.NodeFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.placements":
+		if e.ComplexityRoot.Query.Placements == nil {
+			break
+		}
+
+		args, err := ec.field_Query_placements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Placements(childComplexity, args["request"].(model.PlacementRequest)), true
 
 	case "ResourceQuantity.name":
 		if e.ComplexityRoot.ResourceQuantity.Name == nil {
@@ -1026,6 +1225,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.NodePoolMetrics(childComplexity, args["nodePoolId"].(string), args["types"].([]model.NodePoolMetricType), args["intervalSeconds"].(*int), args["windowSeconds"].(*int), args["samples"].(*int)), true
+	case "Subscription.placements":
+		if e.ComplexityRoot.Subscription.Placements == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_placements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.Placements(childComplexity, args["request"].(model.PlacementRequest), args["intervalSeconds"].(*int)), true
 
 	case "TelemetryGroup.key":
 		if e.ComplexityRoot.TelemetryGroup.Key == nil {
@@ -1100,6 +1310,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputNodePoolFilter,
 		ec.unmarshalInputOsInput,
 		ec.unmarshalInputPatchNodePoolInput,
+		ec.unmarshalInputPlacementRequest,
 		ec.unmarshalInputPlacementStrategyInput,
 		ec.unmarshalInputTaintInput,
 		ec.unmarshalInputUpdateNodePoolInput,
@@ -1195,7 +1406,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/clustermetrics.graphqls" "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/subscription.graphqls"
+//go:embed "schema/clustermetrics.graphqls" "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/placement.graphqls" "schema/subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1213,6 +1424,7 @@ var sources = []*ast.Source{
 	{Name: "schema/mutation.graphqls", Input: sourceData("schema/mutation.graphqls"), BuiltIn: false},
 	{Name: "schema/node.graphqls", Input: sourceData("schema/node.graphqls"), BuiltIn: false},
 	{Name: "schema/nodepool.graphqls", Input: sourceData("schema/nodepool.graphqls"), BuiltIn: false},
+	{Name: "schema/placement.graphqls", Input: sourceData("schema/placement.graphqls"), BuiltIn: false},
 	{Name: "schema/subscription.graphqls", Input: sourceData("schema/subscription.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1220,6 +1432,42 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_Accelerator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "vendor":
+		return ec.fieldContext_Accelerator_vendor(ctx, field)
+	case "model":
+		return ec.fieldContext_Accelerator_model(ctx, field)
+	case "memoryBytes":
+		return ec.fieldContext_Accelerator_memoryBytes(ctx, field)
+	case "count":
+		return ec.fieldContext_Accelerator_count(ctx, field)
+	case "raw":
+		return ec.fieldContext_Accelerator_raw(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Accelerator", field.Name)
+}
+
+func (ec *executionContext) childFields_AcceleratorGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "vendor":
+		return ec.fieldContext_AcceleratorGroup_vendor(ctx, field)
+	case "model":
+		return ec.fieldContext_AcceleratorGroup_model(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AcceleratorGroup_nodes(ctx, field)
+	case "readyNodes":
+		return ec.fieldContext_AcceleratorGroup_readyNodes(ctx, field)
+	case "gpus":
+		return ec.fieldContext_AcceleratorGroup_gpus(ctx, field)
+	case "readyGpus":
+		return ec.fieldContext_AcceleratorGroup_readyGpus(ctx, field)
+	case "allocatedGpus":
+		return ec.fieldContext_AcceleratorGroup_allocatedGpus(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcceleratorGroup", field.Name)
+}
 
 func (ec *executionContext) childFields_Backend(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1289,6 +1537,8 @@ func (ec *executionContext) childFields_FleetSummary(ctx context.Context, field 
 		return ec.fieldContext_FleetSummary_byProvider(ctx, field)
 	case "byGpuType":
 		return ec.fieldContext_FleetSummary_byGpuType(ctx, field)
+	case "byAccelerator":
+		return ec.fieldContext_FleetSummary_byAccelerator(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FleetSummary", field.Name)
 }
@@ -1385,6 +1635,10 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_gpuType(ctx, field)
 	case "gpuCount":
 		return ec.fieldContext_Node_gpuCount(ctx, field)
+	case "accelerator":
+		return ec.fieldContext_Node_accelerator(ctx, field)
+	case "freeAccelerators":
+		return ec.fieldContext_Node_freeAccelerators(ctx, field)
 	case "capacity":
 		return ec.fieldContext_Node_capacity(ctx, field)
 	case "available":
@@ -1495,6 +1749,36 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Placement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_Placement_provider(ctx, field)
+	case "nodePool":
+		return ec.fieldContext_Placement_nodePool(ctx, field)
+	case "nodes":
+		return ec.fieldContext_Placement_nodes(ctx, field)
+	case "vendor":
+		return ec.fieldContext_Placement_vendor(ctx, field)
+	case "model":
+		return ec.fieldContext_Placement_model(ctx, field)
+	case "freeAccelerators":
+		return ec.fieldContext_Placement_freeAccelerators(ctx, field)
+	case "leftOver":
+		return ec.fieldContext_Placement_leftOver(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Placement", field.Name)
+}
+
+func (ec *executionContext) childFields_PlacementsUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_PlacementsUpdate_at(ctx, field)
+	case "placements":
+		return ec.fieldContext_PlacementsUpdate_placements(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlacementsUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_ResourceQuantity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

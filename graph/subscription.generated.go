@@ -27,6 +27,7 @@ type SubscriptionResolver interface {
 	NodeMetrics(ctx context.Context, nodeID string, types []model.NodeMetricType, intervalSeconds *int, windowSeconds *int, samples *int) (<-chan *model.MetricsUpdate, error)
 	NodePoolMetrics(ctx context.Context, nodePoolID string, types []model.NodePoolMetricType, intervalSeconds *int, windowSeconds *int, samples *int) (<-chan *model.MetricsUpdate, error)
 	FleetSummary(ctx context.Context, filter *model.NodeFilter, intervalSeconds *int) (<-chan *model.FleetSummaryUpdate, error)
+	Placements(ctx context.Context, request model.PlacementRequest, intervalSeconds *int) (<-chan *model.PlacementsUpdate, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -144,6 +145,28 @@ func (ec *executionContext) field_Subscription_nodePoolMetrics_args(ctx context.
 		return nil, err
 	}
 	args["samples"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_placements_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "request",
+		func(ctx context.Context, v any) (model.PlacementRequest, error) {
+			return ec.unmarshalNPlacementRequest2githubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐPlacementRequest(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["request"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "intervalSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["intervalSeconds"] = arg1
 	return args, nil
 }
 
@@ -393,6 +416,50 @@ func (ec *executionContext) fieldContext_Subscription_fleetSummary(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_placements(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_placements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().Placements(ctx, fc.Args["request"].(model.PlacementRequest), fc.Args["intervalSeconds"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlacementsUpdate) graphql.Marshaler {
+			return ec.marshalNPlacementsUpdate2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐPlacementsUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_placements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlacementsUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_placements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -576,6 +643,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_nodePoolMetrics(ctx, fields[0])
 	case "fleetSummary":
 		return ec._Subscription_fleetSummary(ctx, fields[0])
+	case "placements":
+		return ec._Subscription_placements(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

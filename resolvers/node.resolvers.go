@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 )
@@ -22,6 +23,24 @@ func (r *nodeResolver) NodePool(ctx context.Context, obj *model.Node) (*model.No
 func (r *nodeResolver) Cluster(ctx context.Context, obj *model.Node) (*model.Cluster, error) {
 	c, err := r.Fleet.ClusterOf(ctx, obj.Backend, obj.ClusterVendorID)
 	return partialOne(ctx, c, err)
+}
+
+// Accelerator is the resolver for the accelerator field.
+func (r *nodeResolver) Accelerator(ctx context.Context, obj *model.Node) (*model.Accelerator, error) {
+	return fleet.AcceleratorOf(obj), nil
+}
+
+// FreeAccelerators is the resolver for the freeAccelerators field: the
+// nodes of one backend share one call (the request's loaders).
+func (r *nodeResolver) FreeAccelerators(ctx context.Context, obj *model.Node) (*int, error) {
+	free, errs := r.Fleet.FreeAccelerators(ctx, []*model.Node{obj})
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	if v, ok := free[obj]; ok {
+		return &v, nil
+	}
+	return nil, nil
 }
 
 // Metrics is the resolver for the metrics field.

@@ -151,6 +151,11 @@ func checkArguments(field string, args map[string]any) error {
 	if list, ok := args["groupBy"].([]any); ok && len(list) > 2 {
 		return inputErrorf("groupBy", "takes at most 2 fields, got %d", len(list))
 	}
+	if req, ok := args["request"].(map[string]any); ok && field == "placements" {
+		if err := checkPlacementArgument(req); err != nil {
+			return err
+		}
+	}
 	if field == "metrics" {
 		return checkMetricsArguments(args)
 	}

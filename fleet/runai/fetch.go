@@ -124,27 +124,6 @@ func (s *Source) fetchPoolMetrics(ctx context.Context, k fleet.MetricsKey) (flee
 
 // fetchAllocated asks Run:ai telemetry for ALLOCATED_GPUS grouped by cluster
 // and node: one call per backend answers for every node of the tenant.
-func (s *Source) fetchAllocated(ctx context.Context, backend string) (map[string]int, error) {
-	c := s.client(backend)
-	if c == nil {
-		return nil, fleet.UnknownBackend(backend)
-	}
-	resp, err := c.NodeTelemetry(ctx, api.TelemetryOptions{Type: "ALLOCATED_GPUS", GroupBy: []string{"ClusterId", "Node"}})
-	if err != nil {
-		return nil, wrap(backend, err)
-	}
-	out := map[string]int{}
-	for _, v := range resp.Values {
-		var cluster, node string
-		for _, g := range v.Groups {
-			switch g.Key {
-			case "ClusterId":
-				cluster = g.Value
-			case "Node":
-				node = g.Value
-			}
-		}
-		out[cluster+"/"+node] = int(v.Value + 0.5)
-	}
-	return out, nil
+func (s *Source) fetchAllocated(ctx context.Context, backend string) (byNode, error) {
+	return s.fetchByNode(ctx, backend, "ALLOCATED_GPUS")
 }

@@ -32,7 +32,8 @@ type Source struct {
 	nodes     *fleet.Kind[fleet.ClusterKey, []*model.Node]
 	nodeMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	poolMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
-	allocated *fleet.Kind[string, map[string]int]
+	allocated *fleet.Kind[string, byNode]
+	free      *fleet.Kind[string, byNode] // FREE_GPUS (free.go)
 	after222  // API versions, the tenant-wide node listing (tenant.go)
 
 	// clusterMet is Cluster.metrics (clustermetrics.go).
@@ -60,8 +61,9 @@ func New(clients ...*api.Client) *Source {
 		TTL: fleet.MetricsTTL, Fetch: s.fetchNodeMetrics}
 	s.poolMet = &fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]{Name: "pmetrics", Backend: fleet.MetricsKey.BackendOf, Key: fleet.MetricsKey.KeyOf,
 		TTL: fleet.MetricsTTL, Fetch: s.fetchPoolMetrics}
-	s.allocated = &fleet.Kind[string, map[string]int]{Name: "alloc", Backend: self, Key: none,
+	s.allocated = &fleet.Kind[string, byNode]{Name: "alloc", Backend: self, Key: none,
 		TTL: fleet.Fixed[string](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchAllocated}
+	s.free = newFreeKind(s)
 	s.initAfter222()
 	s.clusterMet = newClusterMetricsKind(s)
 	return s
@@ -187,32 +189,12 @@ func (s *Source) NodePoolMetrics(ctx context.Context, p *model.NodePool, r fleet
 // AllocatedGPUs implements fleet.Source: one telemetry call per backend
 // answers for every node of the tenant.
 func (s *Source) AllocatedGPUs(ctx context.Context, nodes []*model.Node) func() (map[*model.Node]int, []error) {
-	thunks := map[string]fleet.Thunk[map[string]int]{}
-	for _, n := range nodes {
-		if thunks[n.Backend] == nil {
-			thunks[n.Backend] = fleet.Load(ctx, s.allocated, n.Backend)
-		}
-	}
+	wait := byNodeOf(ctx, s.allocated, nodes)
 	return func() (map[*model.Node]int, []error) {
-		tables := map[string]map[string]int{}
-		var errs []error
-		for b, th := range thunks {
-			t, err := th()
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			tables[b] = t
-		}
-		out := make(map[*model.Node]int, len(nodes))
-		for _, n := range nodes {
-			if t := tables[n.Backend]; t != nil {
-				v, ok := t[n.ClusterVendorID+"/"+n.Name]
-				if !ok {
-					v = t[n.ClusterVendorID+"/"+n.VendorID]
-				}
-				out[n] = v
-			}
+		values, errs := wait()
+		out := make(map[*model.Node]int, len(values))
+		for n, v := range values {
+			out[n] = int(v + 0.5)
 		}
 		return out, errs
 	}

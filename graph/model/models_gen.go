@@ -10,6 +10,32 @@ import (
 	"time"
 )
 
+// An accelerator type in the gateway's catalogue (internal/accel/accelerators.yaml): the vendor's
+// GPU/NPU string mapped onto one vendor + model, so a V100 is a V100 on either provider.
+type Accelerator struct {
+	// NVIDIA, HUAWEI, ...; UNKNOWN when the catalogue does not know the raw string.
+	Vendor string `json:"vendor"`
+	// A100, H100, V100, T4, ASCEND_910B, ...; UNKNOWN when the catalogue does not know the raw string.
+	Model string `json:"model"`
+	// Memory per device in bytes, where the raw string or the vendor's document says it; null otherwise.
+	MemoryBytes *float64 `json:"memoryBytes,omitempty"`
+	// Devices on the node (gpuCount).
+	Count int `json:"count"`
+	// The vendor's string as received: Run:ai gpuInfo.gpuType; ModelArts flavor, or accelerator resource name (Node.gpuType).
+	Raw string `json:"raw"`
+}
+
+// Totals of the nodes of one accelerator vendor + model (FleetSummary.byAccelerator).
+type AcceleratorGroup struct {
+	Vendor        string `json:"vendor"`
+	Model         string `json:"model"`
+	Nodes         int    `json:"nodes"`
+	ReadyNodes    int    `json:"readyNodes"`
+	Gpus          int    `json:"gpus"`
+	ReadyGpus     int    `json:"readyGpus"`
+	AllocatedGpus int    `json:"allocatedGpus"`
+}
+
 type AzCountInput struct {
 	Az    string `json:"az"`
 	Count int    `json:"count"`
@@ -91,6 +117,9 @@ type FleetSummary struct {
 	ByProvider    []*FleetSummaryGroup `json:"byProvider"`
 	// Nodes without a GPU are grouped under gpuType "none".
 	ByGpuType []*FleetSummaryGroup `json:"byGpuType"`
+	// By catalogue vendor + model (Node.accelerator): a V100 is one group whatever the vendor's string.
+	// Nodes without accelerators are in no group.
+	ByAccelerator []*AcceleratorGroup `json:"byAccelerator"`
 }
 
 type FleetSummaryGroup struct {
@@ -230,6 +259,21 @@ type PatchNodePoolInput struct {
 	MaxCount                        *int                             `json:"maxCount,omitempty"`
 	Labels                          []*LabelInput                    `json:"labels,omitempty"`
 	Taints                          []*TaintInput                    `json:"taints,omitempty"`
+}
+
+// What a job needs: a number of accelerators of one kind, on one node or in one node pool.
+type PlacementRequest struct {
+	// Accelerators the job needs: 1..10000.
+	Accelerators int `json:"accelerators"`
+	// Only this catalogue model (A100, V100, H100, T4, ASCEND_910B, ...; any case). Null: any model, one
+	// model per placement. A value the catalogue does not know is BAD_USER_INPUT (field request.model).
+	Model *string `json:"model,omitempty"`
+	// Only this catalogue vendor (NVIDIA, HUAWEI; any case). Null: any.
+	Vendor *string `json:"vendor,omitempty"`
+	// Only this provider's backends. Null: all.
+	Provider *Provider `json:"provider,omitempty"`
+	// true: every accelerator on one node. false: in one node pool, the free accelerators of its nodes summed.
+	SameNode *bool `json:"sameNode,omitempty"`
 }
 
 type PlacementStrategyInput struct {
