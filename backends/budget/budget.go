@@ -1,0 +1,278 @@
+// Package budget keeps a vendor account under its rate limit across every
+// replica: one GCRA budget per upstream account (backend + credential) in
+// the Redis the replicas share (github.com/go-redis/redis_rate: one key per
+// account, so Redis Cluster safe), a local limiter (golang.org/x/time/rate)
+// while Redis cannot answer, and a limit learned downwards from the
+// vendor's 429 and recovered slowly.
+//
+// Calls come in priority classes (class.go). Mutations and interactive
+// queries take the budget first; dashboards leave a reserve for them, and
+// subscription polls a larger one. A class waits at most its bounded time
+// for its share, then the call is refused with an *Error (no request
+// sent): the cache serves the last good value if it has one (stale, reason
+// "budget"), else the caller gets RATE_LIMITED with a retry hint.
+package budget
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+)
+
+// Limit is a budget's rate: PerSecond calls per second on average, at most
+// Burst at once.
+type Limit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// perMinute is the limit in redis_rate's terms (whole calls per minute, at
+// least one).
+func (l Limit) gcra() redis_rate.Limit {
+	return redis_rate.Limit{Rate: max(1, int(math.Round(l.PerSecond*60))), Burst: max(1, l.Burst), Period: time.Minute}
+}
+
+// Options configure a Budget.
+type Options struct {
+	Backend  string
+	Provider backends.Provider
+	// Limit is the configured rate; the learned one never exceeds it.
+	Limit Limit
+	// Waits bound how long each class waits for its share; zero values
+	// are DefaultWaits'.
+	Waits map[Class]time.Duration
+	// Observer receives what the budget decides; nil records nothing.
+	Observer Observer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Observer is told every decision (for metrics).
+type Observer interface {
+	// BudgetDecision: outcome is "admitted", "waited" (admitted after a
+	// wait) or "refused".
+	BudgetDecision(backend string, class Class, outcome string, waited time.Duration)
+	// BudgetRemaining is the calls left at once after a decision.
+	BudgetRemaining(backend string, remaining int)
+	// BudgetLearned is the learned limit in calls per minute (0: none).
+	BudgetLearned(backend string, perMinute float64)
+}
+
+// Budget is one backend's budget, per account. Safe for concurrent use.
+type Budget struct {
+	o      Options
+	now    func() time.Time
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	limiter *redis_rate.Limiter // nil: local only
+	rc      redis.UniversalClient
+	local   map[string]*rate.Limiter // fallback, per account and limit
+	learned map[string]*learnedLimit // per account
+	warned  time.Time                // last "Redis unreachable" warning
+	downTil time.Time                // Redis failed: local budget until then
+}
+
+// retryRedis is how long the budget stays local after Redis failed, so
+// that a dead Redis costs one timeout per interval, not one per call.
+const retryRedis = 5 * time.Second
+
+// New returns the budget of one backend. Without UseRedis it is local to
+// the process.
+func New(o Options) *Budget {
+	b := &Budget{o: o, now: o.Now, logger: o.Logger, local: map[string]*rate.Limiter{}, learned: map[string]*learnedLimit{}}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.logger == nil {
+		b.logger = slog.Default()
+	}
+	return b
+}
+
+// UseRedis shares the budget through rc (every replica on the same Redis
+// shares it). Call it before serving.
+func (b *Budget) UseRedis(rc redis.UniversalClient) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rc = rc
+	if rc != nil {
+		b.limiter = redis_rate.NewLimiter(rc)
+	}
+}
+
+// Limit is the configured limit.
+func (b *Budget) Limit() Limit { return b.o.Limit }
+
+// ErrExhausted is what an *Error matches with errors.Is.
+var ErrExhausted = errors.New("upstream budget exhausted")
+
+// Error refuses a call the budget had no room for within its class's
+// wait. No request was sent. It matches ErrExhausted and
+// backends.ErrRateLimited (RATE_LIMITED; stale data where cached).
+type Error struct {
+	Backend    string
+	Class      Class
+	Limit      Limit
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("budget: backend %s has no room for a %s call within its limit (%.3g calls/s, burst %d); retry in %s",
+		e.Backend, e.Class, e.Limit.PerSecond, e.Limit.Burst, e.RetryAfter.Round(time.Second))
+}
+
+// Is matches ErrExhausted and backends.ErrRateLimited.
+func (e *Error) Is(target error) bool {
+	return target == ErrExhausted || target == backends.ErrRateLimited
+}
+
+// Account names the account a call of ctx is billed to: the backend's
+// service account, or in pass-through mode the caller's credential (a
+// hash of it: the key never holds the secret).
+func Account(ctx context.Context, backend string) string {
+	c, ok := backends.CredentialsFrom(ctx)
+	if !ok || (c.RunAIBearer == "" && c.ModelArtsAuthToken == "") {
+		return backend
+	}
+	h := sha256.Sum256([]byte(c.RunAIBearer + "\x00" + c.ModelArtsAuthToken))
+	return backend + "/" + hex.EncodeToString(h[:12])
+}
+
+// Admit takes one call from ctx's account, waiting at most its class's
+// bound for room; an *Error when there is none by then.
+func (b *Budget) Admit(ctx context.Context) error {
+	class := ClassOf(ctx)
+	acct := Account(ctx, b.o.Backend)
+	wait := b.o.Waits[class]
+	if wait == 0 {
+		wait = DefaultWaits[class]
+	}
+	start := b.now()
+	deadline := start.Add(wait)
+	for {
+		lim := b.effective(ctx, acct)
+		ok, remaining, retry := b.take(ctx, acct, lim, reserve(class, lim.Burst))
+		if ok {
+			waited := b.now().Sub(start)
+			outcome := "admitted"
+			if waited > 0 {
+				outcome = "waited"
+			}
+			b.observe(class, outcome, waited, remaining)
+			return nil
+		}
+		retry = max(retry, 10*time.Millisecond)
+		if b.now().Add(retry).After(deadline) {
+			b.observe(class, "refused", b.now().Sub(start), remaining)
+			return &Error{Backend: b.o.Backend, Class: class, Limit: lim, RetryAfter: retry}
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Budget) observe(class Class, outcome string, waited time.Duration, remaining int) {
+	if b.o.Observer != nil {
+		b.o.Observer.BudgetDecision(b.o.Backend, class, outcome, waited)
+		b.o.Observer.BudgetRemaining(b.o.Backend, remaining)
+	}
+}
+
+// take takes one call from acct if more than res calls would be left at
+// once (a reserve for the classes above); otherwise it says when to try
+// again.
+func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok bool, remaining int, retry time.Duration) {
+	b.mu.Lock()
+	limiter := b.limiter
+	if b.now().Before(b.downTil) {
+		limiter = nil
+	}
+	b.mu.Unlock()
+	if limiter != nil {
+		ok, remaining, retry, err := takeRedis(ctx, limiter, "fleetgraph:budget:"+acct, lim.gcra(), res)
+		if err == nil {
+			return ok, remaining, retry
+		}
+		if ctx.Err() != nil {
+			return false, 0, 0 // the caller left; Admit returns its error
+		}
+		b.warnRedis(err)
+		b.mu.Lock()
+		b.downTil = b.now().Add(retryRedis)
+		b.mu.Unlock()
+	}
+	return b.takeLocal(acct, lim, res)
+}
+
+// takeRedis: with a reserve, it first reads how much is left (n = 0 takes
+// nothing), then takes one.
+func takeRedis(ctx context.Context, l *redis_rate.Limiter, key string, lim redis_rate.Limit, res int) (bool, int, time.Duration, error) {
+	if res > 0 {
+		peek, err := l.AllowN(ctx, key, lim, 0)
+		if err != nil {
+			return false, 0, 0, err
+		}
+		if peek.Remaining <= res {
+			// Room for one more above the reserve comes at one emission
+			// interval per missing call.
+			missing := res + 1 - peek.Remaining
+			return false, peek.Remaining, time.Duration(missing) * lim.Period / time.Duration(lim.Rate), nil
+		}
+	}
+	r, err := l.Allow(ctx, key, lim)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	return r.Allowed > 0, r.Remaining, r.RetryAfter, nil
+}
+
+func (b *Budget) takeLocal(acct string, lim Limit, res int) (bool, int, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := fmt.Sprintf("%s|%g|%d", acct, lim.PerSecond, lim.Burst)
+	l := b.local[key]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(lim.PerSecond), max(1, lim.Burst))
+		b.local[key] = l
+	}
+	now := b.now()
+	tokens := l.TokensAt(now)
+	if tokens-1 < float64(res) {
+		missing := float64(res) + 1 - tokens
+		return false, int(tokens), time.Duration(missing / lim.PerSecond * float64(time.Second))
+	}
+	l.AllowN(now, 1)
+	return true, int(tokens - 1), 0
+}
+
+// warnRedis logs, at most once a minute, that the shared budget is down
+// and each replica keeps its own.
+func (b *Budget) warnRedis(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now := b.now(); now.Sub(b.warned) >= time.Minute {
+		b.warned = now
+		b.logger.Warn("upstream budget: Redis unreachable, each replica keeps a local budget (the vendor may see up to replicas x the limit)",
+			"backend", b.o.Backend, "error", err)
+	}
+}

@@ -1,0 +1,166 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+)
+
+// noWait: every class gives up at once, so that the counts are exact.
+var noWait = map[Class]time.Duration{Critical: time.Nanosecond, Interactive: time.Nanosecond, Dashboard: time.Nanosecond, Background: time.Nanosecond}
+
+func sharedPair(t *testing.T, lim Limit) (*Budget, *Budget, *miniredis.Miniredis) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	var out [2]*Budget
+	for i := range out {
+		rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		t.Cleanup(func() { rc.Close() })
+		out[i] = New(Options{Backend: "runai-a", Limit: lim, Waits: noWait})
+		out[i].UseRedis(rc)
+	}
+	return out[0], out[1], mr
+}
+
+func admitN(ctx context.Context, b *Budget, n int) (admitted int) {
+	for range n {
+		if b.Admit(ctx) == nil {
+			admitted++
+		}
+	}
+	return admitted
+}
+
+func TestReplicasShareOneBudget(t *testing.T) {
+	t.Parallel()
+	a, b, _ := sharedPair(t, Limit{PerSecond: 1.0 / 60, Burst: 5}) // 1 a minute: no refill during the test
+	ctx := WithClass(context.Background(), Critical)              // no reserve: every call of the burst
+	if got := admitN(ctx, a, 3); got != 3 {
+		t.Fatalf("replica A: %d of 3", got)
+	}
+	if got := admitN(ctx, b, 5); got != 2 {
+		t.Fatalf("replica B: %d admitted, want the 2 A left", got)
+	}
+	err := a.Admit(ctx)
+	var be *Error
+	if !errors.As(err, &be) || !errors.Is(err, ErrExhausted) || !errors.Is(err, backends.ErrRateLimited) || be.RetryAfter <= 0 {
+		t.Fatalf("exhausted: %v", err)
+	}
+	// Another account (a pass-through caller) has its own budget.
+	other := backends.WithCredentials(context.Background(), backends.Credentials{RunAIBearer: "caller-token"})
+	if got := admitN(other, b, 1); got != 1 {
+		t.Fatal("another account was refused")
+	}
+}
+
+func TestLowerClassesLeaveAReserve(t *testing.T) {
+	t.Parallel()
+	a, _, _ := sharedPair(t, Limit{PerSecond: 1.0 / 60, Burst: 10})
+	dash := WithClass(context.Background(), Dashboard)
+	poll := WithClass(context.Background(), Background)
+	mutation := WithClass(context.Background(), Critical)
+	if got := admitN(poll, a, 10); got != 5 {
+		t.Fatalf("subscription polls took %d, want 5 (half the burst stays)", got)
+	}
+	if got := admitN(dash, a, 10); got != 2 {
+		t.Fatalf("dashboards took %d, want 2 (30%% of the burst stays)", got)
+	}
+	if got := admitN(mutation, a, 10); got != 3 {
+		t.Fatalf("mutations took %d, want the 3 left", got)
+	}
+}
+
+func TestWaitsItsBoundForRoom(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rc.Close() })
+	b := New(Options{Backend: "m", Limit: Limit{PerSecond: 20, Burst: 1}, Waits: map[Class]time.Duration{Interactive: 2 * time.Second, Background: time.Nanosecond}})
+	b.UseRedis(rc)
+	ctx := context.Background()
+	if err := b.Admit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Admit(WithClass(ctx, Background)); err == nil {
+		t.Fatal("a background call found room in an empty budget")
+	}
+	if err := b.Admit(ctx); err != nil { // the next call is 50 ms away: an interactive call waits for it
+		t.Fatalf("interactive call refused instead of waiting: %v", err)
+	}
+}
+
+func TestRedisDownFallsBackToALocalBudget(t *testing.T) {
+	t.Parallel()
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { rc.Close() })
+	b := New(Options{Backend: "m", Limit: Limit{PerSecond: 1.0 / 60, Burst: 2}, Waits: noWait})
+	b.UseRedis(rc)
+	if got := admitN(WithClass(context.Background(), Critical), b, 4); got != 2 {
+		t.Fatalf("local fallback admitted %d, want the burst (2)", got)
+	}
+}
+
+func TestToldPerMinute(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body string
+		want float64
+		ok   bool
+	}{
+		{`{"error_msg":"The throttling threshold has been reached: policy user over ratelimit,limit:120,time:1 minute","error_code":"APIG.0308"}`, 120, true},
+		{`{"error_msg":"The throttling threshold has been reached: policy ip over ratelimit,limit:5,time:5 second","error_code":"APIGW.0308"}`, 60, true},
+		{`{"error_msg":"... limit:7200,time:1 hour"}`, 120, true},
+		{`{"code":429,"message":"Too many requests."}`, 0, false},
+		{`limit:0,time:1 minute`, 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := toldPerMinute([]byte(tc.body))
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("%s: %v %v, want %v %v", tc.body, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestALearnedLimitReachesEveryReplica(t *testing.T) {
+	t.Parallel()
+	a, b, _ := sharedPair(t, Limit{PerSecond: 10, Burst: 20})
+	ctx := context.Background()
+	a.Learn(ctx, 429, []byte(`{"error_msg":"The throttling threshold has been reached: policy user over ratelimit,limit:120,time:1 minute","error_code":"APIG.0308"}`))
+	for name, r := range map[string]*Budget{"the replica that saw the 429": a, "another replica": b} {
+		got := r.effective(ctx, "runai-a")
+		if got.PerSecond != 120*0.9/60 || got.Burst != 3 {
+			t.Errorf("%s: %+v, want 1.8/s (90%% of the stated 120/min), burst 3", name, got)
+		}
+	}
+	// Statuses other than 429 teach nothing.
+	c, _, _ := sharedPair(t, Limit{PerSecond: 10, Burst: 20})
+	c.Learn(ctx, 503, []byte(`limit:1,time:1 minute`))
+	if got := c.effective(ctx, "runai-a"); got != (Limit{PerSecond: 10, Burst: 20}) {
+		t.Fatalf("a 503 lowered the limit: %+v", got)
+	}
+}
+
+func TestAnUntoldLimitHalvesAndRecovers(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	b := New(Options{Backend: "r", Limit: Limit{PerSecond: 10, Burst: 20}, Now: func() time.Time { return at }})
+	ctx := context.Background()
+	b.Learn(ctx, 429, []byte(`{"code":429,"message":"Too many requests."}`))
+	if got := b.effective(ctx, "r"); got.PerSecond != 5 || got.Burst != 10 {
+		t.Fatalf("after an untold 429: %+v, want half", got)
+	}
+	at = at.Add(3 * time.Minute) // +10% of the configured rate per quiet minute
+	if got := b.effective(ctx, "r"); got.PerSecond != 8 {
+		t.Fatalf("3 minutes on: %+v, want 8/s", got)
+	}
+	at = at.Add(10 * time.Minute)
+	if got := b.effective(ctx, "r"); got != b.Limit() {
+		t.Fatalf("recovered: %+v, want the configured limit", got)
+	}
+}
