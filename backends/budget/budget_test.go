@@ -40,7 +40,7 @@ func admitN(ctx context.Context, b *Budget, n int) (admitted int) {
 func TestReplicasShareOneBudget(t *testing.T) {
 	t.Parallel()
 	a, b, _ := sharedPair(t, Limit{PerSecond: 1.0 / 60, Burst: 5}) // 1 a minute: no refill during the test
-	ctx := WithClass(context.Background(), Critical)              // no reserve: every call of the burst
+	ctx := WithClass(context.Background(), Critical)               // no reserve: every call of the burst
 	if got := admitN(ctx, a, 3); got != 3 {
 		t.Fatalf("replica A: %d of 3", got)
 	}
