@@ -33,8 +33,10 @@ type Source struct {
 	nodeMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	poolMet   *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
 	allocated *fleet.Kind[string, byNode]
-	free      *fleet.Kind[string, byNode] // FREE_GPUS (free.go)
 	after222  // API versions, the tenant-wide node listing (tenant.go)
+
+	// free is FREE_GPUS by node (free.go).
+	free *fleet.Kind[string, byNode]
 
 	// clusterMet is Cluster.metrics (clustermetrics.go).
 	clusterMet *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]
