@@ -65,7 +65,7 @@ type Options struct {
 type Observer interface {
 	// BudgetDecision: outcome is "admitted", "waited" (admitted after a
 	// wait) or "refused".
-	BudgetDecision(backend string, class Class, outcome string, waited time.Duration)
+	BudgetDecision(backend, class, outcome string, waited time.Duration)
 	// BudgetRemaining is the calls left at once after a decision.
 	BudgetRemaining(backend string, remaining int)
 	// BudgetLearned is the learned limit in calls per minute (0: none).
@@ -193,7 +193,7 @@ func (b *Budget) Admit(ctx context.Context) error {
 
 func (b *Budget) observe(class Class, outcome string, waited time.Duration, remaining int) {
 	if b.o.Observer != nil {
-		b.o.Observer.BudgetDecision(b.o.Backend, class, outcome, waited)
+		b.o.Observer.BudgetDecision(b.o.Backend, class.String(), outcome, waited)
 		b.o.Observer.BudgetRemaining(b.o.Backend, remaining)
 	}
 }

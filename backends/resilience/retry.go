@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 )
 
 // RetryOptions configure the retries of idempotent requests (GET, HEAD).
@@ -82,11 +83,12 @@ func idempotent(req *http.Request) bool {
 }
 
 // retryReason says whether the outcome of an attempt is worth another one,
-// and why (the UpstreamRetries label). The caller's context ending and a
-// rejection by the breaker are not: another attempt cannot fix either.
+// and why (the UpstreamRetries label). The caller's context ending, a
+// rejection by the breaker and one by the upstream budget (which waited
+// its class's bound already) are not: another attempt cannot fix them.
 func retryReason(ctx context.Context, resp *http.Response, err error) (string, bool) {
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, ErrBreakerOpen) ||
+		if ctx.Err() != nil || errors.Is(err, ErrBreakerOpen) || errors.Is(err, budget.ErrExhausted) ||
 			errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return "", false
 		}

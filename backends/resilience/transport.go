@@ -24,9 +24,11 @@
 package resilience
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -37,6 +39,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
 )
 
@@ -61,6 +64,10 @@ type Options struct {
 	// Retry configures retries; the zero value is the defaults of
 	// RetryOptions.
 	Retry RetryOptions
+	// Budget keeps the backend's vendor account under its rate limit
+	// (backends/budget): every attempt, retries included, takes a call
+	// from it first, and a 429 teaches it the vendor's limit. Nil: none.
+	Budget *budget.Budget
 	// Now is the retry budget's clock and the reference for a Retry-After
 	// date. Default time.Now. The breaker keeps time with time.Now
 	// regardless (gobreaker has no clock to inject); test it with short
@@ -80,6 +87,7 @@ type Transport struct {
 	retryOff bool
 	cb       *gobreaker.CircuitBreaker[*http.Response] // nil when disabled
 	budget   *retryBudget
+	upstream *budget.Budget // nil: no upstream budget
 	now      func() time.Time
 	jitter   func(n int64) int64 // uniform in [0, n); swapped by tests
 }
@@ -107,6 +115,7 @@ func New(base http.RoundTripper, opts Options) *Transport {
 		metrics:  opts.Metrics,
 		retry:    opts.Retry.withDefaults(),
 		retryOff: opts.Retry.Disabled,
+		upstream: opts.Budget,
 		now:      now,
 		jitter:   jitter,
 	}
@@ -204,10 +213,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// attempt sends r once through the breaker and records its metrics.
+// attempt sends r once through the budget and the breaker and records its
+// metrics. A call the budget refuses is not sent: its *budget.Error comes
+// back in a *backends.TransportError.
 func (t *Transport) attempt(r *http.Request, route string) (*http.Response, error) {
+	if t.upstream != nil {
+		if err := t.upstream.Admit(r.Context()); err != nil {
+			closeBody(r)
+			return nil, &backends.TransportError{Backend: t.backend, Provider: backends.Provider(t.provider), Route: route, Err: err}
+		}
+	}
 	start := time.Now()
 	resp, sent, err := t.send(r)
+	if t.upstream != nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+		t.upstream.Learn(r.Context(), resp.StatusCode, peekBody(resp, 4<<10))
+	}
 	if !sent {
 		closeBody(r)
 		err = &backends.TransportError{Backend: t.backend, Provider: backends.Provider(t.provider), Route: route, Err: err}
@@ -306,4 +326,18 @@ func closeBody(r *http.Request) {
 	if r != nil && r.Body != nil {
 		_ = r.Body.Close()
 	}
+}
+
+// peekBody returns up to n bytes of resp's body and leaves the body whole
+// for the client to read.
+func peekBody(resp *http.Response, n int64) []byte {
+	if resp.Body == nil {
+		return nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, n))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return head
 }

@@ -14,6 +14,8 @@ import (
 // Metrics are the gateway's collectors, registered on their own registry.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// Budget: the upstream budget's metrics (budget.go).
+	Budget *BudgetMetrics
 
 	// UpstreamRequests counts vendor calls by result: code is the HTTP status,
 	// or "transport_error", "timeout", "canceled" (the caller went away),
@@ -71,6 +73,8 @@ func New() *Metrics {
 			Help: "Vendor metric and telemetry values dropped for not being finite numbers (NaN, +Inf, -Inf, null, unparsable), by backend and answer kind.",
 		}, []string{"backend", "kind"}),
 	}
+	m.Budget = newBudgetMetrics()
+	m.Registry.MustRegister(m.Budget.collectors()...)
 	m.Registry.MustRegister(m.UpstreamRequests, m.UpstreamDuration, m.UpstreamRetries, m.CacheOperations, m.BreakerState,
 		m.VendorNullItems, m.VendorDroppedSamples,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
