@@ -117,7 +117,8 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", gql)
 	if cfg.graphiql() {
-		mux.Handle("GET /{$}", web.GraphiQL("fleetgraph", "/graphql"))
+		// GraphiQL opens on the README's examples, their variables filled in.
+		mux.Handle("GET /{$}", web.GraphiQL("fleetgraph", "/graphql", web.WithDefaultTabs(web.Examples...)))
 		mux.Handle(web.AssetsPath, web.Assets())
 	}
 	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dashboard.Handler("/graphql")))

@@ -212,19 +212,56 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 
-	// ---- GraphiQL at / loads and runs a query ------------------------------
+	// ---- GraphiQL at / opens on the README's examples, each runs as it is ---
 	b.do(t, "open GraphiQL", 20*time.Second, chromedp.Navigate(srv.URL+"/"))
 	b.waitFor(t, "GraphiQL editor", 15*time.Second, `document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror`)
-	b.do(t, "run a query", 10*time.Second,
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue('{ fleetSummary { nodes gpus } }')`),
-		chromedp.Click(chromedp.CSS(`.graphiql-execute-button`)))
-	b.waitFor(t, "GraphiQL result", 15*time.Second, `document.querySelector('.graphiql-response')?.textContent.includes('"gpus"')`)
+	tabs := eval[[]string](t, b, `[...document.querySelectorAll('.graphiql-tab .graphiql-tab-button')].map(e => e.textContent.trim())`)
+	if want := []string{"FleetSummary", "PoolsWithNodes", "NodeIds", "NodeMetrics", "ReadyGpus"}; strings.Join(tabs, ",") != strings.Join(want, ",") {
+		t.Errorf("GraphiQL tabs %q, want the README's examples %q", tabs, want)
+	}
+	response := `document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()`
+	b.do(t, "run the first tab", 10*time.Second, chromedp.Click(chromedp.CSS(`.graphiql-execute-button`)))
+	b.waitFor(t, "GraphiQL result", 15*time.Second, response+`.includes('"byGpuType"')`)
 	var result struct {
 		Data struct{ FleetSummary struct{ Nodes, Gpus int } }
 	}
-	raw := eval[string](t, b, `document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()`)
+	raw := eval[string](t, b, response)
 	if err := json.Unmarshal([]byte(raw), &result); err != nil || result.Data.FleetSummary.Nodes == 0 {
 		t.Errorf("GraphiQL result %q (%v), want fleetSummary with nodes", raw, err)
+	}
+	// The metrics tab has a real node ID and the last hour: one click.
+	b.do(t, "open the NodeMetrics tab", 10*time.Second, chromedp.Evaluate[chromedp.Void](
+		`[...document.querySelectorAll('.graphiql-tab .graphiql-tab-button')].find(e => e.textContent.trim() === 'NodeMetrics').click()`))
+	b.waitFor(t, "NodeMetrics variables", 10*time.Second, `document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue().includes('query NodeMetrics')`)
+	var vars struct{ ID, From, To string }
+	rawVars := eval[string](t, b, `document.querySelector('section[aria-label=Variables] .CodeMirror').CodeMirror.getValue()`)
+	if err := json.Unmarshal([]byte(rawVars), &vars); err != nil || !strings.HasPrefix(vars.ID, "fg1") {
+		t.Fatalf("NodeMetrics variables %q (%v), want a node ID filled in", rawVars, err)
+	}
+	if from, err := time.Parse(time.RFC3339, vars.From); err != nil || time.Since(from) < 59*time.Minute || time.Since(from) > 2*time.Hour {
+		t.Errorf("NodeMetrics from %q, want an hour ago", vars.From)
+	}
+	// GraphiQL takes the tab's operation name from its editor a moment
+	// after the switch (debounced): a run before that names the previous
+	// tab's operation, so run again until the answer is this tab's.
+	b.waitFor(t, "NodeMetrics result", 15*time.Second, `(() => {
+		const r = `+response+`, run = document.querySelector('.graphiql-execute-button');
+		if (r.includes('"cpu"')) return true;
+		if (run.getAttribute('aria-label').startsWith('Execute') && (!window.fgRan || r.includes('not found'))) { window.fgRan = true; run.click(); }
+		return false;
+	})()`)
+	var metrics struct {
+		Data struct {
+			Node struct {
+				Name     string
+				Gpu, Cpu []struct{ Points []struct{ Value float64 } }
+			}
+		}
+		Errors []struct{ Message string }
+	}
+	raw = eval[string](t, b, response)
+	if err := json.Unmarshal([]byte(raw), &metrics); err != nil || len(metrics.Errors) > 0 || len(metrics.Data.Node.Cpu) == 0 || len(metrics.Data.Node.Cpu[0].Points) == 0 {
+		t.Errorf("NodeMetrics result %q (%v), want CPU series with points", raw, err)
 	}
 	b.screenshot(t, "graphiql")
 	t.Logf("browser test took %s", time.Since(start).Round(100*time.Millisecond))

@@ -48,6 +48,7 @@ type Option func(*config)
 type config struct {
 	assetsPath string
 	explorer   bool
+	tabs       []Tab
 	playground []playground.GraphiqlConfigOption
 }
 
@@ -105,6 +106,9 @@ func GraphiQL(title, endpoint string, opts ...Option) http.Handler {
 	var rec pageRecorder
 	playground.Handler(title, endpoint, popts...).ServeHTTP(&rec, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}})
 	page := rec.body.Bytes()
+	if len(c.tabs) > 0 {
+		page = withTabs(page, c.tabs)
+	}
 	sum := sha256.Sum256(page)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	cspFor := contentSecurityPolicy(page, endpoint)

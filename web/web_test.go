@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -378,6 +379,46 @@ func TestAcceptsGzip(t *testing.T) {
 	} {
 		if got := acceptsGzip([]string{in}); got != want {
 			t.Errorf("acceptsGzip(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// The page opens on Examples: GraphiQL renders after the tabs are built,
+// with defaultTabs among its props, and the page's CSP still admits its
+// inline script (hashed after the rewrite).
+func TestDefaultTabs(t *testing.T) {
+	plain := get(t, GraphiQL("t", "/query"), http.MethodGet, "/", nil)
+	if strings.Contains(plain.Body.String(), "defaultTabs") {
+		t.Error("the page without WithDefaultTabs has default tabs")
+	}
+	rec := get(t, GraphiQL("t", "/query", WithDefaultTabs(Examples...)), http.MethodGet, "/", nil)
+	page := rec.Body.String()
+	for _, want := range []string{"fleetgraphTabs([{", "defaultTabs: defaultTabs,", ".then((defaultTabs) => ReactDOM.render(", "document.getElementById('graphiql'),\n      ));"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, m := range inlineScript.FindAllStringSubmatch(page, -1) {
+		if !strings.Contains(csp, sri256([]byte(m[1]))) {
+			t.Errorf("inline script not admitted by the CSP %q", csp)
+		}
+	}
+}
+
+// Examples are the README's example operations, word for word, and only
+// NodeMetrics needs variables, which the page fills in.
+func TestExamplesAreTheREADMEs(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range Examples {
+		if !strings.Contains(string(readme), e.Query) {
+			t.Errorf("README.md lacks the example\n%s", e.Query)
+		}
+		if strings.Contains(e.Query, "$") != (e.Variables != "") {
+			t.Errorf("example with variables %q: %s", e.Variables, e.Query)
 		}
 	}
 }
