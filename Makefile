@@ -7,8 +7,10 @@ export GORACE = atexit_sleep_ms=0
 .PHONY: run build test vet generate check-generate unit bench clean
 
 ## run: the gateway in demo mode (embedded simulators + Redis) on 127.0.0.1:8080; ARGS="--help" for flags
-run:
-	$(GO) run . $(ARGS)
+# The binary is built, then exec'd: `go run` exits 1 when interrupted even
+# after the gateway drained and exited 0 (make said "Error 1" on Ctrl-C).
+run: build
+	exec bin/fleetgraph $(ARGS)
 
 ## build: bin/fleetgraph
 build:
@@ -32,9 +34,13 @@ check-generate:
 vet:
 	$(GO) vet ./...
 
-## test: check-generate + vet + every test under the race detector
+## test: check-generate + vet + every test under the race detector, then the skipped tests and why
+# testsummary runs go test -json, prints what plain go test prints and ends
+# with the skipped tests (real Redis, Chromium, -short, ...) and their
+# reasons; it exits with go test's status.
 test: check-generate vet
-	$(GO) test -race -count=1 ./...
+	$(GO) build -o bin/testsummary ./internal/cmd/testsummary
+	bin/testsummary -go $(GO) -- -race -count=1 ./...
 
 ## bench: Go micro-benchmarks of the hot paths
 bench:
