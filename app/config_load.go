@@ -39,12 +39,14 @@ func ParseConfig(raw []byte) (*Config, error) { return ParseConfigEnv(raw, os.En
 // replaced, an unset VAR is an error; FLEETGRAPH_* overrides are applied;
 // unknown keys are errors naming their path; *File secrets are read.
 // Every error names the field at fault as its path in the file
-// ("limits.maxDepth", "runai[1].clientSecretFile").
+// ("limits.maxDepth", "runai[1].clientSecretFile") and its line; the
+// problems of a file are reported together (every unset variable, unknown
+// key, wrongly typed value and backend name), so one run shows them all.
 func ParseConfigEnv(raw []byte, environ []string) (*Config, error) {
 	env := envMap(environ)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, syntaxError(err, raw)
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -56,19 +58,20 @@ func ParseConfigEnv(raw []byte, environ []string) (*Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("config: line %d: the file must be a mapping of keys (listen:, runai:, ...)", root.Line)
 	}
-	if err := expandNode(root, "", env); err != nil {
-		return nil, err
-	}
-	if err := applyEnv(root, env); err != nil {
-		return nil, err
-	}
+	var p problems
+	expandNode(root, "", env, &p)
+	p.add(applyEnv(root, env))
 	lines := map[int]string{}
-	if err := checkKeys(root, reflect.TypeFor[Config](), "", lines); err != nil {
-		return nil, err
-	}
+	checkKeys(root, reflect.TypeFor[Config](), "", lines, &p)
 	var c Config
 	if err := root.Decode(&c); err != nil {
-		return nil, withPath(err, lines)
+		p.add(withPath(err, lines))
+	}
+	p.add(c.backendNames()...)
+	if err := p.err(); err != nil {
+		// Validation would only repeat these (an unset secret is also a
+		// missing one): the file's own problems first.
+		return nil, err
 	}
 	if err := c.readFiles(); err != nil {
 		return nil, err
@@ -90,13 +93,12 @@ func (c *Config) ApplyEnv(environ []string) error {
 		return nil
 	}
 	lines := map[int]string{}
-	if err := checkKeys(root, reflect.TypeFor[Config](), "", lines); err != nil {
-		return err
-	}
+	var p problems
+	checkKeys(root, reflect.TypeFor[Config](), "", lines, &p)
 	if err := root.Decode(c); err != nil {
-		return withPath(err, lines)
+		p.add(withPath(err, lines))
 	}
-	return nil
+	return p.err()
 }
 
 func envMap(environ []string) map[string]string {
@@ -116,40 +118,31 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Z
 var aomQueryPath = regexp.MustCompile(`^modelarts\[\d+\]\.aom\.queries\.[^.]+$`)
 
 // expandNode replaces ${VAR} and $VAR in scalar values (not in
-// modelarts[].aom.queries).
-func expandNode(n *yaml.Node, path string, env map[string]string) error {
+// modelarts[].aom.queries); every unset variable is a problem.
+func expandNode(n *yaml.Node, path string, env map[string]string, p *problems) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if aomQueryPath.MatchString(path) {
-			return nil // PromQL templates: $node_label and $nodes are aom's placeholders, not variables
+			return // PromQL templates: $node_label and $nodes are aom's placeholders, not variables
 		}
-		var missing string
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
 			name := m[1] + m[2]
 			v, ok := env[name]
-			if !ok && missing == "" {
-				missing = name
+			if !ok {
+				p.add(fmt.Errorf("config: %s: environment variable %s is not set (line %d)", orRoot(path), name, n.Line))
 			}
 			return v
 		})
-		if missing != "" {
-			return fmt.Errorf("config: %s: environment variable %s is not set (line %d)", orRoot(path), missing, n.Line)
-		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := expandNode(n.Content[i+1], join(path, n.Content[i].Value), env); err != nil {
-				return err
-			}
+			expandNode(n.Content[i+1], join(path, n.Content[i].Value), env, p)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
-			if err := expandNode(item, fmt.Sprintf("%s[%d]", path, i), env); err != nil {
-				return err
-			}
+			expandNode(item, fmt.Sprintf("%s[%d]", path, i), env, p)
 		}
 	}
-	return nil
 }
 
 func join(path, key string) string {
@@ -217,10 +210,12 @@ func applyEnv(root *yaml.Node, env map[string]string) error {
 		}
 	}
 	slices.Sort(names)
+	var p problems
 	for _, name := range names {
 		f, ok := fields[name]
 		if !ok {
-			return fmt.Errorf("config: environment variable %s names no configuration field (overridable: top-level and nested fields, e.g. FLEETGRAPH_LISTEN, FLEETGRAPH_LIMITS_MAXDEPTH)", name)
+			p.add(fmt.Errorf("config: environment variable %s names no configuration field (overridable: top-level and nested fields, e.g. FLEETGRAPH_LISTEN, FLEETGRAPH_LIMITS_MAXDEPTH)", name))
+			continue
 		}
 		val := &yaml.Node{Kind: yaml.ScalarNode, Value: env[name], Line: 0}
 		if f.list {
@@ -232,10 +227,10 @@ func applyEnv(root *yaml.Node, env map[string]string) error {
 			}
 		}
 		if err := setPath(root, f.path, val); err != nil {
-			return fmt.Errorf("config: %s (%s): %w", name, strings.Join(f.path, "."), err)
+			p.add(fmt.Errorf("config: %s (%s): %w", name, strings.Join(f.path, "."), err))
 		}
 	}
-	return nil
+	return p.err()
 }
 
 // setPath sets the value at path in a mapping node, creating mappings on
@@ -268,9 +263,9 @@ func setPath(n *yaml.Node, path []string, val *yaml.Node) error {
 	return nil
 }
 
-// checkKeys reports the first unknown key with its path and the keys that
+// checkKeys reports every unknown key with its path and the keys that
 // would be known there, and records the path of every line for withPath.
-func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[int]string) error {
+func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[int]string, p *problems) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -294,45 +289,106 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[int]string) 
 			k := n.Content[i]
 			ft, ok := known[k.Value]
 			if !ok {
-				return fmt.Errorf("config: %s: unknown key (line %d); known keys here: %s", join(path, k.Value), k.Line, strings.Join(names, ", "))
+				p.add(fmt.Errorf("config: %s: unknown key (line %d); known keys here: %s", join(path, k.Value), k.Line, strings.Join(names, ", ")))
+				continue
 			}
 			lines[k.Line] = join(path, k.Value)
-			if err := checkKeys(n.Content[i+1], ft, join(path, k.Value), lines); err != nil {
-				return err
-			}
+			checkKeys(n.Content[i+1], ft, join(path, k.Value), lines, p)
 		}
 	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
 		for i, item := range n.Content {
-			if err := checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), lines); err != nil {
-				return err
-			}
+			checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), lines, p)
 		}
 	}
-	return nil
 }
 
-var lineRef = regexp.MustCompile(`line (\d+): `)
+var lineRef = regexp.MustCompile(`(?s)^(?:yaml: unmarshal errors:\s*)?line (\d+): (.*)$`)
 
 // yamlValue is a value quoted in a yaml.v3 error ("cannot unmarshal !!str
 // `...` into int"): it may be a secret substituted into the wrong field.
 var yamlValue = regexp.MustCompile("`[^`]*`")
 
-// withPath names the field of a yaml decoding error by its path, without
-// the value.
+// typeMismatch is yaml.v3's wording of a wrongly typed value.
+var typeMismatch = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: \(value not shown\))? into (.+)$`)
+
+// withPath names the field of every yaml decoding error by its path and
+// line, with the type it wants and the kind of value it got, never the
+// value ("limits.maxDepth: wants an integer, got text (line 6)").
 func withPath(err error, lines map[int]string) error {
-	msg := yamlValue.ReplaceAllString(err.Error(), "(value not shown)")
-	if m := lineRef.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		if p, ok := lines[n]; ok {
-			msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
-			return fmt.Errorf("config: %s: %s", p, strings.TrimSpace(msg))
-		}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		// A custom unmarshaler's error (a Duration's) fails the decode
+		// alone; it says its line too.
+		return located(yamlValue.ReplaceAllString(err.Error(), "(value not shown)"), lines)
 	}
-	if strings.Contains(msg, "line 0: ") {
-		// An environment override: its value has no line.
-		return fmt.Errorf("config: environment override: %s", strings.TrimSpace(strings.ReplaceAll(msg, "line 0: ", "")))
+	var p problems
+	for _, e := range te.Errors {
+		p.add(located(yamlValue.ReplaceAllString(e, "(value not shown)"), lines))
 	}
-	return fmt.Errorf("config: %w", err)
+	return p.err()
+}
+
+// located turns "line N: what" into "path: what (line N)", the line's
+// field by its path; an environment override's value has line 0.
+func located(msg string, lines map[int]string) error {
+	m := lineRef.FindStringSubmatch(msg)
+	if m == nil {
+		return fmt.Errorf("config: %s", msg)
+	}
+	n, _ := strconv.Atoi(m[1])
+	what := m[2]
+	if t := typeMismatch.FindStringSubmatch(what); t != nil {
+		what = fmt.Sprintf("wants %s, got %s", goTypeWords(t[2]), yamlTagWords(t[1]))
+	}
+	switch path, ok := lines[n]; {
+	case ok && n == 0:
+		return fmt.Errorf("config: %s (environment override): %s", path, what)
+	case n == 0:
+		return fmt.Errorf("config: environment override: %s", what)
+	case ok:
+		return fmt.Errorf("config: %s: %s (line %d)", path, what, n)
+	}
+	return fmt.Errorf("config: line %d: %s", n, what)
+}
+
+// goTypeWords says what a configuration field of Go type t takes.
+func goTypeWords(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "app."):
+		return "a mapping of keys"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	}
+	return t
+}
+
+// yamlTagWords says what kind of YAML value a tag is.
+func yamlTagWords(tag string) string {
+	switch tag {
+	case "!!str":
+		return "text"
+	case "!!int":
+		return "an integer"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "true or false"
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!null":
+		return "nothing"
+	}
+	return tag
 }
 
 // readFiles fills secrets from their *File twins and checks the allow-list.
