@@ -9,6 +9,7 @@ import { request, requestPerItem, describeErrors, briefErrors } from './gql.js';
 import { subscribe } from './live.js';
 import { timeChart } from './charts.js';
 import { createForm } from './forms.js';
+import { capacityBox } from './capacity.js';
 
 const SUMMARY_FIELDS = `nodes readyNodes gpus readyGpus allocatedGpus
   byProvider { key nodes readyNodes gpus readyGpus allocatedGpus }
@@ -106,11 +107,14 @@ export function renderOverview(root, { interval }) {
   const poolCount = h('span.muted');
   const chartGrid = h('div.chart-grid');
   const createSlot = h('div');
+  const capacity = capacityBox({ interval }); // "find capacity": nothing asked until a search
+  cleanups.push(capacity.cleanup);
 
   fill(root,
     banner,
     h('div.section-head', h('h1', 'Fleet'), summaryAt),
     cards,
+    capacity.el,
     h('div.two-col',
       h('section.panel', h('h2', 'By provider'),
         h('table.data', { dataset: { table: 'by-provider' } }, h('thead', h('tr', h('th', 'Provider'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'))), byProvider)),
