@@ -198,7 +198,13 @@ func TestPlacementsPoolLevel(t *testing.T) {
 	t.Parallel()
 	e := newPlacementEnv(t, envOptions{})
 	q := `query($r: PlacementRequest!) { placements(request: $r) { provider model freeAccelerators leftOver nodePool { name } nodes { name } } }`
+	e.resetCounters()
 	got := e.placements(t, q, map[string]any{"accelerators": 20, "model": "A100", "sameNode": false})
+	// nodePool costs the pool listings of the placements' clusters: Run:ai
+	// one per backend, ModelArts one per resource pool (only the GPU pool
+	// has a placement): 7 + 2 calls (and the token).
+	assertRoutes(t, e.env, map[string]int64{raToken: 1, raClusters: 1, raNodes: 2, raTelemetry: 1, raNodePools: 1},
+		map[string]int64{maPools: 1, maPoolNodes: 2, maNodePools: 1})
 	if len(got) != 2 {
 		t.Fatalf("%d placements, want 2: %+v", len(got), got)
 	}

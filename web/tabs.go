@@ -36,6 +36,11 @@ query NodeMetrics($id: ID!, $from: DateTime!, $to: DateTime!) {
     gpu: metrics(types: [GPU_UTILIZATION_PER_GPU], start: $from, end: $to, samples: 60) { type labels { key value } points { timestamp value } }
     cpu: metrics(types: [CPU_UTILIZATION, CPU_MEMORY_UTILIZATION], start: $from, end: $to, samples: 60) { type points { timestamp value } } } }`,
 		Variables: `{"id": "$nodeId", "from": "$hourAgo", "to": "$now"}`},
+	{Query: `# Where do 8 free A100s sit right now, on one node, across both providers? Best fit first. Cold, over
+# 2 Run:ai 2.22 clusters and 2 ModelArts resource pools: 7 calls (Run:ai 1 cluster listing, 2 node listings,
+# 1 FREE_GPUS telemetry; ModelArts 1 pool listing, 2 node listings), and nodePool 2 more; warm 0
+query Placements { placements(request: {accelerators: 8, model: "A100"}) {
+    provider model freeAccelerators leftOver nodePool { name cluster { name } } nodes { name } } }`},
 	{Query: `# Ready GPUs per node pool, from Run:ai telemetry
 query ReadyGpus { nodeTelemetry(type: READY_GPUS, groupBy: [CLUSTER_ID, NODEPOOL]) { backend value groups { key value name } } }`},
 }
