@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -250,9 +248,9 @@ func TestPlacementRequestRefused(t *testing.T) {
 			t.Errorf("%v: data %s", tc.r, resp.Data)
 		}
 		// The subscription refuses the same request, over SSE.
-		body := sseOnce(t, e, `subscription($r: PlacementRequest!) { placements(request: $r) { at } }`, map[string]any{"r": tc.r})
-		if !strings.Contains(body, `"code":"BAD_USER_INPUT"`) || !strings.Contains(body, `"field":"`+tc.field+`"`) {
-			t.Errorf("%v: subscription answered %s", tc.r, body)
+		sub := sseOnce(t, e, `subscription($r: PlacementRequest!) { placements(request: $r) { at } }`, map[string]any{"r": tc.r})
+		if len(sub.Errors) != 1 || sub.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || sub.Errors[0].Extensions["field"] != tc.field {
+			t.Errorf("%v: subscription errors %+v, want one BAD_USER_INPUT on %s", tc.r, sub.Errors, tc.field)
 		}
 		if n := e.upstreamCalls(); n != 0 {
 			t.Errorf("%v: %d upstream calls", tc.r, n)
@@ -443,24 +441,17 @@ func TestPlacementsSubscription(t *testing.T) {
 	}
 }
 
-// sseOnce sends a subscription over SSE and returns what the gateway wrote
-// within 5 s (a refused subscription ends its stream at once).
-func sseOnce(t *testing.T, e *env, query string, vars map[string]any) string {
+// sseOnce subscribes over SSE and returns the first event (a refused
+// subscription's only one), within 5 s.
+func sseOnce(t *testing.T, e *env, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.gw.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	select {
+	case r := <-sse(t, ctx, e, query, vars):
+		return r
+	case <-ctx.Done():
+		t.Fatal("no SSE event within 5 s")
+		return gqlResponse{}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return string(out)
 }
