@@ -136,6 +136,13 @@ type GraphQLConfig struct {
 	AllowList string `yaml:"allowList"`
 	// WebsocketKeepAlive is the graphql-ws keep-alive interval (default 15s).
 	WebsocketKeepAlive Duration `yaml:"websocketKeepAlive"`
+	// Federation serves the gateway as an Apollo Federation v2 subgraph
+	// (app/config_federation.go; default off).
+	Federation FederationConfig `yaml:"federation"`
+	// Cost says when a response carries extensions.cost {estimatedUpstreamCalls,
+	// upstreamCalls, cacheHits}: header (default: with X-Fleetgraph-Cost: true),
+	// always, never.
+	Cost string `yaml:"cost"`
 }
 
 // CORSConfig lists the browser origins that may call the gateway

@@ -19,7 +19,7 @@ func (c *Config) Validate() error {
 	if len(c.RunAI)+len(c.ModelArts) == 0 {
 		return errors.New("config: no backends: add at least one entry under runai: or modelarts:")
 	}
-	for _, check := range []func() error{c.validateBackends, c.validateAuth, c.validateServer, c.validateGraphQL, c.validateTelemetry, c.validateRedis, c.validateSubscriptions} {
+	for _, check := range []func() error{c.validateBackends, c.validateAuth, c.validateServer, c.validateGraphQL, c.validateFederation, c.validateTelemetry, c.validateRedis, c.validateSubscriptions} {
 		if err := check(); err != nil {
 			return err
 		}

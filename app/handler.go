@@ -38,6 +38,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	keys := newAPIKeys(cfg)
 
 	schema := graph.NewExecutableSchema(graph.Config{
+		Schema:     servedSchema(cfg),
 		Resolvers:  &resolvers.Resolver{Fleet: g.Service},
 		Complexity: complexityRoot(),
 	})
@@ -83,12 +84,17 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(&operationLimits{limits: limits, introspection: cfg.introspection()})
+	if f := cfg.GraphQL.Federation; f.Enabled {
+		srv.Use(serviceSDL{keys: f.ServiceKeys})
+		srv.Use(resolvers.EntityRepresentations{})
+	}
 	srv.Use(operationSpans{t: g.tel})
 	srv.Use(resolvers.ValidateArguments{})
 	srv.SetErrorPresenter(resolvers.ErrorPresenter)
 	srv.SetRecoverFunc(recoverResolver(g.logger))
 	srv.AroundResponses(resolvers.UserInputCodes)
 	srv.AroundResponses(staleExtension)
+	srv.AroundResponses(costExtension(cfg.costMode(), schema))
 
 	timeout := cfg.requestTimeout()
 	adm, err := newAdmission(limits.MaxConcurrentRequests, limits.QueueTimeout, g.Metrics.Registry)

@@ -923,7 +923,7 @@ func (ec *executionContext) fieldContext_Resources_all(_ context.Context, field 
 
 // region    **************************** object.gotpl ****************************
 
-var nodeImplementors = []string{"Node"}
+var nodeImplementors = []string{"Node", "_Entity"}
 
 func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj *model.Node) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, nodeImplementors)
@@ -1526,6 +1526,19 @@ func (ec *executionContext) marshalNResources2ᚖgithubᚗcomᚋfleetgraphᚋfle
 		return graphql.Null
 	}
 	return ec._Resources(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalONode2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalONode2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v *model.Node) graphql.Marshaler {

@@ -724,7 +724,7 @@ func (ec *executionContext) unmarshalInputNodePoolFilter(ctx context.Context, ob
 
 // region    **************************** object.gotpl ****************************
 
-var nodePoolImplementors = []string{"NodePool"}
+var nodePoolImplementors = []string{"NodePool", "_Entity"}
 
 func (ec *executionContext) _NodePool(ctx context.Context, sel ast.SelectionSet, obj *model.NodePool) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, nodePoolImplementors)
@@ -1101,6 +1101,19 @@ func (ec *executionContext) unmarshalNNodePoolPhase2githubᚗcomᚋfleetgraphᚋ
 
 func (ec *executionContext) marshalNNodePoolPhase2githubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNodePoolPhase(ctx context.Context, sel ast.SelectionSet, v model.NodePoolPhase) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalONodePool2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNodePool(ctx context.Context, sel ast.SelectionSet, v []*model.NodePool) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONodePool2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNodePool(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalONodePool2ᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐNodePool(ctx context.Context, sel ast.SelectionSet, v *model.NodePool) graphql.Marshaler {

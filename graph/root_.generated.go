@@ -25,6 +25,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Cluster() ClusterResolver
+	Entity() EntityResolver
 	FleetSummaryUpdate() FleetSummaryUpdateResolver
 	MetricsUpdate() MetricsUpdateResolver
 	Mutation() MutationResolver
@@ -82,6 +83,12 @@ type ComplexityRoot struct {
 		Accepted func(childComplexity int) int
 		ID       func(childComplexity int) int
 		Phase    func(childComplexity int) int
+	}
+
+	Entity struct {
+		FindManyClusterByIDs  func(childComplexity int, reps []*model.ClusterByIDsInput) int
+		FindManyNodeByIDs     func(childComplexity int, reps []*model.NodeByIDsInput) int
+		FindManyNodePoolByIDs func(childComplexity int, reps []*model.NodePoolByIDsInput) int
 	}
 
 	FleetSummary struct {
@@ -222,16 +229,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Backends      func(childComplexity int) int
-		Cluster       func(childComplexity int, id string) int
-		Clusters      func(childComplexity int, provider *model.Provider) int
-		FleetSummary  func(childComplexity int, filter *model.NodeFilter) int
-		Node          func(childComplexity int, id string) int
-		NodePool      func(childComplexity int, id string) int
-		NodePools     func(childComplexity int, filter *model.NodePoolFilter, first *int, after *string) int
-		NodeTelemetry func(childComplexity int, typeArg model.NodeTelemetryType, clusterID *string, nodePoolName *string, groupBy []model.TelemetryGroupBy) int
-		Nodes         func(childComplexity int, filter *model.NodeFilter, first *int, after *string) int
-		Placements    func(childComplexity int, request model.PlacementRequest) int
+		Backends           func(childComplexity int) int
+		Cluster            func(childComplexity int, id string) int
+		Clusters           func(childComplexity int, provider *model.Provider) int
+		FleetSummary       func(childComplexity int, filter *model.NodeFilter) int
+		Node               func(childComplexity int, id string) int
+		NodePool           func(childComplexity int, id string) int
+		NodePools          func(childComplexity int, filter *model.NodePoolFilter, first *int, after *string) int
+		NodeTelemetry      func(childComplexity int, typeArg model.NodeTelemetryType, clusterID *string, nodePoolName *string, groupBy []model.TelemetryGroupBy) int
+		Nodes              func(childComplexity int, filter *model.NodeFilter, first *int, after *string) int
+		Placements         func(childComplexity int, request model.PlacementRequest) int
+		__resolve__service func(childComplexity int) int
+		__resolve_entities func(childComplexity int, representations []map[string]any) int
 	}
 
 	ResourceQuantity struct {
@@ -267,6 +276,10 @@ type ComplexityRoot struct {
 		Timestamp func(childComplexity int) int
 		Type      func(childComplexity int) int
 		Value     func(childComplexity int) int
+	}
+
+	_Service struct {
+		SDL func(childComplexity int) int
 	}
 }
 
@@ -472,6 +485,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeleteNodePoolPayload.Phase(childComplexity), true
+
+	case "Entity.findManyClusterByIDs":
+		if e.ComplexityRoot.Entity.FindManyClusterByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyClusterByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyClusterByIDs(childComplexity, args["reps"].([]*model.ClusterByIDsInput)), true
+	case "Entity.findManyNodeByIDs":
+		if e.ComplexityRoot.Entity.FindManyNodeByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyNodeByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyNodeByIDs(childComplexity, args["reps"].([]*model.NodeByIDsInput)), true
+	case "Entity.findManyNodePoolByIDs":
+		if e.ComplexityRoot.Entity.FindManyNodePoolByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyNodePoolByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyNodePoolByIDs(childComplexity, args["reps"].([]*model.NodePoolByIDsInput)), true
 
 	case "FleetSummary.allocatedGpus":
 		if e.ComplexityRoot.FleetSummary.AllocatedGpus == nil {
@@ -1147,6 +1194,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Placements(childComplexity, args["request"].(model.PlacementRequest)), true
+	case "Query._service":
+		if e.ComplexityRoot.Query.__resolve__service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.__resolve__service(childComplexity), true
+	case "Query._entities":
+		if e.ComplexityRoot.Query.__resolve_entities == nil {
+			break
+		}
+
+		args, err := ec.field_Query__entities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
 
 	case "ResourceQuantity.name":
 		if e.ComplexityRoot.ResourceQuantity.Name == nil {
@@ -1293,6 +1357,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TelemetryValue.Value(childComplexity), true
 
+	case "_Service.sdl":
+		if e.ComplexityRoot._Service.SDL == nil {
+			break
+		}
+
+		return e.ComplexityRoot._Service.SDL(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1302,11 +1373,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAzCountInput,
+		ec.unmarshalInputClusterByIDsInput,
 		ec.unmarshalInputCreateNodePoolInput,
 		ec.unmarshalInputGpuResourceOptimizationInput,
 		ec.unmarshalInputLabelInput,
+		ec.unmarshalInputNodeByIDsInput,
 		ec.unmarshalInputNodeFilter,
 		ec.unmarshalInputNodeNetworkInput,
+		ec.unmarshalInputNodePoolByIDsInput,
 		ec.unmarshalInputNodePoolFilter,
 		ec.unmarshalInputOsInput,
 		ec.unmarshalInputPatchNodePoolInput,
@@ -1406,7 +1480,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/clustermetrics.graphqls" "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/placement.graphqls" "schema/subscription.graphqls"
+//go:embed "schema/clustermetrics.graphqls" "schema/federation.graphqls" "schema/fleet.graphqls" "schema/metrics.graphqls" "schema/mutation.graphqls" "schema/node.graphqls" "schema/nodepool.graphqls" "schema/placement.graphqls" "schema/subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1419,6 +1493,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "schema/clustermetrics.graphqls", Input: sourceData("schema/clustermetrics.graphqls"), BuiltIn: false},
+	{Name: "schema/federation.graphqls", Input: sourceData("schema/federation.graphqls"), BuiltIn: false},
 	{Name: "schema/fleet.graphqls", Input: sourceData("schema/fleet.graphqls"), BuiltIn: false},
 	{Name: "schema/metrics.graphqls", Input: sourceData("schema/metrics.graphqls"), BuiltIn: false},
 	{Name: "schema/mutation.graphqls", Input: sourceData("schema/mutation.graphqls"), BuiltIn: false},
@@ -1426,6 +1501,90 @@ var sources = []*ast.Source{
 	{Name: "schema/nodepool.graphqls", Input: sourceData("schema/nodepool.graphqls"), BuiltIn: false},
 	{Name: "schema/placement.graphqls", Input: sourceData("schema/placement.graphqls"), BuiltIn: false},
 	{Name: "schema/subscription.graphqls", Input: sourceData("schema/subscription.graphqls"), BuiltIn: false},
+	{Name: "../federation/directives.graphql", Input: `
+	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+	directive @composeDirective(name: String!) repeatable on SCHEMA
+	directive @extends on OBJECT | INTERFACE
+	directive @external on OBJECT | FIELD_DEFINITION
+	directive @key(fields: FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+	directive @inaccessible on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	directive @interfaceObject on OBJECT
+	directive @link(import: [String!], url: String!) repeatable on SCHEMA
+	directive @override(from: String!, label: String) on FIELD_DEFINITION
+	directive @policy(policies: [[federation__Policy!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @provides(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requires(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requiresScopes(scopes: [[federation__Scope!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @shareable repeatable on FIELD_DEFINITION | OBJECT
+	directive @computedRequires on FIELD_DEFINITION
+	directive @tag(name: String!) repeatable on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	scalar _Any
+	scalar FieldSet
+	scalar federation__Policy
+	scalar federation__Scope
+`, BuiltIn: true},
+	{Name: "../federation/entity.graphql", Input: `
+# a union of all types that use the @key directive
+union _Entity = Cluster | Node | NodePool
+
+input ClusterByIDsInput {
+	ID: ID!
+}
+
+input NodeByIDsInput {
+	ID: ID!
+}
+
+input NodePoolByIDsInput {
+	ID: ID!
+}
+
+# fake type to build resolver interfaces for users to implement
+type Entity {
+	findManyClusterByIDs(reps: [ClusterByIDsInput]!): [Cluster]
+	findManyNodeByIDs(reps: [NodeByIDsInput]!): [Node]
+	findManyNodePoolByIDs(reps: [NodePoolByIDsInput]!): [NodePool]
+}
+
+type _Service {
+  sdl: String
+}
+
+extend type Query {
+  _entities(representations: [_Any!]!): [_Entity]!
+  _service: _Service!
+}
+`, BuiltIn: true},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1835,6 +1994,14 @@ func (ec *executionContext) childFields_TelemetryValue(ctx context.Context, fiel
 		return ec.fieldContext_TelemetryValue_groups(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TelemetryValue", field.Name)
+}
+
+func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sdl":
+		return ec.fieldContext__Service_sdl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type _Service", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -47,6 +47,10 @@ type Backend struct {
 	Provider Provider `json:"provider"`
 }
 
+type ClusterByIDsInput struct {
+	ID string `json:"ID"`
+}
+
 // A new node pool. clusterId decides the backend; fields of the other vendor are rejected.
 // Run:ai: labelKey and labelValue are required. ModelArts: flavor and count are required.
 type CreateNodePoolInput struct {
@@ -183,6 +187,10 @@ type MetricSeries struct {
 type Mutation struct {
 }
 
+type NodeByIDsInput struct {
+	ID string `json:"ID"`
+}
+
 type NodeConnection struct {
 	TotalCount int         `json:"totalCount"`
 	PageInfo   *PageInfo   `json:"pageInfo"`
@@ -212,6 +220,10 @@ type NodeNetworkInput struct {
 	Vpc            *string  `json:"vpc,omitempty"`
 	Subnet         *string  `json:"subnet,omitempty"`
 	SecurityGroups []string `json:"securityGroups,omitempty"`
+}
+
+type NodePoolByIDsInput struct {
+	ID string `json:"ID"`
 }
 
 type NodePoolConnection struct {

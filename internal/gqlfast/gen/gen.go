@@ -50,7 +50,7 @@ var scalar = map[string]struct{ goType, method string }{
 // resolver, arguments or directives.
 func plainField(f *codegen.Field) (string, bool) {
 	ref := f.TypeReference
-	if f.IsResolver || f.MethodHasContext || len(f.Args) > 0 || len(f.Directives) > 0 ||
+	if f.IsResolver || f.MethodHasContext || len(f.Args) > 0 || runtimeDirectives(f.Directives) ||
 		f.GoFieldType != codegen.GoFieldVariable || ref == nil || !ref.GQL.NonNull || ref.GQL.Elem != nil ||
 		ref.Marshaler == nil || ref.CastType != nil || ref.Marshaler.Pkg() == nil ||
 		ref.Marshaler.Pkg().Path() != "github.com/99designs/gqlgen/graphql" {
@@ -63,8 +63,20 @@ func plainField(f *codegen.Field) (string, bool) {
 	return s.method, true
 }
 
+// runtimeDirectives reports whether any of ds runs at execution: a
+// skip_runtime directive (the cost directives, read only by routers and the
+// cost estimate) generates no code around the field.
+func runtimeDirectives(ds []*codegen.Directive) bool {
+	for _, d := range ds {
+		if !d.SkipRuntime {
+			return true
+		}
+	}
+	return false
+}
+
 func plainObject(o *codegen.Object) bool {
-	if o == nil || o.Root || o.Stream || len(o.Directives) > 0 || len(o.Fields) == 0 {
+	if o == nil || o.Root || o.Stream || runtimeDirectives(o.Directives) || len(o.Fields) == 0 {
 		return false
 	}
 	for _, f := range o.Fields {
