@@ -89,7 +89,7 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	fc, rc, err := newCache(cfg, m, tel)
+	fc, rc, err := newCache(cfg, m, tel, o.Logger)
 	if err != nil {
 		return nil, err
 	}

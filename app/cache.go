@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -19,36 +18,26 @@ import (
 )
 
 // newCache builds the shared cache of cfg; nil (and no client) when no Redis
-// is configured or caching is off.
-func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry) (*fleet.Cache, redis.UniversalClient, error) {
-	if cfg.Cache.Disabled || (cfg.Redis.URL == "" && len(cfg.Redis.Addrs) == 0) {
+// is configured or caching is off. logger hears Redis failures.
+func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry, logger *slog.Logger) (*fleet.Cache, redis.UniversalClient, error) {
+	if cfg.Cache.Disabled || cfg.Redis.EffectiveMode() == "" {
 		return nil, nil, nil
 	}
 	timeout := time.Duration(cfg.Cache.Timeout)
 	if timeout == 0 {
 		timeout = cache.DefaultTimeout
 	}
-	opts := &redis.UniversalOptions{
-		Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName, Password: cfg.Redis.Password,
-		// Abandoned operations stop at the deadline too (see cache.RedisOptions.Timeout).
-		ContextTimeoutEnabled: true,
-		DialTimeout:           time.Second, ReadTimeout: timeout, WriteTimeout: timeout,
-		MaxRetries: -1, // a cache miss is cheaper than a Redis retry storm
+	client, err := newRedisClient(cfg.Redis, timeout)
+	if err != nil {
+		return nil, nil, err
 	}
-	if cfg.Redis.URL != "" {
-		u, err := redis.ParseURL(cfg.Redis.URL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("config: redis.url: %w", err)
-		}
-		opts.Addrs, opts.Password, opts.DB, opts.Username, opts.TLSConfig = []string{u.Addr}, u.Password, u.DB, u.Username, u.TLSConfig
-	}
-	client := redis.NewUniversalClient(opts)
+	setRedisLogger.Do(func() { redis.SetLogger(&goRedisLog) })
 	store := cache.NewRedis(client, cache.RedisOptions{
-		Timeout: timeout,
+		Timeout: timeout, Logger: logger,
 		Breaker: cache.BreakerOptions{
 			OpenFor: time.Duration(cfg.Cache.BreakerOpenFor),
-			OnStateChange: func(from, to gobreaker.State) {
-				slog.Warn("cache breaker state changed", "from", from.String(), "to", to.String())
+			OnStateChange: func(node string, from, to gobreaker.State) {
+				logger.Warn("cache breaker state changed", "node", node, "from", from.String(), "to", to.String())
 			},
 		},
 		// Hits and misses are counted by the fleet cache, per logical lookup;
@@ -71,6 +60,8 @@ func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry) (*fleet.Cache, re
 	set(&p.MetricsRecent, cfg.Cache.MetricsRecent)
 	set(&p.MetricsPast, cfg.Cache.MetricsPast)
 	set(&p.StaleFor, cfg.Cache.StaleFor)
+	set(&p.Transitional, cfg.Cache.Transitional)
+	set(&p.PassThroughTrust, cfg.Cache.PassThroughTrust)
 	fc := fleet.NewCache(observedStore{next: store, tel: tel}, p, m)
 	if l := cfg.Cache.Local; !l.Disabled {
 		fc.EnableLocal(cmp.Or(l.MaxBytes, 16<<20), l.MaxAge.or(5*time.Second), func(ctx context.Context, n int) {
@@ -124,6 +115,22 @@ func (s observedStore) GetMany(ctx context.Context, keys []string) (map[string][
 func (s observedStore) SetMany(ctx context.Context, entries []cache.Entry) error {
 	ctx, span := s.span(ctx, "cache set", len(entries))
 	err := s.next.SetMany(ctx, entries)
+	s.end(span, err)
+	return err
+}
+
+// Generations and Advance are the race fence's round trips: not lookups,
+// so not in the request's hit and miss counts.
+func (s observedStore) Generations(ctx context.Context, reads []cache.GenRead, init string) ([][]string, error) {
+	ctx, span := s.span(ctx, "cache generations", len(reads))
+	gens, err := s.next.Generations(ctx, reads, init)
+	s.end(span, err)
+	return gens, err
+}
+
+func (s observedStore) Advance(ctx context.Context, key string, gens map[string]string) error {
+	ctx, span := s.span(ctx, "cache advance", 1)
+	err := s.next.Advance(ctx, key, gens)
 	s.end(span, err)
 	return err
 }

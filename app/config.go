@@ -187,12 +187,23 @@ type CacheConfig struct {
 	// Timeout bounds each Redis operation (default 200ms).
 	Timeout Duration `yaml:"timeout"`
 	// BreakerOpenFor is how long the cache is bypassed after Redis failed
-	// 5 times in a row, before a probe (default 5s).
+	// 5 times in a row, before a probe (default 5s). A Redis Cluster has a
+	// breaker per master: one master down costs only its own keys.
 	BreakerOpenFor Duration `yaml:"breakerOpenFor"`
+	// Transitional caps the TTL of an answer holding a node pool or node in
+	// a transitional phase (Creating, Updating, Deleting, Checking; default
+	// 5s).
+	Transitional Duration `yaml:"transitional"`
+	// PassThroughTrust bounds how long a pass-through caller's credential is
+	// trusted without the vendor seeing it: what was fetched with it is
+	// cached at most this long and never served stale, so a revoked token
+	// reads cached data at most this long (default 15s).
+	PassThroughTrust Duration `yaml:"passThroughTrust"`
 	// Local is the in-process layer in front of Redis: decoded values of
 	// hot keys, so that they cost neither a Redis round trip nor a decode.
-	// Each replica drops its copies when any replica invalidates (Redis
-	// pub/sub), and trusts none while it is not subscribed.
+	// A write on any replica fences every replica's copies (the generation
+	// in every key, read from Redis once per operation); without Redis the
+	// layer is not used.
 	Local LocalCacheConfig `yaml:"local"`
 }
 
@@ -303,8 +314,15 @@ type AOMConfig struct {
 
 // RedisConfig selects the shared cache. Empty URL and Addrs: no shared
 // cache. url is a redis:// or rediss:// URL (standalone); addrs is a list of
-// host:port (one: standalone; several: Cluster; with masterName: Sentinel).
+// host:port: the seed nodes of a Cluster, the sentinels of a Sentinel set,
+// or the one server.
 type RedisConfig struct {
+	// Mode is cluster, sentinel or standalone. Empty infers it as before:
+	// masterName set is Sentinel, several addrs a Cluster, else standalone.
+	// Set it for one configuration endpoint of a Cluster (a Kubernetes
+	// Service, a managed Cluster's address): inferred, that is standalone,
+	// and /readyz reports the mismatch.
+	Mode         string   `yaml:"mode"`
 	URL          string   `yaml:"url"`
 	Addrs        []string `yaml:"addrs"`
 	MasterName   string   `yaml:"masterName"`

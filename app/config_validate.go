@@ -298,6 +298,22 @@ func (c *Config) validateRedis() error {
 	if c.Redis.URL != "" && len(c.Redis.Addrs) > 0 {
 		return errors.New("config: redis: set url or addrs, not both")
 	}
+	switch c.Redis.Mode {
+	case "", RedisStandalone:
+	case RedisCluster:
+		if c.Redis.URL != "" || c.Redis.MasterName != "" {
+			return errors.New("config: redis.mode cluster: list the seed nodes in redis.addrs (one is enough: the client discovers the others), without url or masterName")
+		}
+	case RedisSentinel:
+		if c.Redis.MasterName == "" || len(c.Redis.Addrs) == 0 {
+			return errors.New("config: redis.mode sentinel: set redis.masterName and the sentinels in redis.addrs")
+		}
+	default:
+		return fmt.Errorf("config: redis.mode %q: use cluster, sentinel or standalone", c.Redis.Mode)
+	}
+	if c.Redis.Mode == RedisStandalone && (len(c.Redis.Addrs) > 1 || c.Redis.MasterName != "") {
+		return errors.New("config: redis.mode standalone takes one server (url, or one addr) and no masterName")
+	}
 	if c.Redis.URL != "" {
 		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
 			// go-redis quotes the URL or its parts, password included.

@@ -22,11 +22,7 @@ type readiness struct {
 	Config   string         `json:"config"` // loaded
 	Auth     string         `json:"auth"`
 	Backends []backendState `json:"backends"`
-	Redis    struct {
-		Configured bool   `json:"configured"`
-		Reachable  bool   `json:"reachable"`
-		Error      string `json:"error,omitempty"`
-	} `json:"redis"`
+	Redis    RedisState     `json:"redis"`
 }
 
 type upstream struct {
@@ -49,14 +45,9 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		body.Backends = append(body.Backends, backendState{Name: u.name, Provider: u.provider, Breaker: u.transport.State().String()})
 	}
 	if g.redis != nil {
-		body.Redis.Configured = true
 		ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
 		defer cancel()
-		if err := g.redis.Ping(ctx).Err(); err != nil {
-			body.Redis.Error = err.Error()
-		} else {
-			body.Redis.Reachable = true
-		}
+		body.Redis = checkRedis(ctx, g.redis, g.cfg.Redis.EffectiveMode())
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

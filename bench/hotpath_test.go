@@ -79,29 +79,25 @@ func BenchmarkSummarize(b *testing.B) {
 	}
 }
 
-// keyStore records keys and answers nothing: what a cache key costs to
-// build, without Redis.
+// keyStore records the generation fields a write advances and answers
+// nothing: what an invalidation costs to build, without Redis.
 type keyStore struct {
+	cache.Noop
 	mu   sync.Mutex
 	keys int
 }
 
-func (s *keyStore) GetMany(context.Context, []string) (map[string][]byte, error) {
-	return map[string][]byte{}, nil
-}
-func (s *keyStore) SetMany(context.Context, []cache.Entry) error { return nil }
-func (s *keyStore) Delete(_ context.Context, keys ...string) error {
+func (s *keyStore) Advance(_ context.Context, _ string, gens map[string]string) error {
 	s.mu.Lock()
-	s.keys += len(keys)
+	s.keys += len(gens)
 	s.mu.Unlock()
 	return nil
 }
 
-// BenchmarkCacheKeys builds the cache keys of 100 node listings, for a
-// backend with service credentials (scope "svc") and for a pass-through
-// backend (scope: SHA-256 of the caller's bearer, computed per key). The
-// exported path that builds keys without a loader's batch wait is
-// Cache.Invalidate; cachedLoad builds them the same way (kind:backend:scope:key).
+// BenchmarkCacheKeys invalidates 100 node listings, for a backend with
+// service credentials and for a pass-through one: one generation field per
+// listing (kind:key), whatever the callers' scopes (the generation fences
+// them all, cache/fence.go).
 func BenchmarkCacheKeys(b *testing.B) {
 	for _, pass := range []bool{false, true} {
 		name := "svc"
@@ -138,8 +134,10 @@ func BenchmarkCacheKeys(b *testing.B) {
 	}
 }
 
-// memStore is an in-memory cache.Store: the cache path without Redis.
+// memStore is an in-memory cache.Store: the cache path without Redis
+// (generations from cache.Noop: constant, nothing is written).
 type memStore struct {
+	cache.Noop
 	mu sync.Mutex
 	m  map[string][]byte
 }

@@ -77,7 +77,7 @@ func TestRedisBreakerOpensAndRecovers(t *testing.T) {
 		Breaker: BreakerOptions{
 			FailuresToOpen: failures,
 			OpenFor:        50 * time.Millisecond,
-			OnStateChange:  func(from, to gobreaker.State) { changes = append(changes, from.String()+">"+to.String()) },
+			OnStateChange:  func(_ string, from, to gobreaker.State) { changes = append(changes, from.String()+">"+to.String()) },
 		},
 	})
 	ctx := t.Context()

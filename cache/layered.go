@@ -6,11 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/internal/jsonx"
@@ -31,6 +32,17 @@ type Policy struct {
 	// StaleFor keeps the last good value this long past its TTL, to be served
 	// when the vendor fails or its breaker is open (default 10m; 0 = never stale).
 	StaleFor time.Duration
+	// Transitional caps the TTL of an answer that holds something in a
+	// transitional phase (a node pool Creating, Updating or Deleting; see
+	// Spec.Transitional), which the vendor will change on its own soon
+	// (default 5s).
+	Transitional time.Duration
+	// PassThroughTrust bounds how long a caller's pass-through credential is
+	// trusted without the vendor seeing it: what was fetched with it is
+	// served from the cache at most this long after the fetch, and never
+	// stale, so a revoked token reads cached data at most this long
+	// (default 15s).
+	PassThroughTrust time.Duration
 }
 
 // DefaultPolicy returns the defaults documented on Policy.
@@ -38,7 +50,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		Clusters: 60 * time.Second, NodePools: 60 * time.Second, Nodes: 15 * time.Second,
 		MetricsRecent: 10 * time.Second, MetricsPast: time.Hour, RecentWindow: 5 * time.Minute,
-		StaleFor: 10 * time.Minute,
+		StaleFor: 10 * time.Minute, Transitional: 5 * time.Second, PassThroughTrust: 15 * time.Second,
 	}
 }
 
@@ -56,6 +68,8 @@ type Layered struct {
 
 	local       *local // nil unless EnableLocal
 	onLocalHits func(context.Context, int)
+	kinds       kindSet                         // every kind asked for: a request reads their generations together
+	keyed       atomic.Pointer[map[string]bool] // kinds fenced key by key (FenceByKey)
 }
 
 // NewLayered returns a cache over store (Noop{} to switch caching off).
@@ -116,11 +130,14 @@ func Scope(backend string, passThrough bool, cred string) string {
 		return "svc"
 	}
 	if cred == "" {
-		return "anon"
+		return "pt-anon"
 	}
 	sum := sha256.Sum256([]byte(backend + "\x00" + cred))
 	return "pt-" + hex.EncodeToString(sum[:16])
 }
+
+// isPassThrough says whether scope is a caller's credential (see Scope).
+func isPassThrough(scope string) bool { return strings.HasPrefix(scope, "pt-") }
 
 // Policy returns the cache's policy.
 func (c *Layered) Policy() Policy { return c.policy }
@@ -155,6 +172,9 @@ type Spec[K comparable, V any] struct {
 	// last good value may be served (not the caller's fault, not a missing
 	// object).
 	StaleOK func(error) bool
+	// Transitional (may be nil) says whether v holds something in a
+	// transitional phase: then it is cached at most Policy.Transitional.
+	Transitional func(v V) bool
 }
 
 // Load answers keys from the cache where fresh, and upstream otherwise; r
@@ -162,24 +182,38 @@ type Spec[K comparable, V any] struct {
 func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec Spec[K, V], keys []K) ([]V, []error) {
 	vals := make([]V, len(keys))
 	errs := make([]error, len(keys))
-	ckeys, backendOf := make([]string, len(keys)), make([]string, len(keys))
-	for i, k := range keys {
-		backendOf[i] = spec.Backend(k)
-		ckeys[i] = spec.Kind + ":" + backendOf[i] + ":" + spec.Scope(ctx, backendOf[i]) + ":" + spec.Key(k)
-	}
 	now := c.now()
-	nowMs, drops := now.UnixMilli(), c.local.snapshot()
-	found, hits, gens, err := c.lookup(ctx, r, ckeys, backendOf, nowMs)
+	nowMs := now.UnixMilli()
+	backendOf, keyOf, scopes := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		backendOf[i], keyOf[i] = spec.Backend(k), spec.Key(k)
+		scopes[i] = spec.Scope(ctx, backendOf[i])
+	}
+	// The generations first, in a round trip of their own: they are part
+	// of every key (fence.go). A key whose generation could not be read is
+	// neither read nor written ("" below): it goes upstream.
+	gens := c.generations(ctx, r, spec.Kind, backendOf, keyOf, nowMs)
+	ckeys := make([]string, len(keys))
+	for i := range keys {
+		if gens[i] != "" {
+			ckeys[i] = spec.Kind + ":" + backendOf[i] + ":" + gens[i] + ":" + scopes[i] + ":" + keyOf[i]
+		}
+	}
+	found, hits, err := c.lookup(ctx, ckeys, nowMs)
 	if err != nil {
-		slog.DebugContext(ctx, "cache unavailable, going upstream", "err", err)
-		found, hits = nil, nil
+		slog.DebugContext(ctx, "cache partly unavailable, those keys go upstream", "err", err)
 	}
 	stale := make([]*envelope, len(keys))
 	var misses []int
 	for i, ck := range ckeys {
-		if found != nil && found[i] != nil {
+		if found[i] != nil {
 			vals[i] = found[i].(V)
 			c.count("get", "hit") // "local" says which layer answered
+			continue
+		}
+		if ck == "" {
+			c.count("get", "error") // the generation could not be read
+			misses = append(misses, i)
 			continue
 		}
 		raw, ok := hits[ck]
@@ -196,10 +230,12 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 		}
 		if nowMs < env.FreshUntil {
 			c.count("get", "hit")
-			c.local.put(ck, vals[i], gens[backendOf[i]], len(env.Value), env.FreshUntil, nowMs, drops)
+			c.local.put(ck, vals[i], len(env.Value), env.FreshUntil, nowMs)
 			continue
 		}
-		stale[i] = &env
+		if !isPassThrough(scopes[i]) { // a caller's credential is never trusted stale (Policy.PassThroughTrust)
+			stale[i] = &env
+		}
 		misses = append(misses, i)
 	}
 	var (
@@ -210,47 +246,28 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 	for _, i := range misses {
 		wg.Go(func() {
 			k := keys[i]
-			ttl := spec.TTL(k)
-			// Identical misses in concurrent requests share one upstream
-			// call; it runs detached from this request's cancellation so the
-			// others are not failed by one client going away (the vendor
-			// client's own timeout still bounds it).
-			var (
-				fetched V
-				led     bool // this request made the call: fetched is its own
-			)
-			raw, err, _ := c.flight.Do(ckeys[i], func() ([]byte, error) {
-				v, err := spec.Fetch(context.WithoutCancel(ctx), k)
-				if err != nil {
-					return nil, err
-				}
-				fetched, led = v, true
-				return jsonx.Marshal(v)
-			})
-			switch {
-			case err == nil && led:
-				vals[i] = fetched
-			case err == nil:
-				// Another request's call: decode a copy of its own.
-				err = jsonx.Unmarshal(raw, &vals[i])
-			}
+			raw, err := fetch(ctx, c, spec, k, ckeys[i], &vals[i])
 			if err != nil {
 				if stale[i] != nil && c.policy.StaleFor > 0 && spec.StaleOK(err) && jsonx.Unmarshal(stale[i].Value, &vals[i]) == nil {
 					c.count("get", "stale")
-					age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-ttl))
+					age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-spec.TTL(k)))
 					r.markStale(spec.Backend(k), spec.Kind, age, err)
 					return
 				}
 				errs[i] = err
 				return
 			}
+			if ckeys[i] == "" {
+				return // no generation: not cached
+			}
+			fresh, keep := ttls(c.policy, spec, k, vals[i], scopes[i])
 			// Not put in the local layer: a value enters it when it is read
 			// back from Redis, i.e. asked for a second time. One-off keys (a
 			// caller seen once, with pass-through credentials) never take
 			// its memory.
-			env := encodeEnvelope(c.now().Add(ttl).UnixMilli(), raw)
+			env := encodeEnvelope(c.now().Add(fresh).UnixMilli(), raw)
 			mu.Lock()
-			entries = append(entries, Entry{Key: ckeys[i], Value: env, TTL: ttl + c.policy.StaleFor})
+			entries = append(entries, Entry{Key: ckeys[i], Value: env, TTL: keep})
 			mu.Unlock()
 		})
 	}
@@ -263,34 +280,65 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 	return vals, errs
 }
 
-// Invalidate drops cached entries ("kind:key") of backend for the service
-// scope and the caller's scope (after a mutation); r (may be nil) is the
-// operation's state.
-func (c *Layered) Invalidate(ctx context.Context, r *Request, backend, scope string, kindKeys ...string) error {
-	keys := make([]string, 0, 2*len(kindKeys))
-	scopes := []string{"svc"}
-	if s := scope; s != "svc" {
-		scopes = append(scopes, s)
-	}
-	for _, kk := range kindKeys {
-		kind, key, _ := strings.Cut(kk, ":")
-		for _, s := range scopes {
-			keys = append(keys, kind+":"+backend+":"+s+":"+key)
+// fetch calls upstream for k into *v and returns its encoding. Identical
+// misses in concurrent requests (the same key, generation included) share
+// one call; it runs detached from this request's cancellation so the others
+// are not failed by one client going away (the vendor client's own timeout
+// still bounds it). A key without a generation (ckey "") is fetched alone
+// and not encoded: it is not cached, and a shared call could have started
+// before a write this read follows.
+func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V], k K, ckey string, v *V) ([]byte, error) {
+	if ckey == "" {
+		got, err := spec.Fetch(ctx, k)
+		if err == nil {
+			*v = got
 		}
+		return nil, err
 	}
-	c.local.drop(keys)
-	if err := c.store.Delete(ctx, keys...); err != nil {
-		return err
+	var (
+		fetched V
+		led     bool // this request made the call: fetched is its own
+	)
+	raw, err, _ := c.flight.Do(ckey, func() ([]byte, error) {
+		got, err := spec.Fetch(context.WithoutCancel(ctx), k)
+		if err != nil {
+			return nil, err
+		}
+		fetched, led = got, true
+		return jsonx.Marshal(got)
+	})
+	switch {
+	case err != nil && !led && ownFailure(err):
+		// Another request's call, refused for that request: ours.
+		var got V
+		if got, err = spec.Fetch(context.WithoutCancel(ctx), k); err == nil {
+			*v = got
+			raw, err = jsonx.Marshal(got)
+		}
+	case err != nil:
+	case led:
+		*v = fetched
+	default:
+		// Another request's call: decode a copy of its own.
+		err = jsonx.Unmarshal(raw, v)
 	}
-	// A new generation, after the deletes: every replica's local copies of
-	// this backend stop being used (see local). Bumped whether or not this
-	// replica has a local layer: another replica sharing the Redis may.
-	gen := strconv.FormatInt(c.now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
-	if err := c.store.SetMany(ctx, []Entry{{Key: genKey(backend), Value: []byte(gen), TTL: 24 * time.Hour}}); err != nil {
-		return err
+	return raw, err
+}
+
+// ttls returns how long v (of k, in scope) is fresh and how long the shared
+// cache keeps it (fresh, then stale-if-error).
+func ttls[K comparable, V any](p Policy, spec Spec[K, V], k K, v V, scope string) (fresh, keep time.Duration) {
+	fresh = spec.TTL(k)
+	if p.Transitional > 0 && spec.Transitional != nil && spec.Transitional(v) {
+		fresh = min(fresh, p.Transitional)
 	}
-	r.memo().set(backend, gen, c.now().UnixMilli())
-	return nil
+	if isPassThrough(scope) {
+		if p.PassThroughTrust > 0 {
+			fresh = min(fresh, p.PassThroughTrust)
+		}
+		return fresh, fresh
+	}
+	return fresh, fresh + p.StaleFor
 }
 
 // StaleEntry is a value served past its freshness because the vendor failed.
@@ -323,4 +371,13 @@ func (r *Request) Stale() []StaleEntry {
 	r.stale.mu.Lock()
 	defer r.stale.mu.Unlock()
 	return append([]StaleEntry(nil), r.stale.entries...)
+}
+
+// ownFailure says whether a failed call failed for a reason of the request
+// that made it, not of the call: the upstream budget refused it for that
+// request's class (backends/budget.Error), and a request of a higher class
+// sharing the call makes its own instead of inheriting the refusal.
+func ownFailure(err error) bool {
+	var own interface{ OwnFailure() bool }
+	return errors.As(err, &own) && own.OwnFailure()
 }

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 )
@@ -12,13 +11,12 @@ import (
 // decode. An entry lives until the shared entry's freshness ends, and at
 // most maxAge.
 //
-// Coherence between replicas goes through Redis: Invalidate writes a new
-// generation for the backend (key "gen:<backend>") after deleting its keys,
-// every local entry is tagged with the generation read with it, and a
-// lookup reads the current generation in the same round trip as the keys it
-// asks Redis for. An entry whose tag differs is not used. So a replica never
-// serves what another replica's write invalidated, as with Redis alone; when
-// Redis cannot be read, the local layer is not used either.
+// Coherence between replicas goes through Redis: local keys are the shared
+// keys, generation included (see fence.go), and the generations are read
+// from Redis once per operation. A write anywhere gives its kinds new
+// generations, after which no replica asks for the old keys, here or in
+// Redis; when the generations cannot be read, the local layer is not used
+// either.
 //
 // Values are shared by every request that reads them: the fleet layer
 // builds new slices and structs from loaded values and never writes to them.
@@ -29,16 +27,12 @@ type local struct {
 	mu      sync.RWMutex
 	entries map[string]localEntry
 	bytes   int
-	// drops counts drops. A value read before a drop may be older than what
-	// the drop removed, so put refuses it when drops moved since the read.
-	drops uint64
 }
 
 type localEntry struct {
 	value any
-	gen   string // the backend's generation when the value was read
-	until int64  // unix ms: the shared entry's freshness, capped by maxAge
-	size  int    // encoded size
+	until int64 // unix ms: the shared entry's freshness, capped by maxAge
+	size  int   // encoded size
 }
 
 func newLocal(maxBytes int, maxAge time.Duration) *local {
@@ -55,20 +49,9 @@ func (l *local) get(key string, nowMs int64) (localEntry, bool) {
 	return e, true
 }
 
-// snapshot is the value to pass to put for values read from now on.
-func (l *local) snapshot() uint64 {
-	if l == nil {
-		return 0
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.drops
-}
-
-// put keeps value (size bytes encoded, read under generation gen) under key
-// until freshUntilMs, at most maxAge from nowMs, unless something was
-// dropped since snapshot returned drops.
-func (l *local) put(key string, value any, gen string, size int, freshUntilMs, nowMs int64, drops uint64) {
+// put keeps value (size bytes encoded) under key until freshUntilMs, at
+// most maxAge from nowMs.
+func (l *local) put(key string, value any, size int, freshUntilMs, nowMs int64) {
 	if l == nil || size > l.maxBytes/8 {
 		return
 	}
@@ -78,14 +61,11 @@ func (l *local) put(key string, value any, gen string, size int, freshUntilMs, n
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.drops != drops {
-		return
-	}
 	l.remove(key)
 	if l.bytes+size > l.maxBytes {
 		l.evict(nowMs, size)
 	}
-	l.entries[key] = localEntry{value: value, gen: gen, until: until, size: size}
+	l.entries[key] = localEntry{value: value, until: until, size: size}
 	l.bytes += size
 }
 
@@ -113,18 +93,6 @@ func (l *local) evict(nowMs int64, size int) {
 	}
 }
 
-func (l *local) drop(keys []string) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.drops++
-	for _, k := range keys {
-		l.remove(k)
-	}
-}
-
 // EnableLocal puts an in-process layer of decoded values in front of the
 // shared cache: at most maxBytes of them (counted by their encoded size; a
 // decoded value takes a few times that), each kept at most maxAge. onHits
@@ -137,18 +105,16 @@ func (c *Layered) EnableLocal(maxBytes int, maxAge time.Duration, onHits func(co
 	c.local, c.onLocalHits = newLocal(maxBytes, maxAge), onHits
 }
 
-// genKey is the shared key holding backend's generation (see local).
-func genKey(backend string) string { return "gen:" + backend }
-
 // genMemoFor is how long a request reuses a generation it read: one read
 // serves all the batches of a request, and a long-lived connection (its
 // loaders serve every poll of its subscriptions) reads again after that.
 const genMemoFor = time.Second
 
-// genMemo holds the generations a request read (Request.gens).
+// genMemo holds the generations a request read (Request.gens), by backend
+// and kind.
 type genMemo struct {
 	mu sync.Mutex
-	m  map[string]memoGen
+	m  map[[2]string]memoGen
 }
 
 type memoGen struct {
@@ -156,81 +122,48 @@ type memoGen struct {
 	atMs int64
 }
 
-func (g *genMemo) get(backend string, nowMs int64) (string, bool) {
+func (g *genMemo) get(backend, kind string, nowMs int64) (string, bool) {
 	if g == nil {
 		return "", false
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	e, ok := g.m[backend]
+	e, ok := g.m[[2]string{backend, kind}]
 	return e.gen, ok && nowMs-e.atMs < genMemoFor.Milliseconds()
 }
 
-func (g *genMemo) set(backend, gen string, nowMs int64) {
+func (g *genMemo) set(backend, kind, gen string, nowMs int64) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.m == nil {
-		g.m = map[string]memoGen{}
+		g.m = map[[2]string]memoGen{}
 	}
-	g.m[backend] = memoGen{gen: gen, atMs: nowMs}
+	g.m[[2]string{backend, kind}] = memoGen{gen: gen, atMs: nowMs}
 }
 
-// lookup reads ckeys (of backends[i]): from the local layer where it holds
-// a value of the backend's current generation, from the shared store
-// otherwise. It returns the local answers (found[i]), the store's hits, and
-// the generations it read, to tag what the caller puts in the local layer.
-// err is the store's: then nothing is answered.
-func (c *Layered) lookup(ctx context.Context, r *Request, ckeys, backends []string, nowMs int64) (found []any, hits map[string][]byte, gens map[string]string, err error) {
-	if c.local == nil {
-		hits, err = c.store.GetMany(ctx, ckeys)
-		return nil, hits, nil, err
-	}
+// lookup reads ckeys ("" for a key not to be read: its generation is
+// unknown): from the local layer where it holds the key, from the shared
+// store otherwise. It returns the local answers (found[i]) and the store's
+// hits; err is the store's, for the keys it could not read (they miss).
+func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (found []any, hits map[string][]byte, err error) {
 	found = make([]any, len(ckeys))
-	cand := make([]localEntry, len(ckeys))
-	has := make([]bool, len(ckeys))
-	memo := r.memo()
-	gens = map[string]string{}
-	var req, unknown []string
-	for _, b := range backends {
-		if _, ok := gens[b]; ok || slices.Contains(unknown, b) {
-			continue
-		}
-		if g, ok := memo.get(b, nowMs); ok {
-			gens[b] = g
-			continue
-		}
-		unknown = append(unknown, b)
-		req = append(req, genKey(b))
-	}
-	for i, ck := range ckeys {
-		if cand[i], has[i] = c.local.get(ck, nowMs); !has[i] {
-			req = append(req, ck)
-		}
-	}
-	hits = map[string][]byte{}
-	if len(req) > 0 {
-		if hits, err = c.store.GetMany(ctx, req); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	for _, b := range unknown {
-		gens[b] = string(hits[genKey(b)])
-		memo.set(b, gens[b], nowMs)
-	}
-	var recheck []string
+	var req []string
 	n := 0
 	for i, ck := range ckeys {
-		switch {
-		case !has[i]:
-		case cand[i].gen == gens[backends[i]]:
-			found[i] = cand[i].value
-			n++
-		default:
-			recheck = append(recheck, ck) // written under an older generation
+		if ck == "" {
+			continue
 		}
+		if c.local != nil {
+			if e, ok := c.local.get(ck, nowMs); ok {
+				found[i] = e.value
+				n++
+				continue
+			}
+		}
+		req = append(req, ck)
 	}
 	if n > 0 {
 		c.countN("local", "hit", n)
@@ -238,14 +171,9 @@ func (c *Layered) lookup(ctx context.Context, r *Request, ckeys, backends []stri
 			c.onLocalHits(ctx, n)
 		}
 	}
-	if len(recheck) > 0 {
-		more, err := c.store.GetMany(ctx, recheck)
-		if err != nil {
-			return found, hits, gens, nil // those keys miss, like any other
-		}
-		for k, v := range more {
-			hits[k] = v
-		}
+	hits = map[string][]byte{}
+	if len(req) > 0 {
+		hits, err = c.store.GetMany(ctx, req)
 	}
-	return found, hits, gens, nil
+	return found, hits, err
 }

@@ -3,7 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,6 +23,7 @@ const (
 	DefaultFailuresToOpen = 5
 	DefaultOpenFor        = 5 * time.Second
 	DefaultWindow         = 10 * time.Second
+	DefaultLogEvery       = 10 * time.Second
 )
 
 // RedisOptions configures NewRedis. The zero value gives the defaults.
@@ -47,7 +49,7 @@ type RedisOptions struct {
 	// OnResult, if set, is called once per key (per entry for set) with
 	// op "get", "set" or "delete" and result:
 	//
-	//	hit, miss  get only
+	//	hit, miss  get only (op "fence" is the generation read)
 	//	ok         set and delete succeeded
 	//	error      Redis failed or timed out, or the caller's context ended
 	//	bypass     breaker open: Redis was not called
@@ -55,10 +57,17 @@ type RedisOptions struct {
 	// It is called synchronously on the query path, from many goroutines at
 	// once: keep it cheap (a metrics counter) and safe for concurrent use.
 	OnResult func(op, result string)
+
+	// Logger hears Redis failures, at warn with their reason and node, at
+	// most one line per node every LogEvery (default 10s) saying how many
+	// it left out. Nil: slog.Default().
+	Logger   *slog.Logger
+	LogEvery time.Duration
 }
 
-// BreakerOptions configures the circuit breaker that NewRedis puts in front of
-// Redis. The zero value gives the defaults.
+// BreakerOptions configures the circuit breakers that NewRedis puts in front
+// of Redis: one per master of a Redis Cluster, one for a standalone or
+// Sentinel client. The zero value gives the defaults.
 type BreakerOptions struct {
 	// FailuresToOpen is how many consecutive failed Redis operations open
 	// the breaker. Default 5.
@@ -74,10 +83,11 @@ type BreakerOptions struct {
 	// counted while closed, so old failures roll off. Default 10s.
 	Window time.Duration
 
-	// OnStateChange, if set, is called when the breaker changes state, e.g.
-	// to log "cache breaker open". It runs under the breaker's lock: it must
-	// not call back into the Redis store.
-	OnStateChange func(from, to gobreaker.State)
+	// OnStateChange, if set, is called when a breaker changes state, e.g.
+	// to log "cache breaker open"; node is the master's address ("" for a
+	// client that is not a cluster). It runs under the breaker's lock: it
+	// must not call back into the Redis store.
+	OnStateChange func(node string, from, to gobreaker.State)
 }
 
 // Redis is the Store over Redis. It holds a redis.UniversalClient that the
@@ -85,10 +95,15 @@ type BreakerOptions struct {
 // fit. Create it with NewRedis; it is safe for concurrent use.
 type Redis struct {
 	client   redis.UniversalClient
+	cluster  *redis.ClusterClient // client, when it is one: keys are split by master
 	prefix   string
 	timeout  time.Duration
-	breaker  *gobreaker.CircuitBreaker[struct{}]
 	onResult func(op, result string)
+	failures failureLog
+
+	breakerOpts BreakerOptions
+	mu          sync.Mutex
+	breakers    map[string]*gobreaker.CircuitBreaker[struct{}] // by master address
 }
 
 var _ Store = (*Redis)(nil)
@@ -105,11 +120,15 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		panic("cache: NewRedis with nil client")
 	}
 	r := &Redis{
-		client:   client,
-		prefix:   opts.Prefix,
-		timeout:  opts.Timeout,
-		onResult: opts.OnResult,
+		client:      client,
+		prefix:      opts.Prefix,
+		timeout:     opts.Timeout,
+		onResult:    opts.OnResult,
+		breakerOpts: opts.Breaker,
+		breakers:    map[string]*gobreaker.CircuitBreaker[struct{}]{},
+		failures:    failureLog{logger: opts.Logger, every: opts.LogEvery, last: map[string]time.Time{}, quiet: map[string]int{}},
 	}
+	r.cluster, _ = client.(*redis.ClusterClient)
 	if r.prefix == "" {
 		r.prefix = DefaultPrefix
 	}
@@ -117,101 +136,74 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
+	if r.failures.every <= 0 {
+		r.failures.every = DefaultLogEvery
+	}
 	if r.onResult == nil {
 		r.onResult = func(string, string) {}
 	}
-	r.breaker = newBreaker(opts.Breaker)
 	return r
-}
-
-func newBreaker(o BreakerOptions) *gobreaker.CircuitBreaker[struct{}] {
-	failures := o.FailuresToOpen
-	if failures == 0 {
-		failures = DefaultFailuresToOpen
-	}
-	openFor := o.OpenFor
-	if openFor <= 0 {
-		openFor = DefaultOpenFor
-	}
-	window := o.Window
-	if window <= 0 {
-		window = DefaultWindow
-	}
-	st := gobreaker.Settings{
-		Name:         "cache-redis",
-		Timeout:      openFor,
-		Interval:     window,
-		BucketPeriod: window / 10,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.ConsecutiveFailures >= failures
-		},
-		IsExcluded: func(err error) bool {
-			return errors.Is(err, context.Canceled) || errors.Is(err, errCallerDone)
-		},
-	}
-	if o.OnStateChange != nil {
-		st.OnStateChange = func(_ string, from, to gobreaker.State) { o.OnStateChange(from, to) }
-	}
-	return gobreaker.NewCircuitBreaker[struct{}](st)
 }
 
 func (r *Redis) key(k string) string { return r.prefix + k }
 
 // GetMany returns the hits among keys; a miss (redis.Nil) is absent from the
-// map. On any failure it returns an empty map and an error wrapping
-// ErrUnavailable: callers treat that as "all misses".
+// map. Keys on a master that failed (or whose breaker is open) are misses
+// too, and the error wraps ErrUnavailable: the other masters' keys still hit.
 //
 // One pipeline with one GET per key, not MGET: MGET fails with CROSSSLOT on
-// a Redis Cluster as soon as two keys hash to different slots, while a
-// cluster client splits a pipeline by node on its own.
+// a Redis Cluster as soon as two keys hash to different slots.
 func (r *Redis) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	hits := map[string][]byte{}
 	if len(keys) == 0 {
-		return map[string][]byte{}, nil
+		return hits, nil
 	}
-	var hits map[string][]byte // written by the pipeline goroutine, read only after it reported success
-	err := r.do(ctx, "get", len(keys), func(ctx context.Context) error {
-		cmds := make([]*redis.StringCmd, len(keys))
+	parts, err := perShard(ctx, r, "get", keys, func(ctx context.Context, idx []int) ([][]byte, error) {
+		cmds := make([]*redis.StringCmd, len(idx))
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range keys {
-				cmds[i] = p.Get(ctx, r.key(k))
+			for j, i := range idx {
+				cmds[j] = p.Get(ctx, r.key(keys[i]))
 			}
 			return nil
 		})
 		// Exec reports the first failed command, and a miss is a failed
 		// command (redis.Nil): look at each one instead.
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
+			return nil, err
 		}
-		found := make(map[string][]byte, len(keys))
-		for i, c := range cmds {
+		vals := make([][]byte, len(idx))
+		for j, c := range cmds {
 			b, err := c.Bytes()
 			switch {
 			case errors.Is(err, redis.Nil):
 			case err != nil:
-				return err
+				return nil, err
 			default:
-				found[keys[i]] = b
+				vals[j] = b
 			}
 		}
-		hits = found
-		return nil
+		return vals, nil
 	})
-	if err != nil {
-		return map[string][]byte{}, err
-	}
-	for _, k := range keys {
-		if _, ok := hits[k]; ok {
-			r.onResult("get", "hit")
-		} else {
-			r.onResult("get", "miss")
+	for _, p := range parts {
+		if !p.ok {
+			continue
+		}
+		for j, i := range p.idx {
+			if v := p.val[j]; v != nil {
+				hits[keys[i]] = v
+				r.onResult("get", "hit")
+			} else {
+				r.onResult("get", "miss")
+			}
 		}
 	}
-	return hits, nil
+	return hits, err
 }
 
-// SetMany writes every entry with its own TTL in one pipeline of SETs. An
-// entry with TTL <= 0 fails the whole call with ErrInvalidEntry before
-// anything is written. Redis failures wrap ErrUnavailable.
+// SetMany writes every entry with its own TTL, one pipeline of SETs per
+// master. An entry with TTL <= 0 fails the whole call with ErrInvalidEntry
+// before anything is written. Redis failures wrap ErrUnavailable; the
+// entries of the masters that answered are written.
 func (r *Redis) SetMany(ctx context.Context, entries []Entry) error {
 	if err := validate(entries); err != nil {
 		return err
@@ -219,105 +211,50 @@ func (r *Redis) SetMany(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	err := r.do(ctx, "set", len(entries), func(ctx context.Context) error {
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	parts, err := perShard(ctx, r, "set", keys, func(ctx context.Context, idx []int) (struct{}, error) {
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, e := range entries {
+			for _, i := range idx {
 				// go-redis sends PX (or EX for whole seconds); round
 				// up so a sub-millisecond TTL is not truncated to 0.
-				ttl := (e.TTL + time.Millisecond - 1).Truncate(time.Millisecond)
-				p.Set(ctx, r.key(e.Key), e.Value, ttl)
+				ttl := (entries[i].TTL + time.Millisecond - 1).Truncate(time.Millisecond)
+				p.Set(ctx, r.key(entries[i].Key), entries[i].Value, ttl)
 			}
 			return nil
 		})
-		return err
+		return struct{}{}, err
 	})
-	if err == nil {
-		r.results("set", "ok", len(entries))
-	}
+	r.okResults("set", parts)
 	return err
 }
 
-// Delete removes keys in one pipeline, one UNLINK per key: a multi-key
-// UNLINK would fail with CROSSSLOT on a cluster, and UNLINK frees memory
-// off Redis's main thread. Redis failures wrap ErrUnavailable.
+// Delete removes keys, one UNLINK per key in a pipeline per master: a
+// multi-key UNLINK would fail with CROSSSLOT on a cluster, and UNLINK frees
+// memory off Redis's main thread. Redis failures wrap ErrUnavailable.
 func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	err := r.do(ctx, "delete", len(keys), func(ctx context.Context) error {
+	parts, err := perShard(ctx, r, "delete", keys, func(ctx context.Context, idx []int) (struct{}, error) {
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range keys {
-				p.Unlink(ctx, r.key(k))
+			for _, i := range idx {
+				p.Unlink(ctx, r.key(keys[i]))
 			}
 			return nil
 		})
-		return err
+		return struct{}{}, err
 	})
-	if err == nil {
-		r.results("delete", "ok", len(keys))
-	}
+	r.okResults("delete", parts)
 	return err
 }
 
-// do runs one Redis operation through the breaker under the per-operation
-// timeout, reports error and bypass results for n keys, and wraps every
-// failure in ErrUnavailable.
-func (r *Redis) do(ctx context.Context, op string, n int, fn func(context.Context) error) error {
-	if err := ctx.Err(); err != nil {
-		// The caller gave up already: no point in asking Redis.
-		r.results(op, "error", n)
-		return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
-	}
-	_, err := r.breaker.Execute(func() (struct{}, error) {
-		err := r.bounded(ctx, fn)
-		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", errCallerDone, err)
+func (r *Redis) okResults(op string, parts []shardPart[struct{}]) {
+	for _, p := range parts {
+		if p.ok {
+			r.results(op, "ok", len(p.idx))
 		}
-		return struct{}{}, err
-	})
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		r.results(op, "bypass", n)
-	default:
-		r.results(op, "error", n)
-	}
-	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
-}
-
-// bounded runs fn and returns when it does or when the per-operation timeout
-// (or the caller's context) ends, whichever comes first. The context alone is
-// not enough: with ContextTimeoutEnabled off (the go-redis default) the client
-// ignores context deadlines on the socket and waits for its ReadTimeout
-// (3s by default). fn keeps running in the background when abandoned; it must
-// only write state the caller reads after bounded returned nil.
-func (r *Redis) bounded(ctx context.Context, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	done := make(chan error, 1) // buffered: an abandoned fn must not block forever
-	go func() {
-		// Its own goroutine: a panic here would end the process, and a
-		// broken cache must only make requests slower.
-		var err error
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("%w: redis: panic: %v", ErrUnavailable, p)
-			}
-			done <- err
-		}()
-		err = fn(ctx)
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (r *Redis) results(op, result string, n int) {
-	for range n {
-		r.onResult(op, result)
 	}
 }

@@ -10,9 +10,14 @@
 // so an unreachable or slow Redis costs a query at most one timeout and, once
 // the breaker is open, nothing at all.
 //
-// Three pieces:
+// The pieces:
 //
 //   - [Store], the interface the dataloaders use, and [Entry].
+//   - [Layered], the policy over a Store: envelopes, stale-if-error, the
+//     in-process layer, and the race fence: every key carries the
+//     generation of its backend and kind, which a write replaces, so a read
+//     that started before the write can only store into a key nobody reads
+//     again (fence.go).
 //   - [Redis], the implementation over a caller-owned redis.UniversalClient
 //     (standalone, Sentinel or Cluster), and [Noop] for caching switched off.
 //   - [Flight], which collapses concurrent identical misses inside one replica
@@ -34,8 +39,10 @@ import (
 // Delete are worth counting or logging but must not fail a query.
 type Store interface {
 	// GetMany returns the hits among keys. A miss is absent from the map,
-	// never an error. On error the map is empty (not nil) and the error
-	// wraps ErrUnavailable.
+	// never an error. When part of the keys could not be read (their Redis
+	// node is down, its breaker open) the error wraps ErrUnavailable and
+	// the map (never nil) still holds the hits of the rest: those keys are
+	// misses, the others hit.
 	GetMany(ctx context.Context, keys []string) (map[string][]byte, error)
 
 	// SetMany writes entries, each with its own TTL. Every Entry must have
@@ -47,6 +54,26 @@ type Store interface {
 	// cache is unavailable the stale value lives on until its TTL expires,
 	// so the TTL is the bound on staleness.
 	Delete(ctx context.Context, keys ...string) error
+
+	// Generations reads, for each of reads, its Fields and Refine of the
+	// hash Key: gens[i] holds reads[i].Fields' generations, then Refine's.
+	// A field of Fields that has none is first set to init, a value never
+	// used before, so that a lost hash (a restart without persistence, a
+	// failover) starts from generations no entry was ever written under; a
+	// field of Refine that has none reads "". gens[i] is nil when reads[i]
+	// could not be read (the error wraps ErrUnavailable).
+	Generations(ctx context.Context, reads []GenRead, init string) (gens [][]string, err error)
+
+	// Advance sets fields of the hash key to new generations (field ->
+	// generation).
+	Advance(ctx context.Context, key string, gens map[string]string) error
+}
+
+// GenRead is one hash of generations to read with [Store.Generations].
+type GenRead struct {
+	Key    string
+	Fields []string // created with the init value when absent
+	Refine []string // read only: "" when absent
 }
 
 // Entry is one value to write with [Store.SetMany].
@@ -107,3 +134,20 @@ func (Noop) SetMany(_ context.Context, entries []Entry) error {
 
 // Delete does nothing.
 func (Noop) Delete(context.Context, ...string) error { return nil }
+
+// Generations answers "0" for every field of Fields and "" for Refine:
+// nothing is cached, so nothing needs fencing (and a Store that embeds Noop
+// to keep values in memory gets stable keys).
+func (Noop) Generations(_ context.Context, reads []GenRead, _ string) ([][]string, error) {
+	out := make([][]string, len(reads))
+	for i, g := range reads {
+		out[i] = make([]string, len(g.Fields)+len(g.Refine))
+		for j := range g.Fields {
+			out[i][j] = "0"
+		}
+	}
+	return out, nil
+}
+
+// Advance does nothing.
+func (Noop) Advance(context.Context, string, map[string]string) error { return nil }

@@ -3,9 +3,13 @@ package fleet
 import (
 	"context"
 	"errors"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/cache"
+	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
 )
 
@@ -72,8 +76,57 @@ func staleEligible(err error) bool {
 		errors.Is(err, backends.ErrUpstream) || errors.Is(err, backends.ErrRateLimited)
 }
 
-// Invalidate drops backend's cached entries ("kind:key") for the service
-// scope and the caller's, after a write.
+// Invalidate fences backend's cached entries of the kinds of kindKeys
+// ("kind:key"), after a write: every credential scope, on every replica
+// (see cache.Layered.Invalidate).
 func Invalidate(ctx context.Context, c *Cache, reg *Registry, backend string, kindKeys ...string) error {
-	return c.Invalidate(ctx, requestOf(ctx), backend, scope(ctx, reg, backend), kindKeys...)
+	c.FenceByKey(keyedKinds(reg))
+	return c.Invalidate(ctx, requestOf(ctx), backend, kindKeys...)
+}
+
+// keyedKinds lists the kinds that sources invalidate key by key (their
+// Invalidates names a key: "rnodes:<cluster>"), for cache.FenceByKey. Only
+// the shape of the answer matters, so any cluster and pool do.
+func keyedKinds(reg *Registry) func() []string {
+	return func() []string {
+		var out []string
+		for _, s := range reg.Sources() {
+			for _, kk := range s.Invalidates("c", "p") {
+				if kind, key, _ := strings.Cut(kk, ":"); key != "" {
+					out = append(out, kind)
+				}
+			}
+		}
+		return out
+	}
+}
+
+// transitional says whether a cached answer holds a node pool or a node in
+// a phase the vendor ends on its own (Creating, Updating, Deleting,
+// Checking): such answers get the short cache.Policy.Transitional TTL, so
+// that "CREATING" is not shown for a minute after the pool became ready.
+func transitional(v any) bool {
+	switch v := v.(type) {
+	case []*model.NodePool:
+		return slices.ContainsFunc(v, func(p *model.NodePool) bool {
+			return p != nil && (p.Phase == model.NodePoolPhaseCreating || p.Phase == model.NodePoolPhaseUpdating || p.Phase == model.NodePoolPhaseDeleting)
+		})
+	case []*model.Node:
+		return slices.ContainsFunc(v, transitionalNode)
+	}
+	// Listings split by cluster (map[string][]*model.Node under a type of
+	// the adapter's own).
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Map && rv.Type().Elem() == reflect.TypeFor[[]*model.Node]() {
+		for it := rv.MapRange(); it.Next(); {
+			if slices.ContainsFunc(it.Value().Interface().([]*model.Node), transitionalNode) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func transitionalNode(n *model.Node) bool {
+	return n != nil && (n.Status == model.NodeStatusCreating || n.Status == model.NodeStatusDeleting || n.Status == model.NodeStatusChecking)
 }

@@ -106,12 +106,16 @@ func loaderOf[K comparable, V any](l *Loaders, kind *Kind[K, V]) *dataloader.Loa
 		return ld.(*dataloader.Loader[K, V])
 	}
 	p, reg := l.policy, l.reg
+	if l.cache != nil {
+		l.cache.FenceByKey(keyedKinds(reg))
+	}
 	ld := newLoader(l, cache.Spec[K, V]{
 		Kind: kind.Name, Backend: kind.Backend, Key: kind.Key,
-		TTL:     func(k K) time.Duration { return kind.TTL(p, k) },
-		Fetch:   kind.Fetch,
-		Scope:   func(ctx context.Context, backend string) string { return scope(ctx, reg, backend) },
-		StaleOK: staleEligible,
+		TTL:          func(k K) time.Duration { return kind.TTL(p, k) },
+		Fetch:        kind.Fetch,
+		Scope:        func(ctx context.Context, backend string) string { return scope(ctx, reg, backend) },
+		StaleOK:      staleEligible,
+		Transitional: func(v V) bool { return transitional(v) },
 	})
 	l.byKind[kind] = ld
 	return ld
