@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -107,20 +108,34 @@ func relay(r io.Reader, w io.Writer) []skip {
 	return skips
 }
 
-// reason is the last line a test logged before "--- SKIP", without its
-// file:line prefix' indentation.
+// testLog is a line of t.Log or t.Skip: "    file_test.go:12: message".
+var testLog = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: `)
+
+// reason is the last line the test logged itself before "--- SKIP" (t.Skip's
+// message), trimmed: a line of the test's own log (file.go:N: ...) before
+// any other output attributed to it (a shared logger's lines).
 func reason(lines []string) string {
-	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimSpace(lines[i])
-		if l == "" || strings.HasPrefix(l, "=== ") || strings.HasPrefix(l, "--- ") {
-			continue
+	pick := ""
+	for _, l := range lines {
+		if testLog.MatchString(l) {
+			pick = l
 		}
-		if len(l) > 200 {
-			l = l[:200] + "…"
-		}
-		return l
 	}
-	return "(no reason given)"
+	if pick == "" {
+		for i := len(lines) - 1; i >= 0 && pick == ""; i-- {
+			if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "--- ") {
+				pick = l
+			}
+		}
+	}
+	pick = strings.TrimSpace(pick)
+	if pick == "" {
+		return "(no reason given)"
+	}
+	if len(pick) > 200 {
+		pick = pick[:200] + "…"
+	}
+	return pick
 }
 
 // printSkips lists the skipped tests, top-level tests first, by package.

@@ -22,6 +22,7 @@ const stream = `{"Action":"start","Package":"p"}
 {"Action":"fail","Package":"p","Test":"TestFail"}
 {"Action":"output","Package":"p","Test":"TestBrowser","Output":"=== RUN   TestBrowser\n"}
 {"Action":"output","Package":"p","Test":"TestBrowser","Output":"    b_test.go:44: chromium not found: apt-get install chromium\n"}
+{"Action":"output","Package":"p","Test":"TestBrowser","Output":"2026/12/02 01:46:16 INFO request from a parallel test's logger\n"}
 {"Action":"output","Package":"p","Test":"TestBrowser","Output":"--- SKIP: TestBrowser (0.00s)\n"}
 {"Action":"skip","Package":"p","Test":"TestBrowser"}
 {"Action":"output","Package":"p","Test":"TestT/redis","Output":"    r_test.go:3: redis-server not found\n"}
