@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
@@ -30,6 +31,7 @@ type Gateway struct {
 	redis       redis.UniversalClient
 	tel         *telemetry
 	upstreams   []upstream
+	budgets     []*budget.Budget // shared through Redis once the cache is built
 	authMode    string
 	draining    atomic.Bool
 	streamsCtx  context.Context
@@ -94,6 +96,9 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.Registry, g.redis = reg, rc
+	for _, b := range g.budgets {
+		b.UseRedis(rc) // nil (no Redis): each replica budgets alone
+	}
 	g.Service = fleet.NewService(reg, fleet.ServiceOptions{Cache: fc, ReadOnly: cfg.Mutations.Disabled, Live: fleet.LiveOptions{
 		MinInterval: time.Duration(cfg.Subscriptions.MinInterval), MaxInterval: time.Duration(cfg.Subscriptions.MaxInterval),
 		DefaultInterval: time.Duration(cfg.Subscriptions.DefaultInterval), MaxPerConnection: cfg.Subscriptions.MaxPerConnection,
@@ -112,12 +117,18 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 // backendClient is the HTTP client of one backend: its own circuit breaker,
 // retries of idempotent GETs and upstream metrics (resilience), the
 // per-request call count, and with tracing a client span per call that
-// carries the trace to the vendor. Redirects are not followed: they would
-// carry credentials to another host.
-func (g *Gateway) backendClient(backend string, p backends.Provider) *http.Client {
+// carries the trace to the vendor; with rl, the upstream budget of the
+// backend's account (backends/budget). Redirects are not followed: they
+// would carry credentials to another host.
+func (g *Gateway) backendClient(backend string, p backends.Provider, rl *RateLimitConfig) *http.Client {
 	rc := g.cfg.Resilience
+	var ub *budget.Budget
+	if lim := rl.limit(); lim != nil {
+		ub = budget.New(budget.Options{Backend: backend, Provider: p, Limit: *lim, Observer: g.Metrics, Logger: g.logger})
+		g.budgets = append(g.budgets, ub)
+	}
 	tr := resilience.New(nil, resilience.Options{
-		Backend: backend, Provider: p, Metrics: g.Metrics,
+		Backend: backend, Provider: p, Metrics: g.Metrics, Budget: ub,
 		Breaker: resilience.BreakerOptions{
 			Disabled: rc.Breaker.Disabled, FailureRatio: rc.Breaker.FailureRatio, MinRequests: rc.Breaker.MinRequests,
 			ConsecutiveFailures: rc.Breaker.ConsecutiveFailures, Window: time.Duration(rc.Breaker.Window),

@@ -260,6 +260,8 @@ type RunAIConfig struct {
 	// later. A probe cannot tell 2.24 from 2.23, so the NVLink totals need
 	// a configured version.
 	APIVersion string `yaml:"apiVersion"`
+	// RateLimit is the account's upstream budget (config_budget.go).
+	RateLimit *RateLimitConfig `yaml:"rateLimit"`
 }
 
 // ModelArtsConfig is one ModelArts project in one region. Exactly one of
@@ -289,6 +291,9 @@ type ModelArtsConfig struct {
 	// NodePool.metrics); without it those fields answer [] with
 	// METRICS_NOT_CONFIGURED.
 	AOM *AOMConfig `yaml:"aom"`
+	// RateLimit is the account's upstream budget (config_budget.go); AOM
+	// calls are not counted in it.
+	RateLimit *RateLimitConfig `yaml:"rateLimit"`
 }
 
 // AOMConfig is a ModelArts backend's AOM (Prometheus-compatible query API):

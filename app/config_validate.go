@@ -62,6 +62,9 @@ func (c *Config) validateBackends() error {
 				return fmt.Errorf("config: %s.apiVersion must be \"2.22\", \"2.23\" or \"2.24\" (or unset: probed on first use); the value set is none of them", path)
 			}
 		}
+		if err := r.RateLimit.validate(path + ".rateLimit"); err != nil {
+			return err
+		}
 	}
 	for i, m := range c.ModelArts {
 		path := fmt.Sprintf("modelarts[%d]", i)
@@ -106,6 +109,9 @@ func (c *Config) validateBackends() error {
 			return fmt.Errorf("config: %s.timeout must not be negative", path)
 		}
 		if err := m.AOM.validate(path + ".aom"); err != nil {
+			return err
+		}
+		if err := m.RateLimit.validate(path + ".rateLimit"); err != nil {
 			return err
 		}
 	}

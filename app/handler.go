@@ -107,6 +107,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.Use(adm)
 	// Inside admission: an operation waiting for a slot holds no loaders.
 	srv.Use(operationLoaders{reg: g.Registry, cache: fc})
+	srv.Use(upstreamClass{}) // the operation's upstream budget class
 	var gql http.Handler = srv
 	// Inside the deadline, so time in the queue counts toward it.
 	sl, err := newStreamLimits(cfg.Subscriptions, g.Metrics.Registry)
@@ -116,6 +117,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	gql = g.streams(sl, deadline(timeout, adm.limit(gql)), fleet.WithConnection)
 	gql = httpGate(limits.MaxBodyBytes, gql)
 	gql = callerCredentials(gql)
+	gql = withPriority(gql)
 	gql = keys.requireAPIKey(gql)
 	gql = cors(orig, cfg.CORS.MaxAge.or(10*time.Minute), gql)
 	gql = g.tel.serverHandler(requestLog(g.logger, gql))

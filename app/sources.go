@@ -52,7 +52,7 @@ func buildRunAI(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
 		c, err := runai.New(runai.Config{
 			Name: r.Name, BaseURL: r.BaseURL, ClientID: r.ClientID, ClientSecret: r.ClientSecret,
 			PassThrough: r.PassThrough, Timeout: time.Duration(r.Timeout),
-			HTTPClient: g.backendClient(r.Name, backends.RunAI), Observer: g.Metrics,
+			HTTPClient: g.backendClient(r.Name, backends.RunAI, r.RateLimit), Observer: g.Metrics,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("runai backend %q: %w", r.Name, err)
@@ -86,7 +86,7 @@ func buildModelArts(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
 		mc := modelarts.Config{
 			Name: m.Name, Endpoint: m.Endpoint, ProjectID: m.ProjectID, Token: m.Token,
 			AccessKey: m.AccessKey, SecretKey: m.SecretKey, PassThrough: m.PassThrough, Timeout: time.Duration(m.Timeout),
-			HTTPClient: g.backendClient(m.Name, backends.ModelArts), Observer: g.Metrics,
+			HTTPClient: g.backendClient(m.Name, backends.ModelArts, m.RateLimit), Observer: g.Metrics,
 		}
 		if m.IAM != nil {
 			mc.IAM = &modelarts.IAMConfig{Endpoint: m.IAM.Endpoint, Username: m.IAM.Username, Password: m.IAM.Password, Domain: m.IAM.Domain, Project: m.IAM.Project}
@@ -110,7 +110,7 @@ func buildModelArts(g *Gateway, cfg *Config) (fleet.Source, []string, error) {
 			Timeout: time.Duration(m.AOM.Timeout), Observer: g.Metrics,
 			// Its own breaker and retries: AOM failing must not open the
 			// ModelArts breaker (inventory and writes stay up).
-			HTTPClient: g.backendClient(m.Name+aomSuffix, backends.ModelArts),
+			HTTPClient: g.backendClient(m.Name+aomSuffix, backends.ModelArts, nil),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("modelarts backend %q: aom: %w", m.Name, err)

@@ -67,7 +67,10 @@ func (c *TokenCache) Token(ctx context.Context) (string, error) {
 	if f == nil {
 		f = &tokenFlight{done: make(chan struct{})}
 		c.flight = f
-		go c.fetch(context.WithoutCancel(ctx), f)
+		// The token unblocks every call of the backend: the upstream
+		// budget serves it first (a refused fetch would fail every
+		// request that joined it, a mutation's too).
+		go c.fetch(WithUrgent(context.WithoutCancel(ctx)), f)
 	}
 	stale := c.cur
 	c.mu.Unlock()
@@ -120,4 +123,18 @@ func (c *TokenCache) now() time.Time {
 		return c.Now()
 	}
 	return time.Now()
+}
+
+type urgentKey struct{}
+
+// WithUrgent marks ctx's vendor calls as ones every other call waits for
+// (a token fetch): backends/budget serves them in its first class.
+func WithUrgent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, urgentKey{}, true)
+}
+
+// Urgent says whether ctx's calls were marked by WithUrgent.
+func Urgent(ctx context.Context) bool {
+	u, _ := ctx.Value(urgentKey{}).(bool)
+	return u
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/graph/model"
 	"github.com/fleetgraph/fleetgraph/internal/ids"
@@ -62,8 +63,8 @@ func (e *WriteError) Unwrap() error { return e.Err }
 func Ambiguous(err error) bool {
 	var tr *backends.TransportError
 	if errors.As(err, &tr) {
-		// A call its breaker refused was never sent.
-		return !errors.Is(err, resilience.ErrBreakerOpen)
+		// A call its breaker or the upstream budget refused was never sent.
+		return !errors.Is(err, resilience.ErrBreakerOpen) && !errors.Is(err, budget.ErrExhausted)
 	}
 	var api *backends.APIError
 	if errors.As(err, &api) {

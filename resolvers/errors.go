@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/internal/errcodes"
@@ -106,6 +109,9 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	if errors.As(err, &we) {
 		ext["outcome"] = we.Outcome
 	}
+	if ra := retryAfter(err); ra > 0 {
+		ext["retryAfterSeconds"] = int(math.Ceil(ra.Seconds()))
+	}
 	var api *backends.APIError
 	if errors.As(err, &api) {
 		ext["status"] = api.Status
@@ -141,9 +147,13 @@ func clientMessage(err error, code string, provider backends.Provider, fallback 
 	var tr *backends.TransportError
 	var api *backends.APIError
 	var partial *backends.PartialError
+	var bud *budget.Error
 	switch {
 	case errors.Is(err, resilience.ErrBreakerOpen):
 		return who + " is unavailable: its circuit breaker is open after repeated failures"
+	case errors.As(err, &bud):
+		return fmt.Sprintf("%s: the upstream budget (%.3g calls/s to the vendor account) has no room for a %s call now; retry in %ds",
+			who, bud.Limit.PerSecond, bud.Class, int(math.Ceil(bud.RetryAfter.Seconds())))
 	case errors.As(err, &partial):
 		return fmt.Sprintf("%s answered in part: %v missing", who, partial.Missing)
 	case errors.As(err, &api):
@@ -274,4 +284,18 @@ func partialData[T any](ctx context.Context, data []T, err error) ([]T, error) {
 		return data, nil
 	}
 	return data, err
+}
+
+// retryAfter is when a rate-limited call may be tried again: the upstream
+// budget's estimate, or the vendor's Retry-After; 0 when neither says.
+func retryAfter(err error) time.Duration {
+	var bud *budget.Error
+	var api *backends.APIError
+	switch {
+	case errors.As(err, &bud):
+		return bud.RetryAfter
+	case errors.As(err, &api) && api.Status == http.StatusTooManyRequests:
+		return api.RetryAfter
+	}
+	return 0
 }

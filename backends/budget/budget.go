@@ -136,6 +136,11 @@ func (e *Error) Error() string {
 		e.Backend, e.Class, e.Limit.PerSecond, e.Limit.Burst, e.RetryAfter.Round(time.Second))
 }
 
+// OwnFailure marks the refusal as the refused request's own: a request of
+// another class that shared its call (cache.Flight) makes its own call
+// rather than inherit it.
+func (e *Error) OwnFailure() bool { return true }
+
 // Is matches ErrExhausted and backends.ErrRateLimited.
 func (e *Error) Is(target error) bool {
 	return target == ErrExhausted || target == backends.ErrRateLimited

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
 )
 
 // Class is a call's priority: the lower the value, the sooner it is served
@@ -67,8 +69,12 @@ func WithClass(ctx context.Context, c Class) context.Context {
 	return context.WithValue(ctx, classKey{}, c)
 }
 
-// ClassOf is ctx's class; Interactive when none was set.
+// ClassOf is ctx's class: Critical for a call others wait for (a token
+// fetch, backends.WithUrgent), Interactive when none was set.
 func ClassOf(ctx context.Context) Class {
+	if backends.Urgent(ctx) {
+		return Critical
+	}
 	if c, ok := ctx.Value(classKey{}).(Class); ok {
 		return c
 	}

@@ -117,3 +117,11 @@ func (c *Controller) clock() time.Time {
 	}
 	return time.Now()
 }
+
+// SetClock replaces the clock of the throttling window (tests: a minute
+// passes without waiting for it).
+func (c *Controller) SetClock(now func() time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
+}
