@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -386,5 +387,35 @@ func TestSupergraphThroughHiveGateway(t *testing.T) {
 	delete(listings, "modelarts GET /v2/{project_id}/pools")
 	if got := e.stats(); !maps.Equal(got, listings) {
 		t.Errorf("%d node entities through the router made %v, want the node listings %v", count, got, listings)
+	}
+
+	// Demand control (gateway.config.mjs: maxCost 5000) prices fleetgraph's
+	// fields by the vendor calls of the served directives: Hive Gateway's
+	// estimate is fleetgraph's own, and 10 metrics fields on 500 nodes
+	// (5 002 calls) are refused before any.
+	end := time.Now().UTC().Truncate(time.Minute)
+	vars := map[string]any{"s": end.Add(-time.Hour).Format(time.RFC3339), "e": end.Format(time.RFC3339)}
+	metrics := `query($s: DateTime!, $e: DateTime!) { nodes(first: 50) { edges { node { name
+	  metrics(types: [GPU_UTILIZATION], start: $s, end: $e, samples: 5) { type } } } } }`
+	var priced struct {
+		Extensions struct{ Cost struct{ Estimated int } }
+	}
+	postJSON(t, f.router, metrics, vars, &priced)
+	own := e.post(t, metrics, vars, "X-Fleetgraph-Cost", "true").json["extensions"].(map[string]any)["cost"].(map[string]any)
+	if priced.Extensions.Cost.Estimated != 52 || own["estimatedUpstreamCalls"] != float64(52) {
+		t.Errorf("estimates: Hive Gateway %d, fleetgraph %v; want 52 both (nodes 2 + 50 metrics)", priced.Extensions.Cost.Estimated, own["estimatedUpstreamCalls"])
+	}
+	var fields []string
+	for i := range 10 {
+		fields = append(fields, fmt.Sprintf("m%d: metrics(types: [GPU_UTILIZATION], start: $s, end: $e) { type }", i))
+	}
+	e.resetCounters()
+	var refused struct {
+		Data   any
+		Errors []struct{ Message string }
+	}
+	postJSON(t, f.router, `query($s: DateTime!, $e: DateTime!) { nodes(first: 500) { edges { node { `+strings.Join(fields, " ")+` } } } }`, vars, &refused)
+	if len(refused.Errors) == 0 || !strings.Contains(refused.Errors[0].Message, "5002") || e.upstreamCalls() != 0 {
+		t.Errorf("an operation of 5002 estimated calls through the router: %+v, %d upstream calls; want refused, none", refused, e.upstreamCalls())
 	}
 }
