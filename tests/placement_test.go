@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetgraph/fleetgraph/backends/modelarts"
+	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
 )
 
 // placementEnv is the default Run:ai fleet (cluster 1: a100 pool of four
@@ -126,6 +127,20 @@ func TestPlacementsEightA100OnOneNode(t *testing.T) {
 	if len(again) != len(got) {
 		t.Fatalf("warm answer has %d placements, cold %d", len(again), len(got))
 	}
+}
+
+// TestPlacementsOnRunAI223: from Run:ai 2.23 the nodes of every cluster
+// come from one tenant-wide listing: 6 upstream calls cold instead of 7.
+func TestPlacementsOnRunAI223(t *testing.T) {
+	t.Parallel()
+	e := newPlacementEnv(t, envOptions{runai: runaisim.Options{Version: runaisim.Version223}})
+	e.resetCounters()
+	got := e.placements(t, placementsQuery, map[string]any{"accelerators": 8, "model": "A100"})
+	if len(got) != 4 {
+		t.Fatalf("%d placements, want 4", len(got))
+	}
+	assertRoutes(t, e.env, map[string]int64{raToken: 1, raClusters: 1, raTenantNodes: 1, raTelemetry: 1},
+		map[string]int64{maPools: 1, maPoolNodes: 2})
 }
 
 func assertRoutes(t *testing.T, e *env, ra, ma map[string]int64) {
