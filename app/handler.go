@@ -93,7 +93,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.SetErrorPresenter(resolvers.ErrorPresenter)
 	srv.SetRecoverFunc(recoverResolver(g.logger))
 	srv.AroundResponses(resolvers.UserInputCodes)
-	srv.AroundResponses(staleExtension)
+	srv.AroundResponses(g.staleExtension)
 	srv.AroundResponses(costExtension(cfg.costMode(), schema))
 
 	timeout := cfg.requestTimeout()
@@ -138,12 +138,17 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 
 // staleExtension says, in the response's extensions, which parts of the data
 // were served from the cache past their freshness because a vendor failed.
-func staleExtension(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+func (g *Gateway) staleExtension(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
 	if resp == nil {
 		return resp
 	}
 	if stale := fleet.StaleEntries(ctx); len(stale) > 0 {
+		for _, e := range stale {
+			if e.Reason == "budget" {
+				g.Metrics.Budget.StaleAnswers.WithLabelValues(e.Backend).Inc()
+			}
+		}
 		if resp.Extensions == nil {
 			resp.Extensions = map[string]any{}
 		}

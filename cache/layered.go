@@ -360,7 +360,17 @@ func (r *Request) markStale(backend, kind string, age time.Duration, reason erro
 	}
 	r.stale.mu.Lock()
 	defer r.stale.mu.Unlock()
-	r.stale.entries = append(r.stale.entries, StaleEntry{Backend: backend, Kind: kind, AgeSecs: age.Round(time.Second).Seconds(), Reason: reason.Error()})
+	r.stale.entries = append(r.stale.entries, StaleEntry{Backend: backend, Kind: kind, AgeSecs: age.Round(time.Second).Seconds(), Reason: staleReason(reason)})
+}
+
+// staleReason is a StaleEntry's reason: a short word when the failure has
+// one (the upstream budget's refusal says "budget"), else the error's text.
+func staleReason(err error) string {
+	var r interface{ StaleReason() string }
+	if errors.As(err, &r) {
+		return r.StaleReason()
+	}
+	return err.Error()
 }
 
 // Stale lists what the operation was served from stale entries.

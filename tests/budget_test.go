@@ -145,7 +145,10 @@ func TestEmptyBudgetServesStale(t *testing.T) {
 	if n := e.ra.Control().Total(); n != 0 {
 		t.Fatalf("%d Run:ai calls with an empty budget", n)
 	}
-	if len(again.Extensions.Stale) == 0 || !strings.Contains(again.Extensions.Stale[0].Reason, "budget") {
-		t.Fatalf("no stale extension naming the budget: %s", raw)
+	if len(again.Extensions.Stale) == 0 || again.Extensions.Stale[0].Reason != "budget" || again.Extensions.Stale[0].Backend != "runai-a" {
+		t.Fatalf("no stale extension with reason budget: %s", raw)
+	}
+	if v := metricValue(t, e, `fleetgraph_upstream_budget_stale_total{backend="runai-a"}`); v == 0 {
+		t.Error("the stale answer is not counted")
 	}
 }

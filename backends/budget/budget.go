@@ -141,6 +141,10 @@ func (e *Error) Error() string {
 // rather than inherit it.
 func (e *Error) OwnFailure() bool { return true }
 
+// StaleReason is the reason a value served stale because of the refusal
+// gives (extensions.stale[].reason).
+func (e *Error) StaleReason() string { return "budget" }
+
 // Is matches ErrExhausted and backends.ErrRateLimited.
 func (e *Error) Is(target error) bool {
 	return target == ErrExhausted || target == backends.ErrRateLimited
