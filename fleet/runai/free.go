@@ -64,15 +64,16 @@ func (s *Source) fetchByNode(ctx context.Context, backend, typ string) (byNode, 
 }
 
 // byNodeOf starts the tables of kind for the backends of nodes and maps
-// each node to its value; a node the vendor sent nothing for is left out.
-func byNodeOf(ctx context.Context, kind *fleet.Kind[string, byNode], nodes []*model.Node) func() (map[*model.Node]float64, []error) {
+// each node to its value as count rounds it; a node the vendor sent
+// nothing for is left out.
+func byNodeOf(ctx context.Context, kind *fleet.Kind[string, byNode], nodes []*model.Node, count func(float64) int) func() (map[*model.Node]int, []error) {
 	thunks := map[string]fleet.Thunk[byNode]{}
 	for _, n := range nodes {
 		if thunks[n.Backend] == nil {
 			thunks[n.Backend] = fleet.Load(ctx, kind, n.Backend)
 		}
 	}
-	return func() (map[*model.Node]float64, []error) {
+	return func() (map[*model.Node]int, []error) {
 		tables := map[string]byNode{}
 		var errs []error
 		for b, th := range thunks {
@@ -83,10 +84,10 @@ func byNodeOf(ctx context.Context, kind *fleet.Kind[string, byNode], nodes []*mo
 			}
 			tables[b] = t
 		}
-		out := make(map[*model.Node]float64, len(nodes))
+		out := make(map[*model.Node]int, len(nodes))
 		for _, n := range nodes {
 			if v, ok := tables[n.Backend].of(n); ok {
-				out[n] = v
+				out[n] = count(v)
 			}
 		}
 		return out, errs
@@ -98,13 +99,5 @@ func byNodeOf(ctx context.Context, kind *fleet.Kind[string, byNode], nodes []*mo
 // GPU) is not a free GPU: the count is rounded down. A node the telemetry
 // does not list is left out (null).
 func (s *Source) FreeAccelerators(ctx context.Context, nodes []*model.Node) func() (map[*model.Node]int, []error) {
-	wait := byNodeOf(ctx, s.free, nodes)
-	return func() (map[*model.Node]int, []error) {
-		values, errs := wait()
-		out := make(map[*model.Node]int, len(values))
-		for n, v := range values {
-			out[n] = int(math.Floor(v + 1e-9))
-		}
-		return out, errs
-	}
+	return byNodeOf(ctx, s.free, nodes, func(v float64) int { return int(math.Floor(v + 1e-9)) })
 }

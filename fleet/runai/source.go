@@ -191,15 +191,7 @@ func (s *Source) NodePoolMetrics(ctx context.Context, p *model.NodePool, r fleet
 // AllocatedGPUs implements fleet.Source: one telemetry call per backend
 // answers for every node of the tenant.
 func (s *Source) AllocatedGPUs(ctx context.Context, nodes []*model.Node) func() (map[*model.Node]int, []error) {
-	wait := byNodeOf(ctx, s.allocated, nodes)
-	return func() (map[*model.Node]int, []error) {
-		values, errs := wait()
-		out := make(map[*model.Node]int, len(values))
-		for n, v := range values {
-			out[n] = int(v + 0.5)
-		}
-		return out, errs
-	}
+	return byNodeOf(ctx, s.allocated, nodes, func(v float64) int { return int(v + 0.5) })
 }
 
 // Telemetry implements fleet.TelemetrySource.

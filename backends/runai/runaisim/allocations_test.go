@@ -3,7 +3,6 @@ package runaisim_test
 import (
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,20 +10,12 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
 )
 
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *stepClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // TestSetAllocatedHoldsTelemetry: a pinned node reports its GPUs minus the
 // pinned ones as FREE_GPUS, and the pinned count as ALLOCATED_GPUS, across
 // the model's 5-minute allocation steps; a not-ready node stays at none.
 func TestSetAllocatedHoldsTelemetry(t *testing.T) {
 	t.Parallel()
-	clk := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	h := newHarness(t, runaisim.Options{Seed: 3, Now: clk.Now})
 	var ready, notReady runai.Node
 	for _, n := range h.sim.Fleet().Nodes {
@@ -61,7 +52,7 @@ func TestSetAllocatedHoldsTelemetry(t *testing.T) {
 		if free[notReady.Name] != "0" || alloc[notReady.Name] != "0" {
 			t.Errorf("step %d: not-ready %s free %s allocated %s, want 0 and 0", step, notReady.Name, free[notReady.Name], alloc[notReady.Name])
 		}
-		clk.add(5 * time.Minute)
+		clk.Advance(5 * time.Minute)
 	}
 	if err := h.sim.SetAllocated(ready.Name, ready.GPUInfo.GPUCount+1); err == nil {
 		t.Error("SetAllocated accepted more GPUs than the node has")
