@@ -131,7 +131,7 @@ Flags:
 	} else if n > 0 {
 		slog.Info("memory limit", "bytes", n, "mib", n>>20, "from", src)
 	}
-	gw, err := app.BuildWith(cfg, app.Options{Logger: logger})
+	gw, err := app.BuildWith(cfg, app.Options{Logger: logger, Demo: *configPath == ""})
 	if err != nil {
 		return err
 	}
@@ -139,11 +139,15 @@ Flags:
 	for _, b := range gw.Registry.Backends() {
 		slog.Info("backend configured", "name", b.Name, "provider", b.Provider)
 	}
-	slog.Info("configuration", "config", cfg)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", listen, err)
 	}
+	// The address the gateway listens on, whichever set it (--addr, listen:,
+	// the default; port 0 resolved), not the config file's listen: alone,
+	// which the demo leaves empty.
+	cfg.Listen = ln.Addr().String()
+	slog.Info("configuration", "config", cfg)
 	return gw.Serve(ctx, ln)
 }
 

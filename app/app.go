@@ -46,6 +46,10 @@ type Options struct {
 	// TracerProvider turns tracing on with this provider (tests use an
 	// in-memory exporter); nil: tracing follows cfg.Tracing.
 	TracerProvider trace.TracerProvider
+	// Demo says cfg is demo mode's (embedded simulators): no
+	// authentication is then logged as demo mode, not warned about as a
+	// production configuration would be.
+	Demo bool
 }
 
 // Close releases the gateway's Redis client and flushes its traces.
@@ -108,7 +112,13 @@ func BuildWith(cfg *Config, o Options) (*Gateway, error) {
 		_ = g.Close()
 		return nil, err
 	}
-	if g.authMode == AuthNone {
+	switch {
+	case g.authMode != AuthNone:
+	case o.Demo:
+		o.Logger.Info("demo mode: no authentication: anyone who reaches the gateway reads and changes the simulated fleet; use --config with auth.apiKeys for real backends")
+	case cfg.Auth.Mode == AuthNone:
+		o.Logger.Info("auth.mode none, as configured: anyone who can reach the gateway queries the backends with its service credentials")
+	default:
 		o.Logger.Warn("auth.mode is none: anyone who can reach the gateway queries the backends with its service credentials; set auth.apiKeys (or auth.mode: none to say so on purpose)")
 	}
 	return g, nil

@@ -26,7 +26,8 @@ import (
 // TestStaticBinary builds the gateway the way the Dockerfile does
 // (CGO_ENABLED=0), checks that it is statically linked, and drives the
 // binary: --check-config on the shipped example and on broken files, then
-// demo mode end to end with a SIGTERM that must drain and exit 0.
+// demo mode end to end with a SIGTERM, and with a SIGINT (Ctrl-C on make
+// run), that must drain and exit 0.
 func TestStaticBinary(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -61,7 +62,8 @@ func TestStaticBinary(t *testing.T) {
 	f.Close()
 
 	t.Run("check-config", func(t *testing.T) { checkConfigCLI(t, bin) })
-	t.Run("demo mode and SIGTERM", func(t *testing.T) { demoAndSigterm(t, bin) })
+	t.Run("demo mode and SIGTERM", func(t *testing.T) { demoAndSignal(t, bin, syscall.SIGTERM) })
+	t.Run("demo mode and SIGINT", func(t *testing.T) { demoAndSignal(t, bin, syscall.SIGINT) })
 }
 
 func run(t *testing.T, bin string, env []string, args ...string) (int, string) {
@@ -125,7 +127,10 @@ func checkConfigCLI(t *testing.T, bin string) {
 	}
 }
 
-func demoAndSigterm(t *testing.T, bin string) {
+// demoAndSignal runs the demo, queries it, stops it with sig and expects
+// exit 0 after a drain; its logs say "demo mode" (not the production
+// warning about auth.mode none) and the address it really listens on.
+func demoAndSignal(t *testing.T, bin string, sig syscall.Signal) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--runai-addr", "127.0.0.1:0", "--modelarts-addr", "127.0.0.1:0")
@@ -140,18 +145,25 @@ func demoAndSigterm(t *testing.T, bin string) {
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	var logs bytes.Buffer
 	lines := bufio.NewScanner(io.TeeReader(stderr, &logs))
-	var addr string
+	var addr, configured string
 	for addr == "" && lines.Scan() {
 		var l map[string]any
 		if err := json.Unmarshal(lines.Bytes(), &l); err != nil {
 			t.Fatalf("log line is not JSON: %s", lines.Text())
 		}
-		if l["msg"] == "fleetgraph ready" {
+		switch l["msg"] {
+		case "fleetgraph ready":
 			addr, _ = l["addr"].(string)
+		case "configuration":
+			c, _ := l["config"].(map[string]any)
+			configured, _ = c["listen"].(string)
 		}
 	}
 	if addr == "" {
 		t.Fatalf("never ready:\n%s", logs.String())
+	}
+	if configured != addr {
+		t.Errorf("the configuration line says listen %q, the gateway listens on %q", configured, addr)
 	}
 	go func() { _, _ = io.Copy(io.Discard, io.TeeReader(stderr, &logs)) }()
 	base := "http://" + addr
@@ -167,13 +179,16 @@ func demoAndSigterm(t *testing.T, bin string) {
 	if status, _ := readyz(t, base); status != 200 {
 		t.Fatalf("readyz %d", status)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		t.Fatalf("exit after %v: %v\n%s", sig, err, logs.String())
 	}
 	out := logs.String()
+	if strings.Contains(out, "auth.mode is none") || !strings.Contains(out, `"msg":"demo mode: no authentication`) {
+		t.Errorf("demo mode logs the production auth warning, or not that it is a demo:\n%s", out)
+	}
 	for _, want := range []string{`"msg":"request"`, `"operation":"Demo"`, `"msg":"shutdown complete: in-flight requests drained"`} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("log lacks %s:\n%s", want, out)
