@@ -338,11 +338,17 @@ type RedisConfig struct {
 // Duration is a time.Duration written as "10s" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// UnmarshalYAML parses a Go duration string. A bad one is a yaml.TypeError,
+// so the decode goes on and reports it with the file's other problems; it
+// never quotes the value (a secret may have landed in the wrong field).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 10s or 500ms)", n.Line, n.Value)
+		got := yamlTagWords(n.Tag)
+		if n.Tag == "!!int" || n.Tag == "!!float" {
+			got = "a number without a unit"
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: wants a duration (write e.g. 10s or 500ms), got %s", n.Line, got)}}
 	}
 	*d = Duration(v)
 	return nil

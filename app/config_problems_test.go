@@ -19,6 +19,9 @@ limits:
   maxDepth: deep-secret-value
   maxAliases: [1, 2]
   maxDepht: 3
+requestTimeout: soon-secret
+server:
+  idleTimeout: 10
 `
 	_, err := ParseConfigEnv([]byte(raw), []string{"FLEETGRAPH_LIMITS_MAXDEPTH_TYPO=1"})
 	if err == nil {
@@ -26,7 +29,7 @@ limits:
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		"config: 8 problems:",
+		"config: 10 problems:",
 		"runai[0].clientID: environment variable RUNAI_ID is not set (line 4)",
 		"runai[0].clientSecret: environment variable RUNAI_SECRET is not set (line 5)",
 		"environment variable FLEETGRAPH_LIMITS_MAXDEPTH_TYPO names no configuration field",
@@ -35,19 +38,21 @@ limits:
 		"limits.maxDepth: wants an integer, got text (line 8)",
 		"limits.maxAliases: wants an integer, got a list (line 9)",
 		`runai[0].name "runai prod": a backend name is 1-63 of a-z, 0-9 and '-'`,
+		"requestTimeout: wants a duration (write e.g. 10s or 500ms), got text (line 11)",
+		"server.idleTimeout: wants a duration (write e.g. 10s or 500ms), got a number without a unit (line 13)",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	for _, never := range []string{"deep-secret-value", "cannot unmarshal", "!!str"} {
+	for _, never := range []string{"deep-secret-value", "soon-secret", "cannot unmarshal", "!!str"} {
 		if strings.Contains(msg, never) {
 			t.Errorf("error shows %q:\n%s", never, msg)
 		}
 	}
 	var many *configErrors
-	if !errors.As(err, &many) || len(many.errs) != 8 {
-		t.Errorf("want 8 errors one can unwrap, got %v", err)
+	if !errors.As(err, &many) || len(many.errs) != 10 {
+		t.Errorf("want 10 errors one can unwrap, got %v", err)
 	}
 }
 
