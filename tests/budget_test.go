@@ -152,3 +152,61 @@ func TestEmptyBudgetServesStale(t *testing.T) {
 		t.Error("the stale answer is not counted")
 	}
 }
+
+// The vendor's limit drops below the configured budget at run time
+// (ModelArts' API Gateway: 30 a minute): the first 429 says so, every
+// replica takes 90% of it, and once the gateway's earlier calls have left
+// the vendor's window the replicas stay under it.
+func TestALearnedLimitKeepsEveryReplicaUnderIt(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	budgeted := withRedis(mr.Addr(), func(c *app.Config) {
+		c.ModelArts[0].RateLimit = &app.RateLimitConfig{PerSecond: 10, Burst: 10} // 600/min: too much
+		c.Cache.Clusters = app.Duration(time.Millisecond)                         // every query cold
+		c.Cache.NodePools = app.Duration(time.Millisecond)
+		c.Cache.Nodes = app.Duration(time.Millisecond)
+	})
+	a := newEnv(t, envOptions{configure: budgeted})
+	replicas := []*env{a, a.replica(t, budgeted), a.replica(t, budgeted)}
+	var simNow atomic.Int64
+	simNow.Store(time.Now().UnixNano())
+	ctl := a.ma.Control()
+	ctl.SetClock(func() time.Time { return time.Unix(0, simNow.Load()) })
+	if err := ctl.SetFaults(simctl.Faults{RateLimitPerMinute: 30}); err != nil {
+		t.Fatal(err)
+	}
+	const q = `{ clusters(provider: MODELARTS) { nodes(first: 1) { totalCount } } }`
+	hammer := func(d time.Duration) {
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for _, r := range replicas {
+			wg.Go(func() {
+				for time.Now().Before(end) {
+					r.query(t, q, nil)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// Until the vendor throttles once (the budget lets 600/min through).
+	for deadline := time.Now().Add(10 * time.Second); ctl.Throttled() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the simulator never throttled")
+		}
+		hammer(200 * time.Millisecond)
+	}
+	// A minute on at the vendor: the calls before it left its window.
+	simNow.Add(int64(61 * time.Second))
+	ctl.ResetStats()
+	// 4 s at 10/s would be 40 calls, over the vendor's 30 (without
+	// learning: 11 throttled of 41); at the learned 27/min (burst 1) it
+	// is a handful (4 measured), even while the other replicas take up to
+	// 2 s to read the learned limit from Redis.
+	hammer(4 * time.Second)
+	if n := ctl.Throttled(); n != 0 {
+		t.Errorf("throttled %d times after the limit was learned (%d calls)", n, ctl.Total())
+	}
+	if n := ctl.Total(); n > 20 {
+		t.Errorf("%d ModelArts calls in 4 s: the replicas did not slow down to the learned 27/min", n)
+	}
+}
