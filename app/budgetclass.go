@@ -58,13 +58,21 @@ func classOf(oc *graphql.OperationContext, asked string) budget.Class {
 	if c, ok := priorities[asked]; ok {
 		return c
 	}
-	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+	fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"})
+	if len(fields) > maxInteractiveLookups {
+		return budget.Dashboard // many aliased lookups: a dashboard's panel per pool
+	}
+	for _, f := range fields {
 		if !lookups[f.Name] {
 			return budget.Dashboard
 		}
 	}
 	return budget.Interactive
 }
+
+// maxInteractiveLookups is the most root lookups a query may hold and
+// still be a person's (GraphiQL: a node, its pool and cluster).
+const maxInteractiveLookups = 3
 
 type requestHeaderKey struct{}
 
