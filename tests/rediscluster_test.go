@@ -1,0 +1,136 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/app"
+)
+
+// clusterMode points the cache at a Cluster through one seed address.
+// The local layer is off: it would answer the keys of a dead master from
+// memory (rightly: the generations are on live masters), and these tests
+// are about what Redis answers.
+func clusterMode(seed string) func(*app.Config) {
+	return withRedis(seed, func(c *app.Config) {
+		c.Redis.Mode = app.RedisCluster
+		c.Cache.Local.Disabled = true
+	})
+}
+
+// Three gateway replicas over one simulator and a real 3-master Redis
+// Cluster (one replica per master), configured with one seed address as a
+// managed Cluster's configuration endpoint would be.
+func TestRedisClusterReplicas(t *testing.T) {
+	t.Parallel()
+	rc := startRedisCluster(t, 3)
+	cfg := clusterMode(rc.masters[1].addr())
+	o := frozenGPUOnly()
+	o.PhaseDelay = settleAtOnce
+	a := newEnv(t, envOptions{runai: o, configure: cfg})
+	b, c := replica(t, a, cfg), replica(t, a, cfg)
+
+	if st := readyRedisOf(t, a); !st.Reachable || st.Mode != "cluster" || len(st.Nodes) != 3 {
+		t.Fatalf("/readyz redis: %+v, want 3 reachable masters", st)
+	}
+	// One endpoint of a Cluster taken for a standalone server: /readyz says so.
+	wrong := replica(t, a, withRedis(rc.masters[0].addr(), nil))
+	if st := readyRedisOf(t, wrong); st.Reachable || !strings.Contains(st.Error, "set redis.mode: cluster") {
+		t.Fatalf("/readyz of a Cluster configured standalone: %+v", st)
+	}
+
+	// Warm on one is warm on all.
+	var want map[string]any
+	cold := a.query(t, dashboard, nil)
+	cold.mustData(t, &want)
+	coldCalls := a.upstreamCalls()
+	for i, r := range []*env{b, c} {
+		a.resetCounters()
+		if got := r.query(t, dashboard, nil); len(got.Errors) > 0 || string(got.Data) != string(cold.Data) {
+			t.Fatalf("replica %c: %+v", 'B'+i, got.Errors)
+		}
+		if n := a.upstreamCalls(); n != 0 {
+			t.Fatalf("replica %c made %d upstream calls after A warmed the cache, want 0", 'B'+i, n)
+		}
+	}
+
+	t.Run("a write fences a raced read on every replica", func(t *testing.T) {
+		victim := deletablePool(t, a)
+		// A first write, so that the pool list is not cached and the
+		// raced read goes to the vendor.
+		a.query(t, `mutation($id: ID!) { patchNodePool(id: $id, input: {labelValue: "x"}) { phase } }`, map[string]any{"id": victim}).mustData(t, &struct{}{})
+		start := time.Now()
+		raceReadAgainstDelete(t, b, a, victim)
+		for i, r := range []*env{a, b, c} {
+			if hasPool(listPools(t, r), victim) {
+				t.Fatalf("replica %c lists the deleted pool", 'A'+i)
+			}
+		}
+		if n := a.ra.Control().Count(raListPools); n != 1 {
+			t.Fatalf("%d pool listings for three replicas after the write, want 1", n)
+		}
+		t.Logf("write visible on all three replicas %v after the raced read began (the vendor held it %dms)", time.Since(start).Round(time.Millisecond), straddleMillis)
+	})
+
+	// The dashboard again, warm (the write above changed pools).
+	a.query(t, dashboard, nil).mustData(t, &want)
+
+	t.Run("one replica killed", func(t *testing.T) {
+		c.gw.Close()
+		for i, r := range []*env{a, b} {
+			if got := r.query(t, dashboard, nil); len(got.Errors) > 0 {
+				t.Fatalf("replica %c after C was killed: %+v", 'A'+i, got.Errors)
+			}
+		}
+	})
+
+	t.Run("one master killed, then its replica promoted", func(t *testing.T) {
+		// A master that holds no generation hash: the other masters'
+		// keys must still hit.
+		gens := map[string]bool{rc.masterOf(t, "fleetgraph:v1:gen:runai-a"): true, rc.masterOf(t, "fleetgraph:v1:gen:modelarts-a"): true}
+		var victim int
+		for i, m := range rc.masters {
+			if !gens[m.addr()] {
+				victim = i
+			}
+		}
+		killed := rc.masters[victim]
+		killed.kill()
+		t.Logf("killed master %s", killed.addr())
+		a.resetCounters()
+		hits := cacheHits(t, a)
+		got := a.query(t, dashboard, nil)
+		if len(got.Errors) > 0 { // errors only: see TestRedisSentinelReplicas
+			t.Fatalf("with a master down: errors %+v", got.Errors)
+		}
+		if n := a.upstreamCalls(); n >= coldCalls {
+			t.Fatalf("with one of three masters down the dashboard made %d upstream calls, a cold one %d: the other shards' keys must hit", n, coldCalls)
+		}
+		if cacheHits(t, a) == hits {
+			t.Fatal("no cache hit with two of three masters up")
+		}
+		if st := readyRedisOf(t, a); st.Reachable {
+			t.Logf("/readyz already sees the promoted replica: %+v", st)
+		} else if !strings.Contains(st.Error, "not every master answers") {
+			t.Fatalf("/readyz with a master down: %+v", st)
+		}
+		took := waitUntil(t, 15*time.Second, "the cache is whole again after the failover", func() bool {
+			a.query(t, dashboard, nil)
+			a.resetCounters()
+			r := a.query(t, dashboard, nil)
+			return len(r.Errors) == 0 && a.upstreamCalls() == 0
+		})
+		t.Logf("cache whole again %v after the master was killed", took.Round(time.Millisecond))
+		waitUntil(t, 5*time.Second, "/readyz sees three reachable masters after the failover", func() bool {
+			st := readyRedisOf(t, a)
+			return st.Reachable && len(st.Nodes) == 3
+		})
+		// B, which never asked, is warm too.
+		a.resetCounters()
+		b.query(t, dashboard, nil).mustData(t, &want)
+		if n := a.upstreamCalls(); n != 0 {
+			t.Fatalf("replica B after the failover: %d upstream calls, want 0", n)
+		}
+	})
+}
