@@ -32,9 +32,9 @@ const LIVE_SUMMARY = `subscription LiveSummary($interval: Int) {
   fleetSummary(intervalSeconds: $interval) { at summary { ${SUMMARY_FIELDS} } }
 }`;
 
-const LIVE_READY = `subscription LiveReadyAllocation($interval: Int) {
-  fleetSummary(filter: {status: [READY]}, intervalSeconds: $interval) { at summary { ${READY_FIELDS} } }
-}`;
+// Asked again with each live update: a query, not a second subscription,
+// which would take one of the connection's subscriptions.maxPerConnection.
+const READY_ALLOCATION = `query ReadyAllocation { readyOnly: fleetSummary(filter: {status: [READY]}) { ${READY_FIELDS} } }`;
 
 export const LIVE_POOL_METRICS = `subscription LivePoolMetrics($id: ID!, $types: [NodePoolMetricType!]!, $interval: Int) {
   nodePoolMetrics(nodePoolId: $id, types: $types, intervalSeconds: $interval) {
@@ -365,6 +365,7 @@ export function renderOverview(root, { interval }) {
       if (errors?.length) showBanner('warn', `Live totals incomplete: ${describeErrors(errors)}`);
       if (!u.summary) return;
       renderSummary(u.summary, null);
+      request(READY_ALLOCATION).then(({ data }) => { if (data?.readyOnly) renderSummary(null, data.readyOnly); }).catch(() => {});
       // Nodes came or went, or changed state: the pool table is stale too.
       const shape = `${u.summary.nodes}/${u.summary.readyNodes}/${u.summary.gpus}`;
       if (lastShape && shape !== lastShape) loadPools();
@@ -373,14 +374,6 @@ export function renderOverview(root, { interval }) {
     error(errors) {
       summaryAt.textContent = `live totals unavailable: ${describeErrors(errors)}`;
     },
-  }));
-
-  cleanups.push(subscribe(LIVE_READY, { interval }, {
-    next({ data }) {
-      const u = data?.fleetSummary;
-      if (u?.summary) renderSummary(null, u.summary);
-    },
-    error() {},
   }));
 
   loadPools();
