@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fleetgraph/fleetgraph/app"
 )
@@ -90,7 +91,15 @@ Flags:
 			return err
 		}
 		if *checkConfig {
-			fmt.Printf("%s: OK (%d Run:ai, %d ModelArts backends; auth %s)\n", *configPath, len(cfg.RunAI), len(cfg.ModelArts), cfg.AuthMode())
+			// Redis is asked too: a Cluster endpoint configured as a
+			// standalone server validates, yet its cache never hits.
+			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			redisNote, err := app.CheckRedis(rctx, cfg)
+			cancel()
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: OK (%d Run:ai, %d ModelArts backends; auth %s); %s\n", *configPath, len(cfg.RunAI), len(cfg.ModelArts), cfg.AuthMode(), redisNote)
 			return nil
 		}
 	} else {

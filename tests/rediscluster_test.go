@@ -39,6 +39,17 @@ func TestRedisClusterReplicas(t *testing.T) {
 	if st := readyRedisOf(t, wrong); st.Reachable || !strings.Contains(st.Error, "set redis.mode: cluster") {
 		t.Fatalf("/readyz of a Cluster configured standalone: %+v", st)
 	}
+	// And --check-config refuses it (the check it runs), while the right
+	// mode passes with the masters counted.
+	standalone, clustered := simConfig(a.raURL, a.maURL), simConfig(a.raURL, a.maURL)
+	withRedis(rc.masters[0].addr(), nil)(standalone)
+	cfg(clustered)
+	if _, err := app.CheckRedis(t.Context(), standalone); err == nil || !strings.Contains(err.Error(), "set redis.mode: cluster") {
+		t.Fatalf("--check-config of a Cluster configured standalone: %v", err)
+	}
+	if note, err := app.CheckRedis(t.Context(), clustered); err != nil || note != "redis cluster, 3 masters reachable" {
+		t.Fatalf("--check-config with redis.mode cluster: %q, %v", note, err)
+	}
 
 	// Warm on one is warm on all.
 	var want map[string]any
