@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -138,5 +139,42 @@ func TestPassThroughCredentialTrustIsBounded(t *testing.T) {
 	r := e.query(t, poolIDs, nil, "X-Auth-Token", alice)
 	if codes := r.codes(); len(codes) == 0 || codes[0] != "UNAUTHENTICATED" {
 		t.Fatalf("a revoked token past the trust bound: codes %v, data %s (served from the cache)", codes, r.Data)
+	}
+}
+
+// The request log counts the lookups of cached answers, not the read of
+// the generations that fence them.
+func TestRequestLogCountsLookupsNotGenerations(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newProdEnv(t, prodOptions{envOptions: envOptions{configure: withRedis(mr.Addr(), nil)}})
+	var data struct{ Clusters []cluster }
+	e.query(t, `query Fleet { clusters(provider: RUNAI) { name } }`, nil, "X-Request-Id", "gen-1").mustData(t, &data)
+	if line := requestLine(t, e, "gen-1"); line["cacheMisses"].(float64) != 1 || line["cacheHits"].(float64) != 0 {
+		t.Fatalf("cold request line %v, want 1 miss (the Run:ai cluster list) and 0 hits", line)
+	}
+	e.query(t, `query Fleet { clusters(provider: RUNAI) { name } }`, nil, "X-Request-Id", "gen-2").mustData(t, &data)
+	if line := requestLine(t, e, "gen-2"); line["cacheMisses"].(float64) != 0 || line["cacheHits"].(float64) != 1 {
+		t.Fatalf("warm request line %v, want 1 hit and 0 misses", line)
+	}
+}
+
+// Redis failures are logged at warn with their reason, once per node per
+// 10s however many requests fail, as JSON like every other line.
+func TestRedisFailuresAreLoggedAtWarnRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newProdEnv(t, prodOptions{envOptions: envOptions{configure: withRedis(closedAddr(t), nil)}})
+	var data struct{ Clusters []cluster }
+	for range 5 {
+		e.query(t, `{ clusters { name } }`, nil).mustData(t, &data)
+	}
+	var warned []map[string]any
+	for _, l := range e.log.lines(t) { // lines fails on a line that is not JSON
+		if l["msg"] == "redis operation failed; its keys go upstream" {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 || warned[0]["level"] != "WARN" || !contains(fmt.Sprint(warned[0]["err"]), "connection refused") {
+		t.Fatalf("Redis failure lines %v, want one warn with the reason", warned)
 	}
 }
