@@ -106,10 +106,43 @@ func TestEntitiesCostWhatTheListingsCost(t *testing.T) {
 	}
 	byEntities := e.stats()
 	// nodes() lists the clusters to find them; an ID names its cluster.
+	t.Logf("%d node representations: %v", len(reps), byEntities)
 	delete(byListing, "GET /api/v1/clusters")
 	delete(byListing, "modelarts GET /v2/{project_id}/pools")
 	if !maps.Equal(byEntities, byListing) {
 		t.Errorf("%d node representations made %v, nodes(first: 200) made %v (without the cluster listing)", len(reps), byEntities, byListing)
+	}
+
+	// Node pools and clusters likewise: their listings, once.
+	var pools struct {
+		NodePools struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+		Clusters []struct{ ID string }
+	}
+	e.resetCounters()
+	e.query(t, `{ nodePools(first: 200) { edges { node { id } } } clusters { id } }`, nil).mustData(t, &pools)
+	byListing = e.stats()
+	e.resetCounters()
+	reps = reps[:0]
+	for _, p := range pools.NodePools.Edges {
+		reps = append(reps, map[string]any{"__typename": "NodePool", "id": p.Node.ID})
+	}
+	for _, c := range pools.Clusters {
+		reps = append(reps, map[string]any{"__typename": "Cluster", "id": c.ID})
+	}
+	var typed struct {
+		Entities []entity `json:"_entities"`
+	}
+	e.query(t, entitiesQuery, map[string]any{"representations": reps}).mustData(t, &typed)
+	for i, got := range typed.Entities {
+		if got.ID != reps[i]["id"] || got.Typename != reps[i]["__typename"] {
+			t.Errorf("_entities[%d] = %+v, want %v", i, got, reps[i])
+		}
+	}
+	t.Logf("%d pool and cluster representations: %v", len(reps), byListing)
+	if byEntities := e.stats(); !maps.Equal(byEntities, byListing) || len(typed.Entities) != len(reps) {
+		t.Errorf("%d pool and cluster representations made %v, nodePools + clusters made %v", len(reps), byEntities, byListing)
 	}
 }
 
