@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,9 +130,9 @@ func startRedisCluster(t *testing.T, masters int) *redisCluster {
 				return false
 			}
 		}
-		replicas := 0
-		err := c.ForEachSlave(context.Background(), func(context.Context, *redis.Client) error { replicas++; return nil })
-		return err == nil && replicas == masters
+		var replicas atomic.Int32 // ForEachSlave calls on every replica at once
+		err := c.ForEachSlave(context.Background(), func(context.Context, *redis.Client) error { replicas.Add(1); return nil })
+		return err == nil && int(replicas.Load()) == masters
 	})
 	return rc
 }
