@@ -82,3 +82,37 @@ func TestBackendNamePattern(t *testing.T) {
 		}
 	}
 }
+
+// Validation checks every section and every backend in one run: a file
+// with two broken backends and a broken limit reports all three.
+func TestValidateReportsEachBackendAndSection(t *testing.T) {
+	raw := `runai:
+  - name: a
+    baseURL: ftp://a.example
+    passThrough: true
+modelarts:
+  - name: m
+    endpoint: https://m.example
+    passThrough: true
+  - name: m
+    endpoint: https://m2.example
+    projectID: p
+    passThrough: true
+limits:
+  maxDepth: -3
+`
+	_, err := ParseConfigEnv([]byte(raw), nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		"runai[0].baseURL: is not an absolute http(s) URL",
+		"modelarts[0].projectID is required",
+		`modelarts[1].name "m" is already used by modelarts[0]`,
+		"limits.maxDepth must not be negative",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -19,12 +19,13 @@ func (c *Config) Validate() error {
 	if len(c.RunAI)+len(c.ModelArts) == 0 {
 		return errors.New("config: no backends: add at least one entry under runai: or modelarts:")
 	}
+	// Every section is checked, each backend on its own: one run reports
+	// the first problem of each (config: N problems).
+	var p problems
 	for _, check := range []func() error{c.validateBackends, c.validateAuth, c.validateServer, c.validateGraphQL, c.validateFederation, c.validateTelemetry, c.validateRedis, c.validateSubscriptions} {
-		if err := check(); err != nil {
-			return err
-		}
+		p.add(check())
 	}
-	return nil
+	return p.err()
 }
 
 func (c *Config) validateBackends() error {
@@ -39,81 +40,90 @@ func (c *Config) validateBackends() error {
 		names[name] = path
 		return nil
 	}
+	var p problems
 	for i, r := range c.RunAI {
 		path := fmt.Sprintf("runai[%d]", i)
-		if err := seen(path, r.Name); err != nil {
-			return err
-		}
-		if r.BaseURL == "" {
-			return fmt.Errorf("config: %s.baseURL is required (e.g. https://tenant.run.ai)", path)
-		}
-		if err := httpURL(r.BaseURL); err != nil {
-			return fmt.Errorf("config: %s.baseURL: %w", path, err)
-		}
-		hasCreds := r.ClientID != "" || r.ClientSecret != ""
-		if hasCreds == r.PassThrough || (hasCreds && (r.ClientID == "" || r.ClientSecret == "")) {
-			return fmt.Errorf("config: %s: set clientID and clientSecret, or passThrough: true (exactly one)", path)
-		}
-		if r.Timeout < 0 {
-			return fmt.Errorf("config: %s.timeout must not be negative", path)
-		}
-		if r.APIVersion != "" {
-			if _, err := runai.ParseAPIVersion(r.APIVersion); err != nil {
-				return fmt.Errorf("config: %s.apiVersion must be \"2.22\", \"2.23\" or \"2.24\" (or unset: probed on first use); the value set is none of them", path)
-			}
-		}
-		if err := r.RateLimit.validate(path + ".rateLimit"); err != nil {
-			return err
-		}
+		p.add(seen(path, r.Name), validateRunAI(path, r))
 	}
 	for i, m := range c.ModelArts {
 		path := fmt.Sprintf("modelarts[%d]", i)
-		if err := seen(path, m.Name); err != nil {
-			return err
+		p.add(seen(path, m.Name), validateModelArts(path, m))
+	}
+	return p.err()
+}
+
+// validateRunAI returns the first problem of one Run:ai backend (its name
+// aside).
+func validateRunAI(path string, r RunAIConfig) error {
+	if r.BaseURL == "" {
+		return fmt.Errorf("config: %s.baseURL is required (e.g. https://tenant.run.ai)", path)
+	}
+	if err := httpURL(r.BaseURL); err != nil {
+		return fmt.Errorf("config: %s.baseURL: %w", path, err)
+	}
+	hasCreds := r.ClientID != "" || r.ClientSecret != ""
+	if hasCreds == r.PassThrough || (hasCreds && (r.ClientID == "" || r.ClientSecret == "")) {
+		return fmt.Errorf("config: %s: set clientID and clientSecret, or passThrough: true (exactly one)", path)
+	}
+	if r.Timeout < 0 {
+		return fmt.Errorf("config: %s.timeout must not be negative", path)
+	}
+	if r.APIVersion != "" {
+		if _, err := runai.ParseAPIVersion(r.APIVersion); err != nil {
+			return fmt.Errorf("config: %s.apiVersion must be \"2.22\", \"2.23\" or \"2.24\" (or unset: probed on first use); the value set is none of them", path)
 		}
-		if m.Endpoint == "" {
-			return fmt.Errorf("config: %s.endpoint is required (e.g. https://modelarts.cn-north-4.myhuaweicloud.com)", path)
+	}
+	if err := r.RateLimit.validate(path + ".rateLimit"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validateModelArts returns the first problem of one ModelArts backend
+// (its name aside).
+func validateModelArts(path string, m ModelArtsConfig) error {
+	if m.Endpoint == "" {
+		return fmt.Errorf("config: %s.endpoint is required (e.g. https://modelarts.cn-north-4.myhuaweicloud.com)", path)
+	}
+	if err := httpURL(m.Endpoint); err != nil {
+		return fmt.Errorf("config: %s.endpoint: %w", path, err)
+	}
+	if m.ProjectID == "" {
+		return fmt.Errorf("config: %s.projectID is required", path)
+	}
+	if !isProjectID(m.ProjectID) {
+		return fmt.Errorf("config: %s.projectID must be 1-64 letters, digits or '-' (the ModelArts project_id rule), got %d bytes", path, len(m.ProjectID))
+	}
+	modes := 0
+	for _, set := range []bool{m.Token != "", m.IAM != nil, m.AccessKey != "" || m.SecretKey != "", m.PassThrough} {
+		if set {
+			modes++
 		}
-		if err := httpURL(m.Endpoint); err != nil {
-			return fmt.Errorf("config: %s.endpoint: %w", path, err)
-		}
-		if m.ProjectID == "" {
-			return fmt.Errorf("config: %s.projectID is required", path)
-		}
-		if !isProjectID(m.ProjectID) {
-			return fmt.Errorf("config: %s.projectID must be 1-64 letters, digits or '-' (the ModelArts project_id rule), got %d bytes", path, len(m.ProjectID))
-		}
-		modes := 0
-		for _, set := range []bool{m.Token != "", m.IAM != nil, m.AccessKey != "" || m.SecretKey != "", m.PassThrough} {
-			if set {
-				modes++
+	}
+	if modes != 1 {
+		return fmt.Errorf("config: %s: set exactly one of token, iam, accessKey+secretKey, passThrough (found %d)", path, modes)
+	}
+	if (m.AccessKey == "") != (m.SecretKey == "") {
+		return fmt.Errorf("config: %s: accessKey and secretKey go together", path)
+	}
+	if m.IAM != nil {
+		for _, f := range []struct{ name, val string }{{"endpoint", m.IAM.Endpoint}, {"username", m.IAM.Username}, {"password", m.IAM.Password}, {"domain", m.IAM.Domain}, {"project", m.IAM.Project}} {
+			if f.val == "" {
+				return fmt.Errorf("config: %s.iam.%s is required", path, f.name)
 			}
 		}
-		if modes != 1 {
-			return fmt.Errorf("config: %s: set exactly one of token, iam, accessKey+secretKey, passThrough (found %d)", path, modes)
+		if err := httpURL(m.IAM.Endpoint); err != nil {
+			return fmt.Errorf("config: %s.iam.endpoint: %w", path, err)
 		}
-		if (m.AccessKey == "") != (m.SecretKey == "") {
-			return fmt.Errorf("config: %s: accessKey and secretKey go together", path)
-		}
-		if m.IAM != nil {
-			for _, f := range []struct{ name, val string }{{"endpoint", m.IAM.Endpoint}, {"username", m.IAM.Username}, {"password", m.IAM.Password}, {"domain", m.IAM.Domain}, {"project", m.IAM.Project}} {
-				if f.val == "" {
-					return fmt.Errorf("config: %s.iam.%s is required", path, f.name)
-				}
-			}
-			if err := httpURL(m.IAM.Endpoint); err != nil {
-				return fmt.Errorf("config: %s.iam.endpoint: %w", path, err)
-			}
-		}
-		if m.Timeout < 0 {
-			return fmt.Errorf("config: %s.timeout must not be negative", path)
-		}
-		if err := m.AOM.validate(path + ".aom"); err != nil {
-			return err
-		}
-		if err := m.RateLimit.validate(path + ".rateLimit"); err != nil {
-			return err
-		}
+	}
+	if m.Timeout < 0 {
+		return fmt.Errorf("config: %s.timeout must not be negative", path)
+	}
+	if err := m.AOM.validate(path + ".aom"); err != nil {
+		return err
+	}
+	if err := m.RateLimit.validate(path + ".rateLimit"); err != nil {
+		return err
 	}
 	return nil
 }
