@@ -78,13 +78,15 @@ type Budget struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	limiter *redis_rate.Limiter // nil: local only
-	rc      redis.UniversalClient
-	local   map[string]*rate.Limiter // fallback, per account and limit
-	learned map[string]*learnedLimit // per account
-	warned  time.Time                // last "Redis unreachable" warning
-	downTil time.Time                // Redis failed: local budget until then
+	mu        sync.Mutex
+	limiter   *redis_rate.Limiter // nil: local only
+	rc        redis.UniversalClient
+	local     map[string]*rate.Limiter // fallback, per account and limit
+	learned   map[string]*learnedLimit // per account
+	paused    map[string]time.Time     // per account: no call before (a 429's Retry-After)
+	pauseRead map[string]time.Time     // per account: when Redis was last read for it
+	warned    time.Time                // last "Redis unreachable" warning
+	downTil   time.Time                // Redis failed: local budget until then
 }
 
 // retryRedis is how long the budget stays local after Redis failed, so
@@ -94,7 +96,8 @@ const retryRedis = 5 * time.Second
 // New returns the budget of one backend. Without UseRedis it is local to
 // the process.
 func New(o Options) *Budget {
-	b := &Budget{o: o, now: o.Now, logger: o.Logger, local: map[string]*rate.Limiter{}, learned: map[string]*learnedLimit{}}
+	b := &Budget{o: o, now: o.Now, logger: o.Logger, local: map[string]*rate.Limiter{}, learned: map[string]*learnedLimit{},
+		paused: map[string]time.Time{}, pauseRead: map[string]time.Time{}}
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -175,7 +178,14 @@ func (b *Budget) Admit(ctx context.Context) error {
 	deadline := start.Add(wait)
 	for {
 		lim := b.effective(ctx, acct)
-		ok, remaining, retry := b.take(ctx, acct, lim, reserve(class, lim.Burst))
+		var ok bool
+		var remaining int
+		var retry time.Duration
+		if until := b.pausedUntil(ctx, acct); !until.IsZero() {
+			retry = until.Sub(b.now()) // the vendor said when: no call before
+		} else {
+			ok, remaining, retry = b.take(ctx, acct, lim, reserve(class, lim.Burst))
+		}
 		if ok {
 			waited := b.now().Sub(start)
 			outcome := "admitted"

@@ -131,7 +131,7 @@ func TestALearnedLimitReachesEveryReplica(t *testing.T) {
 	t.Parallel()
 	a, b, _ := sharedPair(t, Limit{PerSecond: 10, Burst: 20})
 	ctx := context.Background()
-	a.Learn(ctx, 429, []byte(`{"error_msg":"The throttling threshold has been reached: policy user over ratelimit,limit:120,time:1 minute","error_code":"APIG.0308"}`))
+	a.Learn(ctx, 429, 0, []byte(`{"error_msg":"The throttling threshold has been reached: policy user over ratelimit,limit:120,time:1 minute","error_code":"APIG.0308"}`))
 	for name, r := range map[string]*Budget{"the replica that saw the 429": a, "another replica": b} {
 		got := r.effective(ctx, "runai-a")
 		if got.PerSecond != 120*0.9/60 || got.Burst != 3 {
@@ -140,7 +140,7 @@ func TestALearnedLimitReachesEveryReplica(t *testing.T) {
 	}
 	// Statuses other than 429 teach nothing.
 	c, _, _ := sharedPair(t, Limit{PerSecond: 10, Burst: 20})
-	c.Learn(ctx, 503, []byte(`limit:1,time:1 minute`))
+	c.Learn(ctx, 503, 0, []byte(`limit:1,time:1 minute`))
 	if got := c.effective(ctx, "runai-a"); got != (Limit{PerSecond: 10, Burst: 20}) {
 		t.Fatalf("a 503 lowered the limit: %+v", got)
 	}
@@ -151,7 +151,7 @@ func TestAnUntoldLimitHalvesAndRecovers(t *testing.T) {
 	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	b := New(Options{Backend: "r", Limit: Limit{PerSecond: 10, Burst: 20}, Now: func() time.Time { return at }})
 	ctx := context.Background()
-	b.Learn(ctx, 429, []byte(`{"code":429,"message":"Too many requests."}`))
+	b.Learn(ctx, 429, 0, []byte(`{"code":429,"message":"Too many requests."}`))
 	if got := b.effective(ctx, "r"); got.PerSecond != 5 || got.Burst != 10 {
 		t.Fatalf("after an untold 429: %+v, want half", got)
 	}
@@ -162,5 +162,23 @@ func TestAnUntoldLimitHalvesAndRecovers(t *testing.T) {
 	at = at.Add(10 * time.Minute)
 	if got := b.effective(ctx, "r"); got != b.Limit() {
 		t.Fatalf("recovered: %+v, want the configured limit", got)
+	}
+}
+
+// A 429's Retry-After pauses the account on every replica until then.
+func TestRetryAfterPausesEveryReplica(t *testing.T) {
+	t.Parallel()
+	a, b, _ := sharedPair(t, Limit{PerSecond: 100, Burst: 100})
+	ctx := WithClass(context.Background(), Critical)
+	a.Learn(ctx, 429, 30*time.Second, []byte(`{"code":429,"message":"Too many requests."}`))
+	for name, r := range map[string]*Budget{"the replica that saw it": a, "another replica": b} {
+		err := r.Admit(ctx)
+		var be *Error
+		if !errors.As(err, &be) || be.RetryAfter < 29*time.Second {
+			t.Errorf("%s: %v, want a refusal for the vendor's 30 s", name, err)
+		}
+	}
+	if err := a.Admit(backends.WithCredentials(ctx, backends.Credentials{RunAIBearer: "other"})); err != nil {
+		t.Errorf("another account paused too: %v", err)
 	}
 }

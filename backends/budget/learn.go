@@ -56,13 +56,17 @@ func toldPerMinute(body []byte) (float64, bool) {
 }
 
 // Learn reads a vendor answer to a call of ctx: a 429 lowers the account's
-// limit (see above). Other statuses are ignored.
-func (b *Budget) Learn(ctx context.Context, status int, body []byte) {
+// limit (see above), and its Retry-After, when it has one, pauses the
+// account until then on every replica. Other statuses are ignored.
+func (b *Budget) Learn(ctx context.Context, status int, retryAfter time.Duration, body []byte) {
 	if status != http.StatusTooManyRequests {
 		return
 	}
 	acct := Account(ctx, b.o.Backend)
 	now := b.now()
+	if retryAfter > 0 {
+		b.pause(ctx, acct, now.Add(retryAfter))
+	}
 	l := &learnedLimit{at: now, checked: now}
 	if told, ok := toldPerMinute(body); ok {
 		l.perMinute, l.told = max(minPerMinute, told*toldShare), true
@@ -168,4 +172,52 @@ func parseLearned(s string) (*learnedLimit, bool) {
 		return nil, false
 	}
 	return &learnedLimit{perMinute: pm, told: told, at: time.UnixMilli(ms)}, true
+}
+
+// Pauses: a 429's Retry-After says when the vendor takes calls again; until
+// then the budget admits none for the account (one key per account in
+// Redis, read with the learned limit).
+
+func pauseKey(acct string) string { return "fleetgraph:budget:pause:" + acct }
+
+func (b *Budget) pause(ctx context.Context, acct string, until time.Time) {
+	b.mu.Lock()
+	if until.After(b.paused[acct]) {
+		b.paused[acct] = until
+	}
+	rc := b.rc
+	b.mu.Unlock()
+	if rc != nil {
+		ttl := until.Sub(b.now())
+		if err := rc.Set(ctx, pauseKey(acct), strconv.FormatInt(until.UnixMilli(), 10), max(ttl, time.Millisecond)).Err(); err != nil {
+			b.warnRedis(err)
+		}
+	}
+}
+
+// pausedUntil is when acct's pause ends (zero: none), read again from
+// Redis at most every refreshEvery.
+func (b *Budget) pausedUntil(ctx context.Context, acct string) time.Time {
+	now := b.now()
+	b.mu.Lock()
+	until, rc := b.paused[acct], b.rc
+	read := rc != nil && now.Sub(b.pauseRead[acct]) >= refreshEvery
+	if read {
+		b.pauseRead[acct] = now
+	}
+	b.mu.Unlock()
+	if read {
+		if v, err := rc.Get(ctx, pauseKey(acct)).Result(); err == nil {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && time.UnixMilli(ms).After(until) {
+				until = time.UnixMilli(ms)
+				b.mu.Lock()
+				b.paused[acct] = until
+				b.mu.Unlock()
+			}
+		}
+	}
+	if !until.After(now) {
+		return time.Time{}
+	}
+	return until
 }

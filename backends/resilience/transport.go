@@ -226,7 +226,8 @@ func (t *Transport) attempt(r *http.Request, route string) (*http.Response, erro
 	start := time.Now()
 	resp, sent, err := t.send(r)
 	if t.upstream != nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-		t.upstream.Learn(r.Context(), resp.StatusCode, peekBody(resp, 4<<10))
+		ra, _ := backends.ParseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+		t.upstream.Learn(r.Context(), resp.StatusCode, ra, peekBody(resp, 4<<10))
 	}
 	if !sent {
 		closeBody(r)
