@@ -56,7 +56,7 @@ func sameOrigin(r *http.Request, origin string) bool {
 
 const (
 	corsMethods = "GET, POST, OPTIONS"
-	corsHeaders = "Accept, Content-Type, Authorization, X-Auth-Token, X-API-Key, X-Request-Id, traceparent, tracestate"
+	corsHeaders = "Accept, Content-Type, Authorization, X-Auth-Token, X-API-Key, X-Request-Id, X-Fleetgraph-Cost, X-Fleetgraph-Priority, traceparent, tracestate"
 )
 
 // cors answers preflights and marks answers readable for allowed origins.

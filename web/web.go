@@ -100,6 +100,9 @@ func GraphiQL(title, endpoint string, opts ...Option) http.Handler {
 		playground.WithGraphiqlReactVersion(u(reactJS), u(reactDOMJS), reactJSSRI, reactDOMJSSRI),
 		playground.WithGraphiqlPluginExplorerVersion(u(explorerJS), u(explorerCSS), explorerJSSRI, explorerCSSSRI),
 		playground.WithGraphiqlEnablePluginExplorer(c.explorer),
+		// A person is at the keyboard: the gateway's upstream budget
+		// serves GraphiQL's queries before dashboards' (app/budgetclass.go).
+		playground.WithGraphiqlFetcherHeaders(map[string]string{"X-Fleetgraph-Priority": "interactive"}),
 	}
 	popts = append(popts, c.playground...)
 

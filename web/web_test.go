@@ -284,6 +284,9 @@ func TestGraphiQLOptions(t *testing.T) {
 	if !strings.Contains(page, "isHeadersEditorEnabled: true") {
 		t.Error("headers editor not enabled")
 	}
+	if !strings.Contains(page, `"X-Fleetgraph-Priority":"interactive"`) {
+		t.Error("GraphiQL's queries are not marked interactive for the upstream budget")
+	}
 
 	// Mounted under a sub-path as documented on WithAssetsPath.
 	mux := http.NewServeMux()
