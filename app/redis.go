@@ -128,7 +128,10 @@ func checkRedis(ctx context.Context, client redis.UniversalClient, mode string) 
 		})
 		slices.SortFunc(st.Nodes, func(a, b RedisNode) int { return strings.Compare(a.Addr, b.Addr) })
 		st.Reachable = err == nil && len(st.Nodes) > 0
-		if err != nil {
+		switch {
+		case err != nil && strings.Contains(err.Error(), "cluster support disabled"):
+			st.Error = "the server is not a Cluster but redis.mode is cluster: set redis.mode: standalone (or sentinel, with masterName)"
+		case err != nil:
 			st.Error = "not every master answers: " + err.Error()
 		}
 		return st

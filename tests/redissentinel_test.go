@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +102,31 @@ func TestRedisSentinelReplicas(t *testing.T) {
 	}
 	if st := readyRedisOf(t, b); !st.Reachable {
 		t.Fatalf("/readyz after the failover: %+v", st)
+	}
+}
+
+// A mode that is not the server's is reported by /readyz and refused by
+// --check-config, whichever way round.
+func TestRedisWrongModeIsReported(t *testing.T) {
+	t.Parallel()
+	s := startRedisSentinel(t)
+	e := newEnv(t, envOptions{})
+	for name, tc := range map[string]struct {
+		configure func(*app.Config)
+		want      string
+	}{
+		"standalone server as cluster": {withRedis(s.master.addr(), func(c *app.Config) { c.Redis.Mode = app.RedisCluster }), "set redis.mode: standalone"},
+		"sentinel as standalone":       {withRedis(s.sentinels[0].addr(), nil), "the server runs in sentinel mode but redis.mode is standalone: set redis.mode: sentinel"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if st := readyRedisOf(t, replica(t, e, tc.configure)); st.Reachable || !strings.Contains(st.Error, tc.want) {
+				t.Fatalf("/readyz redis: %+v, want an error saying %q", st, tc.want)
+			}
+			cfg := simConfig(e.raURL, e.maURL)
+			tc.configure(cfg)
+			if _, err := app.CheckRedis(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("--check-config: %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
