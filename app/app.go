@@ -134,7 +134,8 @@ func (g *Gateway) backendClient(backend string, p backends.Provider, rl *RateLim
 	rc := g.cfg.Resilience
 	var ub *budget.Budget
 	if lim := rl.limit(); lim != nil {
-		ub = budget.New(budget.Options{Backend: backend, Provider: p, Limit: *lim, Observer: g.Metrics, Logger: g.logger})
+		ub = budget.New(budget.Options{Backend: backend, Provider: p, Limit: *lim, Observer: g.Metrics, Logger: g.logger,
+			RedisTimeout: time.Duration(g.cfg.Cache.Timeout)}) // 0: the budget's default, as the cache's
 		g.budgets = append(g.budgets, ub)
 	}
 	tr := resilience.New(nil, resilience.Options{

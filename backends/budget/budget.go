@@ -55,6 +55,10 @@ type Options struct {
 	Waits map[Class]time.Duration
 	// Observer receives what the budget decides; nil records nothing.
 	Observer Observer
+	// RedisTimeout bounds each Redis call of the budget (default 200ms):
+	// a Redis that hangs makes the budget local, not every vendor call
+	// wait for it.
+	RedisTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default slog.Default().
@@ -104,7 +108,24 @@ func New(o Options) *Budget {
 	if b.logger == nil {
 		b.logger = slog.Default()
 	}
+	if b.o.RedisTimeout <= 0 {
+		b.o.RedisTimeout = 200 * time.Millisecond
+	}
 	return b
+}
+
+// sharedLocked is the Redis client while Redis is taken to be up; nil
+// otherwise (no client, or failed within retryRedis). b.mu is held.
+func (b *Budget) sharedLocked() redis.UniversalClient {
+	if b.rc == nil || b.now().Before(b.downTil) {
+		return nil
+	}
+	return b.rc
+}
+
+// redisCtx bounds one Redis call of the budget.
+func (b *Budget) redisCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.o.RedisTimeout)
 }
 
 // UseRedis shares the budget through rc (every replica on the same Redis
@@ -228,7 +249,9 @@ func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok 
 	}
 	b.mu.Unlock()
 	if limiter != nil {
-		ok, remaining, retry, err := takeRedis(ctx, limiter, "fleetgraph:budget:"+acct, lim.gcra(), res)
+		rctx, cancel := b.redisCtx(ctx)
+		ok, remaining, retry, err := takeRedis(rctx, limiter, "fleetgraph:budget:"+acct, lim.gcra(), res)
+		cancel()
 		if err == nil {
 			return ok, remaining, retry
 		}

@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -180,5 +181,36 @@ func TestRetryAfterPausesEveryReplica(t *testing.T) {
 	}
 	if err := a.Admit(backends.WithCredentials(ctx, backends.Credentials{RunAIBearer: "other"})); err != nil {
 		t.Errorf("another account paused too: %v", err)
+	}
+}
+
+// A Redis that accepts connections and never answers makes the budget
+// local after its bounded timeout, not every vendor call wait for the
+// request's deadline.
+func TestAHungRedisMakesTheBudgetLocal(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, never answered
+		}
+	}()
+	// As app/redis.go builds it: context deadlines bound the socket calls.
+	rc := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1, ReadTimeout: time.Minute, WriteTimeout: time.Minute, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rc.Close() })
+	b := New(Options{Backend: "m", Limit: Limit{PerSecond: 1.0 / 60, Burst: 2}, Waits: noWait})
+	b.UseRedis(rc)
+	ctx, cancel := context.WithTimeout(WithClass(context.Background(), Critical), 5*time.Second)
+	defer cancel()
+	if got := admitN(ctx, b, 3); got != 2 {
+		t.Fatalf("admitted %d with a hung Redis, want the local burst (2); ctx: %v", got, ctx.Err())
 	}
 }

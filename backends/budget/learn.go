@@ -84,7 +84,9 @@ func (b *Budget) Learn(ctx context.Context, status int, retryAfter time.Duration
 	}
 	if rc != nil {
 		val := fmt.Sprintf("%g|%t|%d", l.perMinute, l.told, now.UnixMilli())
-		if err := rc.Set(ctx, learnedKey(acct), val, toldFor).Err(); err != nil {
+		rctx, cancel := b.redisCtx(ctx)
+		defer cancel()
+		if err := rc.Set(rctx, learnedKey(acct), val, toldFor).Err(); err != nil {
 			b.warnRedis(err)
 		}
 	}
@@ -121,7 +123,7 @@ func (b *Budget) effective(ctx context.Context, acct string) Limit {
 // refreshEvery (another replica may have learned one).
 func (b *Budget) learnedFor(ctx context.Context, acct string) *learnedLimit {
 	b.mu.Lock()
-	l, rc := b.learned[acct], b.rc
+	l, rc := b.learned[acct], b.sharedLocked()
 	now := b.now()
 	stale := rc != nil && (l == nil || now.Sub(l.checked) >= refreshEvery)
 	if stale && l != nil {
@@ -132,7 +134,10 @@ func (b *Budget) learnedFor(ctx context.Context, acct string) *learnedLimit {
 	}
 	b.mu.Unlock()
 	if stale {
-		if shared, ok := readLearned(ctx, rc, acct); ok {
+		rctx, cancel := b.redisCtx(ctx)
+		shared, ok := readLearned(rctx, rc, acct)
+		cancel()
+		if ok {
 			shared.checked = now
 			b.mu.Lock()
 			if cur := b.learned[acct]; cur == nil || !cur.at.After(shared.at) {
@@ -189,7 +194,9 @@ func (b *Budget) pause(ctx context.Context, acct string, until time.Time) {
 	b.mu.Unlock()
 	if rc != nil {
 		ttl := until.Sub(b.now())
-		if err := rc.Set(ctx, pauseKey(acct), strconv.FormatInt(until.UnixMilli(), 10), max(ttl, time.Millisecond)).Err(); err != nil {
+		rctx, cancel := b.redisCtx(ctx)
+		defer cancel()
+		if err := rc.Set(rctx, pauseKey(acct), strconv.FormatInt(until.UnixMilli(), 10), max(ttl, time.Millisecond)).Err(); err != nil {
 			b.warnRedis(err)
 		}
 	}
@@ -200,14 +207,17 @@ func (b *Budget) pause(ctx context.Context, acct string, until time.Time) {
 func (b *Budget) pausedUntil(ctx context.Context, acct string) time.Time {
 	now := b.now()
 	b.mu.Lock()
-	until, rc := b.paused[acct], b.rc
+	until, rc := b.paused[acct], b.sharedLocked()
 	read := rc != nil && now.Sub(b.pauseRead[acct]) >= refreshEvery
 	if read {
 		b.pauseRead[acct] = now
 	}
 	b.mu.Unlock()
 	if read {
-		if v, err := rc.Get(ctx, pauseKey(acct)).Result(); err == nil {
+		rctx, cancel := b.redisCtx(ctx)
+		v, err := rc.Get(rctx, pauseKey(acct)).Result()
+		cancel()
+		if err == nil {
 			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && time.UnixMilli(ms).After(until) {
 				until = time.UnixMilli(ms)
 				b.mu.Lock()
