@@ -48,6 +48,23 @@ func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry, logger *slog.Logg
 			}
 		},
 	})
+	p := cachePolicy(cfg)
+	fc := fleet.NewCache(observedStore{next: store, tel: tel}, p, m)
+	if l := cfg.Cache.Local; !l.Disabled {
+		fc.EnableLocal(cmp.Or(l.MaxBytes, 16<<20), l.MaxAge.or(5*time.Second), func(ctx context.Context, n int) {
+			if st := statsFrom(ctx); st != nil {
+				st.cacheHits.Add(int64(n))
+			}
+		})
+	}
+	if r := cfg.Cache.Responses; r.Enabled {
+		fc.EnableResponses(cmp.Or(r.MaxBytes, 32<<20), r.TTL.or(defaultResponseTTL))
+	}
+	return fc, client, nil
+}
+
+// cachePolicy is cfg's cache TTLs, the defaults filled in.
+func cachePolicy(cfg *Config) fleet.CachePolicy {
 	p := fleet.DefaultCachePolicy()
 	set := func(dst *time.Duration, d Duration) {
 		if d > 0 {
@@ -62,15 +79,7 @@ func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry, logger *slog.Logg
 	set(&p.StaleFor, cfg.Cache.StaleFor)
 	set(&p.Transitional, cfg.Cache.Transitional)
 	set(&p.PassThroughTrust, cfg.Cache.PassThroughTrust)
-	fc := fleet.NewCache(observedStore{next: store, tel: tel}, p, m)
-	if l := cfg.Cache.Local; !l.Disabled {
-		fc.EnableLocal(cmp.Or(l.MaxBytes, 16<<20), l.MaxAge.or(5*time.Second), func(ctx context.Context, n int) {
-			if st := statsFrom(ctx); st != nil {
-				st.cacheHits.Add(int64(n))
-			}
-		})
-	}
-	return fc, client, nil
+	return p
 }
 
 // observedStore counts each request's cache hits and misses (for its log

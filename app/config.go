@@ -205,6 +205,21 @@ type CacheConfig struct {
 	// in every key, read from Redis once per operation); without Redis the
 	// layer is not used.
 	Local LocalCacheConfig `yaml:"local"`
+	// Responses is the whole-response cache (off by default): a query's
+	// encoded answer, per document, operation, variables and credential
+	// scope, served while every backend generation it read is unchanged.
+	Responses ResponseCacheConfig `yaml:"responses"`
+}
+
+// ResponseCacheConfig sizes the whole-response cache (app/respcache.go).
+type ResponseCacheConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// TTL bounds how long an answer is kept (default 5s); never longer than
+	// the shortest of the cache TTLs above (an answer also expires when the
+	// first value it holds would).
+	TTL Duration `yaml:"ttl"`
+	// MaxBytes budgets the cached answers per replica (default 32 MiB).
+	MaxBytes int `yaml:"maxBytes"`
 }
 
 // LocalCacheConfig sizes the in-process cache layer.

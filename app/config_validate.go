@@ -22,7 +22,7 @@ func (c *Config) Validate() error {
 	// Every section is checked, each backend on its own: one run reports
 	// the first problem of each (config: N problems).
 	var p problems
-	for _, check := range []func() error{c.validateBackends, c.validateAuth, c.validateServer, c.validateGraphQL, c.validateFederation, c.validateTelemetry, c.validateRedis, c.validateSubscriptions} {
+	for _, check := range []func() error{c.validateBackends, c.validateAuth, c.validateServer, c.validateGraphQL, c.validateFederation, c.validateTelemetry, c.validateRedis, c.validateResponseCache, c.validateSubscriptions} {
 		p.add(check())
 	}
 	return p.err()

@@ -107,6 +107,9 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.Use(adm)
 	// Inside admission: an operation waiting for a slot holds no loaders.
 	srv.Use(operationLoaders{reg: g.Registry, cache: fc})
+	if r := fc.Responses(); r != nil { // inside the loaders: a miss fills the cache from their state
+		srv.Use(newResponseCache(g.Registry, r))
+	}
 	srv.Use(upstreamClass{}) // the operation's upstream budget class
 	var gql http.Handler = srv
 	// Inside the deadline, so time in the queue counts toward it.

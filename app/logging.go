@@ -78,6 +78,7 @@ type requestStats struct {
 	upstream    atomic.Int64
 	cacheHits   atomic.Int64
 	cacheMisses atomic.Int64
+	responseHit atomic.Bool // answered from the whole-response cache
 }
 
 type statsKey struct{}
@@ -150,6 +151,7 @@ func requestLog(logger *slog.Logger, next http.Handler) http.Handler {
 			slog.String("operation", s.operation), slog.String("operationType", s.kind),
 			slog.Int64("upstreamCalls", s.upstream.Load()),
 			slog.Int64("cacheHits", s.cacheHits.Load()), slog.Int64("cacheMisses", s.cacheMisses.Load()),
+			slog.Bool("responseCacheHit", s.responseHit.Load()),
 			slog.Int64("bytes", rec.bytes),
 		}
 		if s.principal != "" {

@@ -70,6 +70,7 @@ type Layered struct {
 	onLocalHits func(context.Context, int)
 	kinds       kindSet                         // every kind asked for: a request reads their generations together
 	keyed       atomic.Pointer[map[string]bool] // kinds fenced key by key (FenceByKey)
+	responses   *Responses                      // nil unless EnableResponses
 }
 
 // NewLayered returns a cache over store (Noop{} to switch caching off).
@@ -148,6 +149,7 @@ func (c *Layered) Policy() Policy { return c.policy }
 type Request struct {
 	stale staleTracker
 	gens  genMemo
+	reads readTracker // for the whole-response cache (responses.go)
 }
 
 func (r *Request) memo() *genMemo {
@@ -199,7 +201,7 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 			ckeys[i] = spec.Kind + ":" + backendOf[i] + ":" + gens[i] + ":" + scopes[i] + ":" + keyOf[i]
 		}
 	}
-	found, hits, err := c.lookup(ctx, ckeys, nowMs)
+	found, localUntil, hits, err := c.lookup(ctx, ckeys, nowMs)
 	if err != nil {
 		slog.DebugContext(ctx, "cache partly unavailable, those keys go upstream", "err", err)
 	}
@@ -208,10 +210,12 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 	for i, ck := range ckeys {
 		if found[i] != nil {
 			vals[i] = found[i].(V)
+			r.noteRead(localUntil[i])
 			c.count("get", "hit") // "local" says which layer answered
 			continue
 		}
 		if ck == "" {
+			r.noteUnfenced()
 			c.count("get", "error") // the generation could not be read
 			misses = append(misses, i)
 			continue
@@ -229,6 +233,7 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 			continue
 		}
 		if nowMs < env.FreshUntil {
+			r.noteRead(env.FreshUntil)
 			c.count("get", "hit")
 			c.local.put(ck, vals[i], len(env.Value), env.FreshUntil, nowMs)
 			continue
@@ -265,7 +270,9 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 			// back from Redis, i.e. asked for a second time. One-off keys (a
 			// caller seen once, with pass-through credentials) never take
 			// its memory.
-			env := encodeEnvelope(c.now().Add(fresh).UnixMilli(), raw)
+			freshUntil := c.now().Add(fresh).UnixMilli()
+			r.noteRead(freshUntil)
+			env := encodeEnvelope(freshUntil, raw)
 			mu.Lock()
 			entries = append(entries, Entry{Key: ckeys[i], Value: env, TTL: keep})
 			mu.Unlock()

@@ -147,9 +147,10 @@ func (g *genMemo) set(backend, kind, gen string, nowMs int64) {
 // lookup reads ckeys ("" for a key not to be read: its generation is
 // unknown): from the local layer where it holds the key, from the shared
 // store otherwise. It returns the local answers (found[i]) and the store's
-// hits; err is the store's, for the keys it could not read (they miss).
-func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (found []any, hits map[string][]byte, err error) {
-	found = make([]any, len(ckeys))
+// hits, and until which each local answer is fresh (unix ms); err is the
+// store's, for the keys it could not read (they miss).
+func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (found []any, until []int64, hits map[string][]byte, err error) {
+	found, until = make([]any, len(ckeys)), make([]int64, len(ckeys))
 	var req []string
 	n := 0
 	for i, ck := range ckeys {
@@ -158,7 +159,7 @@ func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (foun
 		}
 		if c.local != nil {
 			if e, ok := c.local.get(ck, nowMs); ok {
-				found[i] = e.value
+				found[i], until[i] = e.value, e.until
 				n++
 				continue
 			}
@@ -175,5 +176,5 @@ func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (foun
 	if len(req) > 0 {
 		hits, err = c.store.GetMany(ctx, req)
 	}
-	return found, hits, err
+	return found, until, hits, err
 }

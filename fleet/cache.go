@@ -46,6 +46,10 @@ func StaleEntries(ctx context.Context) []StaleEntry {
 	return l.req.Stale()
 }
 
+// CacheRequest is the cache state of the operation ctx runs (nil without
+// loaders), for the whole-response cache.
+func CacheRequest(ctx context.Context) *cache.Request { return requestOf(ctx) }
+
 // requestOf is the cache state of the operation ctx runs (nil without
 // loaders).
 func requestOf(ctx context.Context) *cache.Request {
@@ -53,6 +57,20 @@ func requestOf(ctx context.Context) *cache.Request {
 		return l.req
 	}
 	return nil
+}
+
+// CredentialScope is the caller's credential scope over every backend (the
+// scope of each, in configuration order), for keys of answers that may hold
+// data of any of them.
+func (r *Registry) CredentialScope(ctx context.Context) string {
+	var b strings.Builder
+	for _, src := range r.sources {
+		for _, name := range src.Backends() {
+			b.WriteString(scope(ctx, r, name))
+			b.WriteByte(',')
+		}
+	}
+	return b.String()
 }
 
 // scope is the credential scope of backend's cache keys for the caller.
