@@ -279,7 +279,8 @@ runai:
     timeout: 60s
 @apiVersion@`, port, runaiURL)
 	if redisAddr != "" {
-		cfg += "redis:\n  url: redis://" + redisAddr + "/0\n"
+		// The whole-response cache on, at its defaults (ttl 5s, 32 MiB).
+		cfg += "redis:\n  url: redis://" + redisAddr + "/0\ncache:\n  responses:\n    enabled: true\n"
 	}
 	var out []byte
 	// benchVersion first, then without it (a gateway older than apiVersion),

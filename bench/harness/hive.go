@@ -13,10 +13,13 @@ import (
 
 // HivePackages are the npm packages of the comparison, pinned (bench/hive/package.json).
 var HivePackages = map[string]string{
-	"@graphql-hive/gateway":     "2.15.1",
-	"@graphql-mesh/compose-cli": "1.8.2",
-	"@omnigraph/openapi":        "0.112.4",
-	"graphql":                   "16",
+	"@graphql-hive/gateway":               "2.15.1",
+	"@graphql-hive/gateway-runtime":       "2.12.1",
+	"@graphql-mesh/plugin-response-cache": "0.107.2",
+	"@graphql-mesh/cache-redis":           "0.108.1",
+	"@graphql-mesh/compose-cli":           "1.8.2",
+	"@omnigraph/openapi":                  "0.112.4",
+	"graphql":                             "16",
 }
 
 // Hive is the Hive Gateway installation in dir (bench/hive): its
@@ -26,6 +29,18 @@ type Hive struct {
 	Dir string // absolute
 	// Fork is Hive Gateway's --fork (worker processes); 0 keeps its default.
 	Fork int
+	// ResponseCacheRedis, when set (host:port), starts Hive Gateway with
+	// its response cache (responseCaching) on that Redis:
+	// gateway.cached.config.mjs.
+	ResponseCacheRedis string
+	// ResponseCacheTTL is the response cache's TTL.
+	ResponseCacheTTL time.Duration
+}
+
+// Cached is h with its response cache on the Redis at addr, entries kept ttl.
+func (h Hive) Cached(addr string, ttl time.Duration) Hive {
+	h.ResponseCacheRedis, h.ResponseCacheTTL = addr, ttl
+	return h
 }
 
 // NewHive is the installation in dir.
@@ -95,7 +110,13 @@ func (h Hive) Start(supergraph, logDir, token, label string) (*Gateway, error) {
 	if h.Fork > 0 {
 		args = append(args, "--fork", strconv.Itoa(h.Fork))
 	}
-	p, err := Start(logDir, "hive-"+label, []string{"RUNAI_TOKEN=" + token, "NODE_ENV=production"},
+	env := []string{"RUNAI_TOKEN=" + token, "NODE_ENV=production"}
+	if h.ResponseCacheRedis != "" {
+		args = append(args, "--config-path", filepath.Join(h.Dir, "gateway.cached.config.mjs"))
+		env = append(env, "REDIS_URL=redis://"+h.ResponseCacheRedis+"/0",
+			"RESPONSE_CACHE_TTL_MS="+strconv.FormatInt(h.ResponseCacheTTL.Milliseconds(), 10))
+	}
+	p, err := Start(logDir, "hive-"+label, env,
 		filepath.Join(h.Dir, "node_modules", ".bin", "hive-gateway"), args...)
 	if err != nil {
 		return nil, err

@@ -12,8 +12,12 @@ type Query struct {
 	// Fleetgraph and Hive are the documents for each system.
 	Fleetgraph, Hive string
 	// Ranged queries take $from/$to: the last hour, sliding with the clock
-	// as a dashboard's does.
+	// (to the millisecond) as the built-in dashboard's does.
 	Ranged bool
+	// Fixed makes a ranged query's window the same on every request (the
+	// hour before FixedTo): a dashboard that rounds its window, or a
+	// report, which a whole-response cache keyed on variables can answer.
+	Fixed bool
 	// Paged fleetgraph documents take $pools and $nodes, the page sizes
 	// (first) of the pool and node connections: the fleet's pool count and
 	// nodes per pool, so that the document asks for everything and its
@@ -31,9 +35,14 @@ func (q Query) Body(system string, now time.Time, f Fleet) []byte {
 	req := map[string]any{"query": doc}
 	vars := map[string]any{}
 	if q.Ranged {
-		to := now.UTC().Truncate(time.Second)
-		vars["from"] = to.Add(-time.Hour).Format(time.RFC3339)
-		vars["to"] = to.Format(time.RFC3339)
+		// To the millisecond, as the built-in dashboard sends it
+		// (Date.toISOString()): no two requests share their variables.
+		to := now.UTC().Truncate(time.Millisecond)
+		if q.Fixed {
+			to = FixedTo
+		}
+		vars["from"] = to.Add(-time.Hour).Format(isoMillis)
+		vars["to"] = to.Format(isoMillis)
 	}
 	if q.Paged && system != SystemHive {
 		vars["pools"] = min(max(f.Pools(), 1), 500)
@@ -81,6 +90,17 @@ var (
     } } } } } } }`,
 	}
 )
+
+// isoMillis is JavaScript's Date.toISOString().
+const isoMillis = "2006-01-02T15:04:05.000Z07:00"
+
+// FixedTo is the end of a Fixed query's window: the minute this process
+// started, so the window stays recent (a few minutes old) for a whole run.
+var FixedTo = time.Now().UTC().Truncate(time.Minute)
+
+// DashboardFixedQuery is the dashboard with the same variables on every
+// request.
+var DashboardFixedQuery = func() Query { q := DashboardQuery; q.Fixed = true; return q }()
 
 // Queries by name.
 var Queries = map[string]Query{PoolsQuery.Name: PoolsQuery, DashboardQuery.Name: DashboardQuery}

@@ -33,6 +33,9 @@ type Settings struct {
 	ScaleFleets     []Fleet `json:"scaleFleets,omitempty"`
 	Cache           string  `json:"cache"`
 	HiveFork        int     `json:"hiveFork,omitempty"`
+	// ResponseTTLSeconds is the TTL of Hive Gateway's response cache;
+	// fleetgraph's cache.responses.ttl is its default, the same.
+	ResponseTTLSeconds float64 `json:"responseTTLSeconds,omitempty"`
 }
 
 // Soak is the outcome of the soak run.

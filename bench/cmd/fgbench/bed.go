@@ -80,6 +80,7 @@ type run struct {
 	requests    int
 	warmup      time.Duration
 	warmupReqs  int
+	hive        harness.Hive // Hive Gateway runs: the installation and its cache; zero: the bed's
 }
 
 // fleetgraph measures r on a fresh gateway process over an emptied cache.
@@ -155,7 +156,16 @@ func (b *bed) composeHive(ctx context.Context, h harness.Hive, sb *simBed, opena
 
 // hive measures r on a fresh Hive Gateway process.
 func (b *bed) hive(ctx context.Context, sb *simBed, hb *hiveBed, r run) (harness.Measurement, error) {
-	gw, err := hb.hive.Start(hb.supergraph, b.c.logs(), hb.token, r.scenario)
+	h := hb.hive
+	if r.hive.Dir != "" {
+		h = r.hive
+	}
+	if h.ResponseCacheRedis != "" && b.redis != nil {
+		if err := b.redis.Flush(ctx); err != nil {
+			return harness.Measurement{}, err
+		}
+	}
+	gw, err := h.Start(hb.supergraph, b.c.logs(), hb.token, r.scenario)
 	if err != nil {
 		return harness.Measurement{}, err
 	}

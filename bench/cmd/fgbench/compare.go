@@ -83,13 +83,24 @@ func compareScenarios(ctx context.Context, b *bed, hive harness.Hive, openapi st
 	if err != nil {
 		return err
 	}
+	// Hive Gateway without a cache and with its response cache on the same
+	// Redis ("-rc"), on the dashboard with a sliding and a fixed window.
 	var hiveRuns []run
-	for _, q := range []harness.Query{harness.PoolsQuery, harness.DashboardQuery} {
-		hiveRuns = append(hiveRuns, run{scenario: q.Name, query: q, mode: harness.ModeStatic,
+	cached := hive.Cached(b.redis.Addr, l.responseTTL)
+	for _, x := range []struct {
+		name string
+		q    harness.Query
+		h    harness.Hive
+	}{
+		{"pools", harness.PoolsQuery, hive}, {"dashboard", harness.DashboardQuery, hive},
+		{"dashboard-fixed", harness.DashboardFixedQuery, hive},
+		{"dashboard-rc", harness.DashboardQuery, cached}, {"dashboard-fixed-rc", harness.DashboardFixedQuery, cached},
+	} {
+		hiveRuns = append(hiveRuns, run{scenario: x.name, query: x.q, mode: harness.ModeStatic, hive: x.h,
 			concurrency: l.concurrency, duration: l.duration, warmup: l.warmup})
 	}
 	fg := func() error {
-		for _, r := range l.scenarioRuns() {
+		for _, r := range append(l.scenarioRuns(), l.fixedRun()) {
 			m, err := b.fleetgraph(ctx, sb, r)
 			if err != nil {
 				return err

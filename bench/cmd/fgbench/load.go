@@ -16,6 +16,7 @@ type loadFlags struct {
 	warmup      time.Duration
 	concurrency int
 	scaleMax    int
+	responseTTL time.Duration
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet, duration time.Duration) {
@@ -24,13 +25,14 @@ func (l *loadFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.DurationVar(&l.warmup, "warmup", time.Second, "unmeasured load before each window")
 	fs.IntVar(&l.concurrency, "c", 8, "concurrent clients (closed loop) of scenarios (a)-(c)")
 	fs.IntVar(&l.scaleMax, "scale-max", 10000, "largest fleet of scenario (d), in nodes")
+	fs.DurationVar(&l.responseTTL, "response-ttl", 5*time.Second, "TTL of Hive Gateway's response cache (fleetgraph's cache.responses.ttl default)")
 }
 
 func (l *loadFlags) settings() harness.Settings {
 	s := harness.Settings{
 		LatencyMs: float64(l.latency) / float64(time.Millisecond), Seconds: l.duration.Seconds(),
 		WarmupSeconds: l.warmup.Seconds(), WarmConcurrency: l.concurrency, ColdConcurrency: l.concurrency,
-		Fleet: dashboardFleet,
+		Fleet: dashboardFleet, ResponseTTLSeconds: l.responseTTL.Seconds(),
 	}
 	for i, f := range scaleFleets {
 		if f.Nodes() <= l.scaleMax {
@@ -54,6 +56,13 @@ func (l *loadFlags) scenarioRuns() []run {
 		}
 	}
 	return out
+}
+
+// fixedRun is the warm dashboard with the same variables on every request:
+// what fleetgraph's whole-response cache answers.
+func (l *loadFlags) fixedRun() run {
+	return run{scenario: "dashboard-fixed-warm", query: harness.DashboardFixedQuery, mode: harness.ModeWarm,
+		concurrency: l.concurrency, duration: l.duration, warmup: l.warmup}
 }
 
 // scaleRun is scenario (d) on one fleet: cold dashboards one at a time, so

@@ -176,6 +176,7 @@ func (r *report) render() string {
 	r.machine()
 	r.method()
 	r.scenarioTables()
+	r.windowTables()
 	r.coldWarm()
 	r.scale()
 	r.soakSection()
@@ -238,6 +239,7 @@ func (r *report) targets() {
 			r.p("| warm dashboard: ≥ 10× Hive Gateway's req/s at ≤ 0.1× its CPU-ms per request | %.2f× the req/s at %.2f× the CPU-ms (%s vs %s req/s; %s vs %s ms) | %s |",
 				rq, cpu, f1(w.reqPerSec), f1(h.reqPerSec), f1(w.cpu), f1(h.cpu), mark(rq >= 10 && cpu <= 0.1))
 		}
+		r.windowTargets()
 	} else {
 		r.p("| warm dashboard vs Hive Gateway | not measured (`make bench-compare`) | |")
 	}
