@@ -32,7 +32,18 @@ type Responses struct {
 	mu      sync.Mutex
 	entries map[string]respEntry
 	bytes   int
+	seen    map[string]int64 // key -> unix ms: answered once, not kept (see Put)
 }
+
+// Admission: an answer is kept the second time its key is answered within
+// seenFor, as the local layer keeps a value on its second read. A sliding
+// window (new variables on every request) or a caller seen once then costs
+// a key in seen, never a copy of its answer; at most maxSeen keys are
+// remembered (about 100 bytes each).
+const (
+	seenFor = time.Minute
+	maxSeen = 10000
+)
 
 type respEntry struct {
 	body  []byte
@@ -46,7 +57,7 @@ type respEntry struct {
 // of encoded answers, each kept at most ttl (see Responses).
 func (c *Layered) EnableResponses(maxBytes int, ttl time.Duration) {
 	if maxBytes > 0 && ttl > 0 {
-		c.responses = &Responses{c: c, ttl: ttl, maxBytes: maxBytes, entries: map[string]respEntry{}}
+		c.responses = &Responses{c: c, ttl: ttl, maxBytes: maxBytes, entries: map[string]respEntry{}, seen: map[string]int64{}}
 	}
 }
 
@@ -135,6 +146,9 @@ func (s *Responses) Put(key string, body []byte, extra any, r *Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.seenBefore(key, nowMs) {
+		return
+	}
 	s.remove(key)
 	if s.bytes+len(body) > s.maxBytes {
 		for k, old := range s.entries { // expired first, then any (map order is random)
@@ -145,6 +159,24 @@ func (s *Responses) Put(key string, body []byte, extra any, r *Request) {
 	}
 	s.entries[key] = e
 	s.bytes += len(body)
+}
+
+// seenBefore says whether key was answered within seenFor, and remembers
+// that it is now. s.mu is held.
+func (s *Responses) seenBefore(key string, nowMs int64) bool {
+	if at, ok := s.seen[key]; ok && nowMs-at < seenFor.Milliseconds() {
+		s.seen[key] = nowMs // kept again at once when this entry expires
+		return true
+	}
+	if len(s.seen) >= maxSeen {
+		for k, at := range s.seen { // expired first, then any (map order is random)
+			if nowMs-at >= seenFor.Milliseconds() || len(s.seen) >= maxSeen*9/10 {
+				delete(s.seen, k)
+			}
+		}
+	}
+	s.seen[key] = nowMs
+	return false
 }
 
 func (s *Responses) remove(key string) {

@@ -1,0 +1,240 @@
+package tests
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/app"
+	"github.com/fleetgraph/fleetgraph/backends/runai/runaisim"
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
+)
+
+// withResponses is withRedis with the whole-response cache on.
+func withResponses(addr string, edit func(*app.Config)) func(*app.Config) {
+	return withRedis(addr, func(c *app.Config) {
+		c.Cache.Responses.Enabled = true
+		if edit != nil {
+			edit(c)
+		}
+	})
+}
+
+// runaiOnly drops the ModelArts backend.
+func runaiOnly(c *app.Config) { c.ModelArts = nil }
+
+// cacheOps reads fleetgraph_cache_operations_total{op, result}.
+func cacheOps(t *testing.T, e *env, op, result string) float64 {
+	t.Helper()
+	return metricValue(t, e, `fleetgraph_cache_operations_total{op="`+op+`",result="`+result+`"}`)
+}
+
+// fieldLookups is every lookup of the step-aligned field cache so far.
+func fieldLookups(t *testing.T, e *env) float64 {
+	return cacheOps(t, e, "get", "hit") + cacheOps(t, e, "get", "miss") + cacheOps(t, e, "get", "stale") + cacheOps(t, e, "get", "error")
+}
+
+const fixedDashboard = `query D($from: DateTime!, $to: DateTime!) {
+  nodePools(first: 20) { edges { node { id name phase
+    nodes(first: 20) { edges { node { id name status
+      metrics(types: [CPU_UTILIZATION], start: $from, end: $to, samples: 5) { type points { timestamp value } }
+    } } } } } } }`
+
+func window(to time.Time) map[string]any {
+	return map[string]any{"from": to.Add(-time.Hour).Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}
+}
+
+// A dashboard that sends the same variables again is answered from the
+// response cache (kept the second time, served from the third): no upstream call, no field-cache lookup, one counted
+// response hit, the same bytes. A sliding window (new variables) misses it
+// and is served by the step-aligned field cache, still without upstream
+// calls.
+func TestFixedWindowDashboardIsServedFromResponseCache(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newEnv(t, envOptions{runai: runaisim.Options{PoolsPerCluster: 2}, configure: withResponses(mr.Addr(), runaiOnly)})
+	to := time.Now().UTC().Truncate(time.Minute)
+	first := e.query(t, fixedDashboard, window(to))
+	if len(first.Errors) > 0 || len(first.Data) < 100 {
+		t.Fatalf("first dashboard: %+v %s", first.Errors, first.Data)
+	}
+	e.query(t, fixedDashboard, window(to)) // the second answer of a key is kept
+	e.resetCounters()
+	lookups, hits := fieldLookups(t, e), cacheOps(t, e, "response", "hit")
+	again := e.query(t, fixedDashboard, window(to))
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("repeated fixed-window dashboard: %d upstream calls, want 0", n)
+	}
+	if n := fieldLookups(t, e) - lookups; n != 0 {
+		t.Fatalf("repeated fixed-window dashboard: %v field-cache lookups, want 0 (answered whole)", n)
+	}
+	if n := cacheOps(t, e, "response", "hit") - hits; n != 1 {
+		t.Fatalf("%v response-cache hits, want 1", n)
+	}
+	if !bytes.Equal(again.Data, first.Data) || len(again.Errors) > 0 {
+		t.Fatalf("the cached answer differs:\n%s\nvs\n%s", again.Data, first.Data)
+	}
+	// The window slides by a millisecond: a response miss, served by the
+	// field cache (same step) without going upstream.
+	misses := cacheOps(t, e, "response", "miss")
+	slid := e.query(t, fixedDashboard, window(to.Add(time.Millisecond)))
+	if len(slid.Errors) > 0 || cacheOps(t, e, "response", "miss")-misses != 1 {
+		t.Fatalf("sliding window: errors %+v, response misses %v (want 1)", slid.Errors, cacheOps(t, e, "response", "miss")-misses)
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("sliding window: %d upstream calls, want 0 (step-aligned field cache)", n)
+	}
+}
+
+// A write on one replica makes another replica's cached answer miss at once
+// (its generations changed in Redis), and the next read sees the write: on
+// miniredis and on a real redis-server.
+func TestWriteOnOneReplicaFencesAnotherReplicasResponseCache(t *testing.T) {
+	t.Parallel()
+	for name, addr := range map[string]func(*testing.T) string{
+		"miniredis":    func(t *testing.T) string { return newMiniredis(t).Addr() },
+		"redis-server": func(t *testing.T) string { return startRedisServer(t).addr() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := withResponses(addr(t), nil)
+			a := newEnv(t, envOptions{runai: runaisim.Options{PoolsPerCluster: 2, PhaseDelay: settleAtOnce}, configure: cfg})
+			b := replica(t, a, cfg)
+			victim := deletablePool(t, a)
+			if !hasPool(listPools(t, a), victim) {
+				t.Fatal("the victim is not listed before the write")
+			}
+			listPools(t, a) // the second answer of a key is kept
+			hits := cacheOps(t, a, "response", "hit")
+			listPools(t, a)
+			if n := cacheOps(t, a, "response", "hit") - hits; n != 1 {
+				t.Fatalf("replica A's second list: %v response-cache hits, want 1", n)
+			}
+			b.query(t, `mutation($id: ID!) { deleteNodePool(id: $id) { accepted } }`, map[string]any{"id": victim}).mustData(t, &struct{}{})
+			hits, fenced := cacheOps(t, a, "response", "hit"), cacheOps(t, a, "response", "fenced")
+			if hasPool(listPools(t, a), victim) {
+				t.Fatal("replica A served its cached answer from before replica B's delete")
+			}
+			if h, f := cacheOps(t, a, "response", "hit")-hits, cacheOps(t, a, "response", "fenced")-fenced; h != 0 || f != 1 {
+				t.Fatalf("after the write: %v response hits (want 0), %v fenced (want 1)", h, f)
+			}
+		})
+	}
+}
+
+// Different variables and different callers' credentials never share an
+// entry.
+func TestResponseCacheKeysByVariablesAndCredentials(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newEnv(t, envOptions{modelarts: maSlow, configure: passThroughModelArts(mr.Addr(), func(c *app.Config) { c.Cache.Responses.Enabled = true })})
+	alice, bob := e.ma.IssueToken(), e.ma.IssueToken()
+	const q = `query($n: Int!) { nodePools(first: $n) { edges { node { id name phase } } } }`
+	ask := func(token string, n int) {
+		t.Helper()
+		if r := e.query(t, q, map[string]any{"n": n}, "X-Auth-Token", token); len(r.Errors) > 0 {
+			t.Fatalf("%+v", r.Errors)
+		}
+	}
+	ask(alice, 50)
+	ask(alice, 50) // the second answer of a key is kept
+	hits := cacheOps(t, e, "response", "hit")
+	ask(alice, 50)
+	if n := cacheOps(t, e, "response", "hit") - hits; n != 1 {
+		t.Fatalf("Alice's repeated query: %v response hits, want 1", n)
+	}
+	hits = cacheOps(t, e, "response", "hit")
+	e.resetCounters()
+	ask(bob, 50)
+	if n := cacheOps(t, e, "response", "hit") - hits; n != 0 {
+		t.Fatalf("Bob was served Alice's cached answer (%v response hits)", n)
+	}
+	if e.upstreamCalls() == 0 {
+		t.Fatal("Bob's first query made no upstream call: it was answered with Alice's credential")
+	}
+	ask(alice, 49)
+	if n := cacheOps(t, e, "response", "hit") - hits; n != 0 {
+		t.Fatalf("other variables were served the cached answer (%v response hits)", n)
+	}
+}
+
+// An answer with errors, or with stale parts, is never cached; once the
+// vendor is back, answers are.
+func TestResponseCacheNeverKeepsErrorsOrStaleAnswers(t *testing.T) {
+	t.Parallel()
+	const q = `{ clusters { name provider } }`
+	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
+		mr := newMiniredis(t)
+		e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), nil)})
+		if err := e.ma.Control().SetFaults(simctl.Faults{Down: true}); err != nil {
+			t.Fatal(err)
+		}
+		hits := cacheOps(t, e, "response", "hit")
+		for i := range 3 { // the second answer of a key would be kept, the third served
+			if r := e.query(t, q, nil); len(r.Errors) == 0 {
+				t.Fatalf("query %d: no error while ModelArts is down", i+1)
+			}
+		}
+		if n := cacheOps(t, e, "response", "hit") - hits; n != 0 {
+			t.Fatalf("an answer with errors was served from the response cache (%v hits)", n)
+		}
+		if err := e.ma.Control().SetFaults(simctl.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+		waitCleanAnswer(t, e, q)
+		e.query(t, q, nil).mustData(t, &struct{}{}) // kept
+		e.query(t, q, nil).mustData(t, &struct{}{}) // served
+		if n := cacheOps(t, e, "response", "hit") - hits; n != 1 {
+			t.Fatalf("after recovery: %v response hits, want 1", n)
+		}
+	})
+	t.Run("stale", func(t *testing.T) {
+		t.Parallel()
+		mr := newMiniredis(t)
+		const ttl = 300 * time.Millisecond
+		e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), func(c *app.Config) {
+			c.Cache.Clusters, c.Cache.Responses.TTL = app.Duration(ttl), app.Duration(ttl)
+		})})
+		e.query(t, q, nil).mustData(t, &struct{}{})
+		time.Sleep(ttl + 100*time.Millisecond) // field and response entries past their freshness
+		if err := e.ma.Control().SetFaults(simctl.Faults{Down: true}); err != nil {
+			t.Fatal(err)
+		}
+		hits := cacheOps(t, e, "response", "hit")
+		for i := range 3 {
+			if raw := e.rawQuery(t, q); !contains(raw, `"stale":[`) {
+				t.Fatalf("query %d while ModelArts is down is not served stale: %s", i+1, raw)
+			}
+		}
+		if n := cacheOps(t, e, "response", "hit") - hits; n != 0 {
+			t.Fatalf("an answer with stale parts was served from the response cache (%v hits)", n)
+		}
+		if err := e.ma.Control().SetFaults(simctl.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+		waitCleanAnswer(t, e, q) // kept: the key was answered (cleanly) once, before the outage
+		e.query(t, q, nil).mustData(t, &struct{}{})
+		e.query(t, q, nil).mustData(t, &struct{}{})
+		if n := cacheOps(t, e, "response", "hit") - hits; n != 2 {
+			t.Fatalf("after recovery: %v response hits, want 2", n)
+		}
+	})
+}
+
+// waitCleanAnswer queries until the answer has neither errors nor stale
+// parts (the backend's breaker may hold it open a moment after recovery).
+func waitCleanAnswer(t *testing.T, e *env, q string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		raw := e.rawQuery(t, q)
+		if !contains(raw, `"errors"`) && !contains(raw, `"stale"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no clean answer after recovery: %s", raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
