@@ -117,8 +117,8 @@ func (b *bed) measure(ctx context.Context, sb *simBed, gw *harness.Gateway, r ru
 		SimURL: sb.sim.RunAIURL, Tokens: sb.tokens, Token: sb.warmToken,
 		GatewayPID: gw.Proc.PID(), RedisPID: b.redis.PID(), SimPID: sb.sim.Proc.PID(),
 	}
-	if gw.System == harness.SystemHive {
-		spec.RedisPID = 0
+	if gw.System == harness.SystemHive && r.hive.ResponseCacheRedis == "" {
+		spec.RedisPID = 0 // Hive Gateway without its response cache uses no Redis
 	}
 	m, err := harness.Run(ctx, spec)
 	if err != nil {
