@@ -23,16 +23,22 @@ var windows = []window{
 		"dashboard-fixed-warm", "dashboard-fixed", "dashboard-fixed-rc", 5, 0.2},
 }
 
+// windowRuns are the compare run's summaries of w: fleetgraph, Hive
+// Gateway, Hive Gateway with its response cache (nil when not measured).
+func (r *report) windowRuns(w window) (fg, h, hc *summary) {
+	s := summarize(r.compare.Runs)
+	n := r.compare.Settings.Fleet.Nodes()
+	return s[runKey{harness.SystemFleetgraph, w.fg, n}], s[runKey{harness.SystemHive, w.hive, n}], s[runKey{harness.SystemHive, w.hiveCached, n}]
+}
+
 // windowTargets are the targets' lines against Hive Gateway with its
 // response cache.
 func (r *report) windowTargets() {
 	if r.compare == nil {
 		return
 	}
-	s := summarize(r.compare.Runs)
-	n := r.compare.Settings.Fleet.Nodes()
 	for _, w := range windows {
-		fg, h := s[runKey{harness.SystemFleetgraph, w.fg, n}], s[runKey{harness.SystemHive, w.hiveCached, n}]
+		fg, _, h := r.windowRuns(w)
 		if fg == nil || h == nil {
 			r.p("| %s-window warm dashboard vs Hive Gateway with its response cache | not measured (`make bench-compare`) | |", w.name)
 			continue
@@ -49,10 +55,8 @@ func (r *report) windowTables() {
 	if r.compare == nil {
 		return
 	}
-	s := summarize(r.compare.Runs)
-	n := r.compare.Settings.Fleet.Nodes()
 	for _, w := range windows {
-		fg, h, hc := s[runKey{harness.SystemFleetgraph, w.fg, n}], s[runKey{harness.SystemHive, w.hive, n}], s[runKey{harness.SystemHive, w.hiveCached, n}]
+		fg, h, hc := r.windowRuns(w)
 		if fg == nil || h == nil || hc == nil {
 			continue
 		}
@@ -96,10 +100,9 @@ func (r *report) windowShortfalls() {
 	if r.compare == nil {
 		return
 	}
-	s := summarize(r.compare.Runs)
 	n := r.compare.Settings.Fleet.Nodes()
 	for _, w := range windows {
-		fg, hc := s[runKey{harness.SystemFleetgraph, w.fg, n}], s[runKey{harness.SystemHive, w.hiveCached, n}]
+		fg, _, hc := r.windowRuns(w)
 		if fg == nil || hc == nil {
 			continue
 		}
