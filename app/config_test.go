@@ -97,6 +97,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"unknown Run:ai API version", "runai:\n  - name: a\n    baseURL: https://x\n    passThrough: true\n    apiVersion: \"2.25\"\n", nil, "runai[0].apiVersion must be \"2.22\", \"2.23\" or \"2.24\""},
 		{"Run:ai API version as a number", "runai:\n  - name: a\n    baseURL: https://x\n    passThrough: true\n    apiVersion: 2.3\n", nil, "runai[0].apiVersion must be"},
 		{"both auth modes", "runai:\n  - name: a\n    baseURL: https://x\n    clientID: i\n    clientSecret: s\n    passThrough: true\n", nil, "runai[0]: set clientID and clientSecret, or passThrough"},
+		{"a rate limit of 0", "runai:\n  - name: a\n    baseURL: https://x\n    passThrough: true\n    rateLimit: {perSecond: 0}\n", nil, "runai[0].rateLimit.perSecond must be a rate above 0"},
+		{"a negative burst", withBackend("modelarts:\n  - name: m\n    endpoint: https://m\n    projectID: p\n    token: t\n    rateLimit: {perSecond: 2, burst: -1}\n"), nil, "modelarts[0].rateLimit.burst must be within 0..1000000"},
 		{"duplicate name", withBackend("modelarts:\n  - name: runai-a\n    endpoint: https://m\n    projectID: p\n    token: t\n"), nil, "modelarts[0].name \"runai-a\" is already used by runai[0]"},
 		{"two ModelArts modes", withBackend("modelarts:\n  - name: m\n    endpoint: https://m\n    projectID: p\n    token: t\n    passThrough: true\n"), nil, "modelarts[0]: set exactly one"},
 		{"IAM without password", withBackend("modelarts:\n  - name: m\n    endpoint: https://m\n    projectID: p\n    iam: {endpoint: https://iam, username: u, domain: d}\n"), nil, "modelarts[0].iam.password is required"},
