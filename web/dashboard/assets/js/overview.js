@@ -306,11 +306,14 @@ export function renderOverview(root, { interval }) {
       state.source = source;
       at.dataset.source = source;
       markAt(at, stamp);
-      at.textContent = source === 'live' ? `updated ${time(stamp)}` : `loaded ${time(new Date().toISOString())}, waiting for live data`;
+      at.textContent = source === 'live' ? `updated ${time(stamp)}`
+        : source === 'poll' ? `polled ${time(stamp)}`
+          : `loaded ${time(new Date().toISOString())}, waiting for live data`;
     };
     chartsById.set(p.id, state);
     const unsubscribe = subscribe(LIVE_POOL_METRICS, { id: p.id, types, interval }, {
       next({ data, errors }) {
+        if (subscriptionLimit(errors)) return pollInstead();
         const u = data?.nodePoolMetrics;
         if (u?.series) {
           state.update(u.series, u.at, 'live');
@@ -322,19 +325,54 @@ export function renderOverview(root, { interval }) {
         warn.title = errors?.length ? describeErrors(errors) : '';
       },
       error(errors) {
+        if (subscriptionLimit(errors)) return pollInstead();
         warn.textContent = `live updates failed: ${briefErrors(errors)}`;
         warn.title = describeErrors(errors);
       },
     });
+    // The connection's subscriptions are all in use (subscriptions.
+    // maxPerConnection; a fleet of more pools than that): this chart is
+    // polled with the others that did not fit, in one chunked query.
+    function pollInstead() {
+      unsubscribe();
+      warn.textContent = '';
+      at.title = 'polled: every subscription of this connection is in use';
+      polled.set(p.id, p);
+      startPolling();
+    }
     return {
       el,
       cleanup() {
         state.dead = true;
         unsubscribe();
+        polled.delete(p.id);
         state.chart?.destroy();
         chartsById.delete(p.id);
       },
     };
+  }
+
+  // Charts the gateway had no subscription for (SUBSCRIPTION_LIMIT), one
+  // chunked query for all of them every interval.
+  const polled = new Map(); // pool id -> pool
+  let pollTimer = null;
+  function startPolling() {
+    if (pollTimer) return;
+    const tick = () => {
+      const pools = [...polled.values()];
+      if (!pools.length) return;
+      requestPerItem(pools, 1, metricsQuery).then(({ data }) => {
+        const stamp = new Date().toISOString();
+        pools.forEach((p, i) => {
+          const m = data?.[`m${i}`]?.metrics;
+          const c = chartsById.get(p.id);
+          if (m && c) c.update(m, stamp, 'poll');
+        });
+      }).catch(() => {});
+    };
+    pollTimer = setInterval(tick, interval * 1000);
+    cleanups.push(() => clearInterval(pollTimer));
+    setTimeout(tick, 0); // the pools that just joined, at once
   }
 
   // noMetrics replaces a pool's chart with the reason it has none.
@@ -391,4 +429,10 @@ function card(label, value, total, key, sub) {
     h('div.card-label', label),
     h('div.card-value', h('span.big', { dataset: { value: String(value) } }, num(value)), total != null ? h('span.of', { dataset: { total: String(total) } }, ` / ${num(total)}`) : null),
     sub ? h('div.card-sub', sub) : total ? h('div.card-sub', `${pct(value, total)}%`) : null);
+}
+
+// subscriptionLimit says whether errors refuse a subscription for the
+// connection's (or the gateway's) subscription limit.
+function subscriptionLimit(errors) {
+  return Array.isArray(errors) && errors.some((e) => e?.extensions?.code === 'SUBSCRIPTION_LIMIT');
 }
