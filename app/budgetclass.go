@@ -74,19 +74,19 @@ func classOf(oc *graphql.OperationContext, asked string) budget.Class {
 // still be a person's (GraphiQL: a node, its pool and cluster).
 const maxInteractiveLookups = 3
 
-type requestHeaderKey struct{}
+type priorityKey struct{}
 
 // withPriority keeps the request's X-Fleetgraph-Priority for upstreamClass.
 func withPriority(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.Header.Get(PriorityHeader); p != "" {
-			r = r.WithContext(context.WithValue(r.Context(), requestHeaderKey{}, strings.ToLower(strings.TrimSpace(p))))
+			r = r.WithContext(context.WithValue(r.Context(), priorityKey{}, strings.ToLower(strings.TrimSpace(p))))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
 func priorityOf(ctx context.Context) string {
-	p, _ := ctx.Value(requestHeaderKey{}).(string)
+	p, _ := ctx.Value(priorityKey{}).(string)
 	return p
 }

@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -10,7 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fleetgraph/fleetgraph/app"
-	dashboardui "github.com/fleetgraph/fleetgraph/web/dashboard"
 )
 
 // Without aom: a ModelArts pool's card and page say "no metrics API" and
@@ -20,23 +17,7 @@ func TestDashboardWithoutAOMInBrowser(t *testing.T) {
 		t.Skip("browser test: skipped with -short")
 	}
 	b := newBrowser(t, artifactDir(t)) // skips (or fails under CI) without chromium
-	sims, err := app.StartSims(app.SimOptions{RunAIAddr: "127.0.0.1:0", ModelArtsAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sims.Close)
-	cfg := sims.DemoConfig()
-	cfg.ModelArts[0].AOM = nil
-	gw, err := app.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gw.Close() })
-	mux := http.NewServeMux()
-	mux.Handle("/", gw.Handler)
-	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dashboardui.Handler("/graphql")))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	srv, _ := demoGatewayWith(t, app.SimOptions{}, func(cfg *app.Config) { cfg.ModelArts[0].AOM = nil })
 
 	var fleet struct {
 		NodePools struct {

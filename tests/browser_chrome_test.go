@@ -52,15 +52,28 @@ func chromiumPath(t *testing.T) string {
 // some corporate proxies do: its subscriptions must fall back to SSE.
 func demoGateway(t *testing.T) (*httptest.Server, *app.Sims) {
 	t.Helper()
-	sims, err := app.StartSims(app.SimOptions{RunAIAddr: "127.0.0.1:0", ModelArtsAddr: "127.0.0.1:0"})
+	return demoGatewayWith(t, app.SimOptions{}, func(cfg *app.Config) {
+		// The test takes a vendor down and back up: a short-lived breaker
+		// lets the dashboard show the recovery within seconds, not the
+		// default 10 s.
+		cfg.Resilience.Breaker.OpenFor = app.Duration(time.Second)
+	})
+}
+
+// demoGatewayWith is demoGateway over simulators of o (their addresses
+// are free loopback ports) with the demo configuration edited by edit.
+func demoGatewayWith(t *testing.T, o app.SimOptions, edit func(*app.Config)) (*httptest.Server, *app.Sims) {
+	t.Helper()
+	o.RunAIAddr, o.ModelArtsAddr = "127.0.0.1:0", "127.0.0.1:0"
+	sims, err := app.StartSims(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sims.Close)
 	cfg := sims.DemoConfig()
-	// The test takes a vendor down and back up: a short-lived breaker lets
-	// the dashboard show the recovery within seconds, not the default 10 s.
-	cfg.Resilience.Breaker.OpenFor = app.Duration(time.Second)
+	if edit != nil {
+		edit(cfg)
+	}
 	gw, err := app.Build(cfg)
 	if err != nil {
 		t.Fatal(err)

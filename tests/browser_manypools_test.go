@@ -1,15 +1,12 @@
 package tests
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/fleetgraph/fleetgraph/app"
-	dashboardui "github.com/fleetgraph/fleetgraph/web/dashboard"
 )
 
 // A fleet of more pools than a connection may hold subscriptions
@@ -20,22 +17,8 @@ func TestDashboardWithMorePoolsThanSubscriptions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: skipped with -short")
 	}
-	b := newBrowser(t, artifactDir(t)) // skips (or fails under CI) without chromium
-	sims, err := app.StartSims(app.SimOptions{RunAIAddr: "127.0.0.1:0", ModelArtsAddr: "127.0.0.1:0", Pools: 6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sims.Close)
-	gw, err := app.Build(sims.DemoConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gw.Close() })
-	mux := http.NewServeMux()
-	mux.Handle("/", gw.Handler)
-	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", dashboardui.Handler("/graphql")))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	b := newBrowser(t, artifactDir(t))                          // skips (or fails under CI) without chromium
+	srv, _ := demoGatewayWith(t, app.SimOptions{Pools: 6}, nil) // 24 pools, 20 subscriptions per connection
 
 	b.do(t, "open dashboard", 20*time.Second, chromedp.Navigate(srv.URL+"/dashboard/?interval=5"))
 	const charts = `[...document.querySelectorAll('.chart-card:not(.no-metrics)')]`

@@ -38,7 +38,7 @@ type Limit struct {
 	Burst     int
 }
 
-// perMinute is the limit in redis_rate's terms (whole calls per minute, at
+// gcra is the limit in redis_rate's terms (whole calls per minute, at
 // least one).
 func (l Limit) gcra() redis_rate.Limit {
 	return redis_rate.Limit{Rate: max(1, int(math.Round(l.PerSecond*60))), Burst: max(1, l.Burst), Period: time.Minute}
@@ -244,7 +244,7 @@ func (b *Budget) observe(class Class, outcome string, waited time.Duration, rema
 func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok bool, remaining int, retry time.Duration) {
 	b.mu.Lock()
 	limiter := b.limiter
-	if b.now().Before(b.downTil) {
+	if b.sharedLocked() == nil {
 		limiter = nil
 	}
 	b.mu.Unlock()
