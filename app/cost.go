@@ -18,7 +18,10 @@ import (
 //	"extensions": {"cost": {"estimatedUpstreamCalls": 202, "upstreamCalls": 5, "cacheHits": 0}}
 //
 // upstreamCalls and cacheHits are the request's counters of its log line
-// (every vendor call, token requests included; Redis entries found).
+// (every vendor call, token requests included; Redis entries found). With
+// an upstream budget configured, plannedUpstreamCalls is the plan the
+// budget checked (budgetplan.go): the listing calls planning made plus
+// the calls per object it counted.
 
 // costHeader asks for extensions.cost (graphql.cost: header, the default).
 const costHeader = "X-Fleetgraph-Cost"
@@ -176,18 +179,19 @@ func costExtension(mode string, es graphql.ExecutableSchema) graphql.ResponseMid
 			(mode == CostOnRequest && !strings.EqualFold(strings.TrimSpace(oc.Headers.Get(costHeader)), "true")) {
 			return resp
 		}
-		var calls, hits int64
+		cost := map[string]any{"estimatedUpstreamCalls": estimateCalls(es.Schema(), oc.Operation, oc.Variables)}
 		if st := statsFrom(ctx); st != nil {
-			calls, hits = st.upstream.Load(), st.cacheHits.Load()
+			cost["upstreamCalls"], cost["cacheHits"] = st.upstream.Load(), st.cacheHits.Load()
+			if st.wasPlanned.Load() {
+				cost["plannedUpstreamCalls"] = st.planned.Load()
+			}
+		} else {
+			cost["upstreamCalls"], cost["cacheHits"] = int64(0), int64(0)
 		}
 		if resp.Extensions == nil {
 			resp.Extensions = map[string]any{}
 		}
-		resp.Extensions["cost"] = map[string]any{
-			"estimatedUpstreamCalls": estimateCalls(es.Schema(), oc.Operation, oc.Variables),
-			"upstreamCalls":          calls,
-			"cacheHits":              hits,
-		}
+		resp.Extensions["cost"] = cost
 		return resp
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph"
 	"github.com/fleetgraph/fleetgraph/resolvers"
@@ -111,6 +112,14 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 		srv.Use(newResponseCache(g.Registry, r))
 	}
 	srv.Use(upstreamClass{}) // the operation's upstream budget class
+	if len(g.budgets) > 0 {
+		// Inside the class: the capacity is the class's.
+		byBackend := make(map[string]*budget.Budget, len(g.budgets))
+		for _, b := range g.budgets {
+			byBackend[b.Backend()] = b
+		}
+		srv.Use(upstreamPlan{resolver: &resolvers.Resolver{Fleet: g.Service}, budgets: byBackend, horizon: timeout})
+	}
 	var gql http.Handler = srv
 	// Inside the deadline, so time in the queue counts toward it.
 	sl, err := newStreamLimits(cfg.Subscriptions, g.Metrics.Registry)

@@ -78,7 +78,9 @@ type requestStats struct {
 	upstream    atomic.Int64
 	cacheHits   atomic.Int64
 	cacheMisses atomic.Int64
-	responseHit atomic.Bool // answered from the whole-response cache
+	responseHit atomic.Bool  // answered from the whole-response cache
+	planned     atomic.Int64 // upstream calls planned (upstreamPlan), when wasPlanned
+	wasPlanned  atomic.Bool
 }
 
 type statsKey struct{}

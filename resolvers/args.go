@@ -100,6 +100,25 @@ func nodeQuery(f *model.NodeFilter) (fleet.NodeQuery, error) {
 	return q, nil
 }
 
+func nodePoolQuery(f *model.NodePoolFilter) (fleet.NodePoolQuery, error) {
+	var q fleet.NodePoolQuery
+	if f == nil {
+		return q, nil
+	}
+	q.Provider, q.Phases = f.Provider, f.Phase
+	if f.NameContains != nil {
+		q.NameContains = *f.NameContains
+	}
+	if f.ClusterID != nil {
+		id, err := decodeID("filter.clusterId", *f.ClusterID, ids.KindCluster)
+		if err != nil {
+			return q, err
+		}
+		q.Cluster = &id
+	}
+	return q, nil
+}
+
 // window is a validated page request.
 type window struct{ offset, limit int }
 

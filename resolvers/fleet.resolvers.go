@@ -63,19 +63,9 @@ func (r *queryResolver) Cluster(ctx context.Context, id string) (*model.Cluster,
 
 // NodePools is the resolver for the nodePools field.
 func (r *queryResolver) NodePools(ctx context.Context, filter *model.NodePoolFilter, first *int, after *string) (*model.NodePoolConnection, error) {
-	q := fleet.NodePoolQuery{}
-	if filter != nil {
-		q.Provider, q.Phases = filter.Provider, filter.Phase
-		if filter.NameContains != nil {
-			q.NameContains = *filter.NameContains
-		}
-		if filter.ClusterID != nil {
-			id, err := decodeID("filter.clusterId", *filter.ClusterID, ids.KindCluster)
-			if err != nil {
-				return nil, err
-			}
-			q.Cluster = &id
-		}
+	q, err := nodePoolQuery(filter)
+	if err != nil {
+		return nil, err
 	}
 	w, err := pageWindow(first, after)
 	if err != nil {

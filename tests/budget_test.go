@@ -124,9 +124,8 @@ func TestEmptyBudgetServesStale(t *testing.T) {
 	var first struct{ Nodes struct{ TotalCount int } }
 	e.query(t, listing, nil).mustData(t, &first) // 2 clusters: 2 calls + clusters
 	time.Sleep(300 * time.Millisecond)           // past the TTL, within staleFor
-	// Use up the budget: a cold metrics query for every node.
-	s := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e.query(t, coldMetrics, map[string]any{"s": s, "e": s.Add(time.Hour)})
+	// The listing (token, clusters, 2 node listings) took 4 calls of the 6:
+	// what is left is the 30% a dashboard leaves to lookups and writes.
 	e.resetCounters()
 	raw := e.rawQuery(t, listing)
 	var again struct {
@@ -208,5 +207,143 @@ func TestALearnedLimitKeepsEveryReplicaUnderIt(t *testing.T) {
 	}
 	if n := ctl.Total(); n > 20 {
 		t.Errorf("%d ModelArts calls in 4 s: the replicas did not slow down to the learned 27/min", n)
+	}
+}
+
+// planRoomy is a budget no test query comes near, on both vendors: the
+// plan is checked and reported, nothing is refused.
+func planRoomy(c *app.Config) {
+	c.RunAI[0].RateLimit = &app.RateLimitConfig{PerSecond: 100, Burst: 1000}
+	c.ModelArts[0].RateLimit = &app.RateLimitConfig{PerSecond: 100, Burst: 1000}
+}
+
+// The plan the budget checks is the cold answer's cost: on the dashboard
+// over both vendors (37 calls, dashboard_minimum_test.go), planned and
+// made agree; warm, the plan's listings come from the cache and only the
+// calls per object are planned (the cold figure, which the cache then
+// answers).
+func TestThePlanIsTheColdDashboardsCost(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	e := newEnv(t, envOptions{runai: gpuOnly, configure: withRedis(mr.Addr(), planRoomy)})
+	e.resetCounters()
+	cost := func() map[string]any {
+		r := e.post(t, dashboard, nil, "X-Fleetgraph-Cost", "true")
+		if r.code() != "" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		ext, _ := r.json["extensions"].(map[string]any)
+		c, _ := ext["cost"].(map[string]any)
+		if c == nil || c["plannedUpstreamCalls"] == nil {
+			t.Fatalf("no plannedUpstreamCalls: %s", r.body)
+		}
+		return c
+	}
+	cold := cost()
+	made := e.upstreamCalls()
+	if cold["plannedUpstreamCalls"] != float64(37) || cold["upstreamCalls"] != float64(made) || made != 37 {
+		t.Fatalf("cold dashboard: planned %v, made %v (simulators %d), want 37 each", cold["plannedUpstreamCalls"], cold["upstreamCalls"], made)
+	}
+	e.resetCounters()
+	warm := cost()
+	if warm["upstreamCalls"] != float64(0) || e.upstreamCalls() != 0 {
+		t.Fatalf("warm dashboard made %v calls", warm["upstreamCalls"])
+	}
+	// 37 less the listings: token, Run:ai clusters, pools and 2 node
+	// listings; ModelArts pools, 2 node-pool and 2 node listings.
+	if warm["plannedUpstreamCalls"] != float64(37-10) {
+		t.Fatalf("warm dashboard planned %v calls per object, want 27", warm["plannedUpstreamCalls"])
+	}
+}
+
+// A query that could never fit its backend's budget is refused before any
+// call per object, with the estimate and the limit; a smaller one fits.
+func TestAQueryThatCouldNeverFitIsRefusedBeforeItsCalls(t *testing.T) {
+	t.Parallel()
+	// A dashboard's share of the burst is 7 of 10 (30% stays for lookups
+	// and writes), plus 0.1/s over the 30 s request timeout: 10 calls.
+	mr := miniredis.RunT(t)
+	e := newEnv(t, envOptions{runai: gpuOnly, configure: withRedis(mr.Addr(), func(c *app.Config) {
+		c.RunAI[0].RateLimit = &app.RateLimitConfig{PerSecond: 0.1, Burst: 10}
+	})})
+	var listed struct{ Nodes struct{ TotalCount int } }
+	e.query(t, `{ nodes(first: 500, filter: {provider: RUNAI}) { totalCount } }`, nil).mustData(t, &listed)
+	if listed.Nodes.TotalCount <= 10 {
+		t.Fatalf("%d Run:ai nodes: the test needs more than the budget's 10", listed.Nodes.TotalCount)
+	}
+	e.resetCounters()
+	s := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	vars := map[string]any{"s": s, "e": s.Add(time.Hour)}
+	r := e.query(t, coldMetrics, vars)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "LIMIT_EXCEEDED" || string(r.Data) != "" && string(r.Data) != "null" {
+		t.Fatalf("want one LIMIT_EXCEEDED and no data: %+v %s", r.Errors, r.Data)
+	}
+	ext := r.Errors[0].Extensions
+	if ext["limit"] != "upstreamBudget" || ext["backend"] != "runai-a" || ext["estimate"] != float64(listed.Nodes.TotalCount) || ext["max"] != float64(10) {
+		t.Errorf("extensions %v: want upstreamBudget, runai-a, estimate %d, max 10", ext, listed.Nodes.TotalCount)
+	}
+	for _, want := range []string{fmt.Sprintf("about %d calls to backend runai-a", listed.Nodes.TotalCount), "at most 10", "rateLimit"} {
+		if !strings.Contains(r.Errors[0].Message, want) {
+			t.Errorf("message %q does not say %q", r.Errors[0].Message, want)
+		}
+	}
+	if n := e.upstreamCalls(); n != 0 {
+		t.Fatalf("the refused query made %d upstream calls (%v)", n, e.ra.Control().Stats())
+	}
+	// Three nodes fit (the listings took 4 of the 7 calls a dashboard
+	// may take at once): answered, one call each.
+	fits := strings.Replace(coldMetrics, "first: 500", "first: 3", 1)
+	var data struct{ Nodes struct{ Edges []any } }
+	e.query(t, fits, vars).mustData(t, &data)
+	if len(data.Nodes.Edges) != 3 || e.ra.Control().Stats()[raNodeMetrics] != 3 {
+		t.Fatalf("%d nodes, %v calls", len(data.Nodes.Edges), e.ra.Control().Stats())
+	}
+}
+
+// Three replicas on one Redis: once the budget is short, a dashboard whose
+// data is cached but past its TTL is answered stale (reason budget) on
+// every replica, with no error, while cold dashboards are refused calls.
+func TestReplicasDegradeToStaleWhenTheBudgetIsShort(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	budgeted := withRedis(mr.Addr(), func(c *app.Config) {
+		c.RunAI[0].RateLimit = &app.RateLimitConfig{PerSecond: 1.0 / 60, Burst: 30}
+		c.Cache.Nodes = app.Duration(200 * time.Millisecond)
+		c.Cache.NodePools = app.Duration(200 * time.Millisecond)
+		c.Cache.Clusters = app.Duration(200 * time.Millisecond)
+	})
+	a := newEnv(t, envOptions{runai: gpuOnly, configure: budgeted})
+	replicas := []*env{a, a.replica(t, budgeted), a.replica(t, budgeted)}
+	// A fixed past window: its metrics stay cached (metricsPast, 1 h).
+	const panel = `{ nodePools(first: 100, filter: {provider: RUNAI}) { edges { node { name
+		nodes(first: 4) { edges { node { name metrics(types: [GPU_UTILIZATION], start: "2026-01-01T00:00:00Z", end: "2026-01-01T01:00:00Z", samples: 4) { type } } } } } } } }`
+	var warm map[string]any
+	a.query(t, panel, nil).mustData(t, &warm) // 1 token + 1 pools + 2 node listings + 16 metrics: 20 of 30
+	time.Sleep(300 * time.Millisecond)        // every listing past its TTL, within staleFor
+	// A cold storm takes what a dashboard may take (down to the 30% reserve).
+	s := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		replicas[i].query(t, strings.Replace(coldMetrics, "first: 500", "first: 2", 1), map[string]any{"s": s.Add(time.Duration(i) * time.Hour), "e": s.Add(time.Duration(i+1) * time.Hour)})
+	}
+	a.resetCounters()
+	for i, r := range replicas {
+		raw := r.rawQuery(t, panel)
+		var got struct {
+			Data       map[string]any
+			Errors     []gqlError
+			Extensions struct{ Stale []struct{ Backend, Reason string } }
+		}
+		if err := jsonUnmarshal([]byte(raw), &got); err != nil || len(got.Errors) > 0 {
+			t.Fatalf("replica %d: %v %.300s", i, err, raw)
+		}
+		if len(got.Extensions.Stale) == 0 || got.Extensions.Stale[0].Reason != "budget" {
+			t.Fatalf("replica %d: not stale by the budget: %.300s", i, raw)
+		}
+		if fmt.Sprint(got.Data) != fmt.Sprint(warm) {
+			t.Fatalf("replica %d: the stale answer differs from the warm one", i)
+		}
+	}
+	if n := a.ra.Control().Total(); n != 0 {
+		t.Fatalf("%d Run:ai calls with the budget at its reserve", n)
 	}
 }

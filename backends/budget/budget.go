@@ -142,6 +142,21 @@ func (b *Budget) UseRedis(rc redis.UniversalClient) {
 // Limit is the configured limit.
 func (b *Budget) Limit() Limit { return b.o.Limit }
 
+// Backend names the budget's backend.
+func (b *Budget) Backend() string { return b.o.Backend }
+
+// Capacity is the most calls one operation of ctx's class could ever take
+// from ctx's account within horizon: the whole burst above the class's
+// reserve, then the rate for the rest of the horizon, as if nothing else
+// used the account. lim is the limit in force (a learned one when lower
+// than the configured). An operation that needs more cannot be answered
+// cold within horizon whatever it waits.
+func (b *Budget) Capacity(ctx context.Context, horizon time.Duration) (calls int, lim Limit) {
+	lim = b.effective(ctx, Account(ctx, b.o.Backend))
+	calls = lim.Burst - reserve(ClassOf(ctx), lim.Burst) + int(lim.PerSecond*horizon.Seconds())
+	return calls, lim
+}
+
 // ErrExhausted is what an *Error matches with errors.Is.
 var ErrExhausted = errors.New("upstream budget exhausted")
 

@@ -214,3 +214,18 @@ func TestAHungRedisMakesTheBudgetLocal(t *testing.T) {
 		t.Fatalf("admitted %d with a hung Redis, want the local burst (2); ctx: %v", got, ctx.Err())
 	}
 }
+
+func TestCapacityIsTheClassShareThenTheRate(t *testing.T) {
+	t.Parallel()
+	b := New(Options{Backend: "runai-a", Limit: Limit{PerSecond: 0.1, Burst: 10}})
+	for class, want := range map[Class]int{Critical: 13, Interactive: 12, Dashboard: 10, Background: 8} {
+		if got, lim := b.Capacity(WithClass(context.Background(), class), 30*time.Second); got != want || lim != b.Limit() {
+			t.Errorf("%s: capacity %d (%+v), want %d", class, got, lim, want)
+		}
+	}
+	// A 429 halves the rate (and the burst with it): the capacity follows.
+	b.Learn(context.Background(), 429, 0, nil)
+	if got, lim := b.Capacity(WithClass(context.Background(), Critical), 30*time.Second); lim.Burst != 5 || got != 5+int(lim.PerSecond*30) {
+		t.Errorf("after a 429: capacity %d with %+v", got, lim)
+	}
+}
