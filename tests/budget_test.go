@@ -331,7 +331,9 @@ func TestReplicasDegradeToStaleWhenTheBudgetIsShort(t *testing.T) {
 		var got struct {
 			Data       map[string]any
 			Errors     []gqlError
-			Extensions struct{ Stale []struct{ Backend, Reason string } }
+			Extensions struct {
+				Stale []struct{ Backend, Reason string }
+			}
 		}
 		if err := jsonUnmarshal([]byte(raw), &got); err != nil || len(got.Errors) > 0 {
 			t.Fatalf("replica %d: %v %.300s", i, err, raw)
