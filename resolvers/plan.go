@@ -50,11 +50,12 @@ type planner struct {
 	walked map[walkKey]bool
 }
 
-// walkKey is one object under one selection: a pool reached from each of
-// its 500 nodes is walked once.
+// walkKey is one object under one selection, named by its first
+// selection (the same field of the document wherever it is reached): a
+// pool reached from each of its 500 nodes is walked once.
 type walkKey struct {
 	id  string
-	sel *ast.SelectionSet
+	sel ast.Selection
 }
 
 // call counts the call key of backend once.
@@ -67,11 +68,14 @@ func (p *planner) call(backend, key string) {
 	}
 }
 
-// first says whether id under sel is walked for the first time.
-func (p *planner) first(id string, sel *ast.SelectionSet) bool {
+// first says whether id under set is walked for the first time.
+func (p *planner) first(id string, set ast.SelectionSet) bool {
+	k := walkKey{id: id}
+	if len(set) > 0 {
+		k.sel = set[0]
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := walkKey{id, sel}
 	if p.walked[k] {
 		return false
 	}
@@ -220,7 +224,7 @@ func parallel[T any](items []T, walk func(T)) {
 
 func (p *planner) clusters(cs []*model.Cluster, set ast.SelectionSet) {
 	parallel(cs, func(c *model.Cluster) {
-		if !p.first(c.ID, &set) {
+		if !p.first(c.ID, set) {
 			return
 		}
 		for _, f := range p.fields(set, "Cluster") {
@@ -254,7 +258,7 @@ func (p *planner) clusters(cs []*model.Cluster, set ast.SelectionSet) {
 
 func (p *planner) pools(ps []*model.NodePool, set ast.SelectionSet) {
 	parallel(ps, func(np *model.NodePool) {
-		if !p.first(np.ID, &set) {
+		if !p.first(np.ID, set) {
 			return
 		}
 		for _, f := range p.fields(set, "NodePool") {
@@ -293,7 +297,7 @@ func (p *planner) pools(ps []*model.NodePool, set ast.SelectionSet) {
 func (p *planner) nodes(ns []*model.Node, set ast.SelectionSet) {
 	fields := p.fields(set, "Node")
 	for _, n := range ns {
-		if !p.first(n.ID, &set) {
+		if !p.first(n.ID, set) {
 			continue
 		}
 		for _, f := range fields {
