@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -32,6 +33,7 @@ type upstreamPlan struct {
 	resolver *resolvers.Resolver
 	budgets  map[string]*budget.Budget
 	horizon  time.Duration
+	refused  *prometheus.CounterVec // backend, class
 }
 
 var _ interface {
@@ -82,6 +84,7 @@ func (p upstreamPlan) check(ctx context.Context, plan map[string]int) *gqlerror.
 		}
 		capacity, lim := ub.Capacity(ctx, p.horizon)
 		if n := plan[b]; n > capacity {
+			p.refused.WithLabelValues(b, budget.ClassOf(ctx).String()).Inc()
 			return &gqlerror.Error{
 				Message: fmt.Sprintf("upstream budget: this query needs about %d calls to backend %s (the metrics and telemetry of the objects it lists, "+
 					"when not cached), and the backend's budget gives one query at most %d within the request timeout of %s (%d at once for a %s query, "+

@@ -118,7 +118,8 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 		for _, b := range g.budgets {
 			byBackend[b.Backend()] = b
 		}
-		srv.Use(upstreamPlan{resolver: &resolvers.Resolver{Fleet: g.Service}, budgets: byBackend, horizon: timeout})
+		srv.Use(upstreamPlan{resolver: &resolvers.Resolver{Fleet: g.Service}, budgets: byBackend, horizon: timeout,
+			refused: g.Metrics.Budget.PlanRefusals})
 	}
 	var gql http.Handler = srv
 	// Inside the deadline, so time in the queue counts toward it.

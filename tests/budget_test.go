@@ -290,6 +290,9 @@ func TestAQueryThatCouldNeverFitIsRefusedBeforeItsCalls(t *testing.T) {
 	if n := e.upstreamCalls(); n != 0 {
 		t.Fatalf("the refused query made %d upstream calls (%v)", n, e.ra.Control().Stats())
 	}
+	if v := metricValue(t, e, `fleetgraph_upstream_budget_plan_refusals_total{backend="runai-a",class="dashboard"}`); v != 1 {
+		t.Errorf("plan refusals counted %v, want 1", v)
+	}
 	// Three nodes fit (the listings took 4 of the 7 calls a dashboard
 	// may take at once): answered, one call each.
 	fits := strings.Replace(coldMetrics, "first: 500", "first: 3", 1)

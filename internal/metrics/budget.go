@@ -17,6 +17,9 @@ type BudgetMetrics struct {
 	// StaleAnswers counts operations answered with stale data because the
 	// budget refused a call (reason "budget"), by backend.
 	StaleAnswers *prometheus.CounterVec
+	// PlanRefusals counts queries refused before any call per object
+	// because their plan could never fit the budget, by backend and class.
+	PlanRefusals *prometheus.CounterVec
 }
 
 func newBudgetMetrics() *BudgetMetrics {
@@ -42,11 +45,15 @@ func newBudgetMetrics() *BudgetMetrics {
 			Name: "fleetgraph_upstream_budget_stale_total",
 			Help: "Values served stale because the upstream budget refused the call, by backend.",
 		}, []string{"backend"}),
+		PlanRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetgraph_upstream_budget_plan_refusals_total",
+			Help: "Queries refused before their calls because their plan needs more calls than the upstream budget could give them within the request timeout, by backend and class.",
+		}, []string{"backend", "class"}),
 	}
 }
 
 func (b *BudgetMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{b.Decisions, b.Wait, b.Remaining, b.Learned, b.StaleAnswers}
+	return []prometheus.Collector{b.Decisions, b.Wait, b.Remaining, b.Learned, b.StaleAnswers, b.PlanRefusals}
 }
 
 // BudgetDecision implements budget.Observer.
