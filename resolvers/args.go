@@ -83,21 +83,46 @@ func nodeQuery(f *model.NodeFilter) (fleet.NodeQuery, error) {
 	if f.NameContains != nil {
 		q.NameContains = *f.NameContains
 	}
-	if f.ClusterID != nil {
-		id, err := decodeID("filter.clusterId", *f.ClusterID, ids.KindCluster)
-		if err != nil {
-			return q, err
-		}
-		q.Cluster = &id
+	var err error
+	if q.Cluster, err = optionalID("filter.clusterId", f.ClusterID, ids.KindCluster); err != nil {
+		return q, err
 	}
-	if f.NodePoolID != nil {
-		id, err := decodeID("filter.nodePoolId", *f.NodePoolID, ids.KindNodePool)
-		if err != nil {
-			return q, err
-		}
-		q.NodePool = &id
+	q.NodePool, err = optionalID("filter.nodePoolId", f.NodePoolID, ids.KindNodePool)
+	return q, err
+}
+
+// inCluster is q narrowed to the nodes of c (Cluster.nodes); false when
+// q's own filter names another cluster (no node then).
+func inCluster(q fleet.NodeQuery, c *model.Cluster) (fleet.NodeQuery, bool) {
+	id := clusterIDOf(c)
+	if q.Cluster != nil && q.Cluster.Backend+q.Cluster.Cluster() != id.Backend+id.Cluster() {
+		return q, false
 	}
-	return q, nil
+	q.Cluster = &id
+	return q, true
+}
+
+// inNodePool is q narrowed to the nodes of np (NodePool.nodes); false when
+// q's own filter names another pool.
+func (r *Resolver) inNodePool(q fleet.NodeQuery, np *model.NodePool) (fleet.NodeQuery, bool) {
+	id := r.Fleet.NodePoolIDOf(np)
+	if q.NodePool != nil && q.NodePool.String() != id.String() {
+		return q, false
+	}
+	q.NodePool = &id
+	return q, true
+}
+
+// optionalID decodes an ID argument that may be left out (nil).
+func optionalID(field string, s *string, kind ids.Kind) (*ids.ID, error) {
+	if s == nil {
+		return nil, nil
+	}
+	id, err := decodeID(field, *s, kind)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
 }
 
 func nodePoolQuery(f *model.NodePoolFilter) (fleet.NodePoolQuery, error) {
@@ -109,14 +134,9 @@ func nodePoolQuery(f *model.NodePoolFilter) (fleet.NodePoolQuery, error) {
 	if f.NameContains != nil {
 		q.NameContains = *f.NameContains
 	}
-	if f.ClusterID != nil {
-		id, err := decodeID("filter.clusterId", *f.ClusterID, ids.KindCluster)
-		if err != nil {
-			return q, err
-		}
-		q.Cluster = &id
-	}
-	return q, nil
+	var err error
+	q.Cluster, err = optionalID("filter.clusterId", f.ClusterID, ids.KindCluster)
+	return q, err
 }
 
 // window is a validated page request.

@@ -29,11 +29,10 @@ func (r *clusterResolver) Nodes(ctx context.Context, obj *model.Cluster, filter 
 	if err != nil {
 		return nil, err
 	}
-	id := clusterIDOf(obj)
-	if q.Cluster != nil && q.Cluster.Backend+q.Cluster.Cluster() != id.Backend+id.Cluster() {
+	q, ok := inCluster(q, obj)
+	if !ok {
 		return emptyNodeConnection(), nil
 	}
-	q.Cluster = &id
 	return nodeConnection(ctx, r.Fleet.Nodes(ctx, q), first, after)
 }
 

@@ -25,11 +25,10 @@ func (r *nodePoolResolver) Nodes(ctx context.Context, obj *model.NodePool, filte
 	if err != nil {
 		return nil, err
 	}
-	id := r.Fleet.NodePoolIDOf(obj)
-	if q.NodePool != nil && q.NodePool.String() != id.String() {
+	q, ok := r.inNodePool(q, obj)
+	if !ok {
 		return emptyNodeConnection(), nil
 	}
-	q.NodePool = &id
 	return nodeConnection(ctx, r.Fleet.Nodes(ctx, q), first, after)
 }
 

@@ -99,32 +99,20 @@ func (p *planner) query(set ast.SelectionSet) {
 			}
 			p.clusters(p.r.Fleet.Clusters(p.ctx, provider).Items, f.Selections)
 		case "cluster":
-			if id, ok := p.id(args["id"], ids.KindCluster); ok {
-				if c, err := p.r.Fleet.Cluster(p.ctx, id); err == nil && c != nil {
-					p.clusters([]*model.Cluster{c}, f.Selections)
-				}
-			}
+			lookup(p, args, ids.KindCluster, p.r.Fleet.Cluster, p.clusters, f.Selections)
 		case "nodePools":
 			var filter *model.NodePoolFilter
 			if q, err := nodePoolQuery(argAs(args["filter"], &filter)); err == nil {
 				p.poolConnection(p.r.Fleet.NodePools(p.ctx, q).Items, args, f.Selections)
 			}
 		case "nodePool":
-			if id, ok := p.id(args["id"], ids.KindNodePool); ok {
-				if np, err := p.r.Fleet.NodePool(p.ctx, id); err == nil && np != nil {
-					p.pools([]*model.NodePool{np}, f.Selections)
-				}
-			}
+			lookup(p, args, ids.KindNodePool, p.r.Fleet.NodePool, p.pools, f.Selections)
 		case "nodes":
 			if q, ok := p.nodeQuery(args); ok {
 				p.nodeConnection(p.r.Fleet.Nodes(p.ctx, q).Items, args, f.Selections)
 			}
 		case "node":
-			if id, ok := p.id(args["id"], ids.KindNode); ok {
-				if n, err := p.r.Fleet.Node(p.ctx, id); err == nil && n != nil {
-					p.nodes([]*model.Node{n}, f.Selections)
-				}
-			}
+			lookup(p, args, ids.KindNode, p.r.Fleet.Node, p.nodes, f.Selections)
 		case "fleetSummary":
 			if q, ok := p.nodeQuery(args); ok && selects(p.oc, f.Selections, "allocatedGpus") {
 				p.telemetry(p.r.Fleet.Nodes(p.ctx, q).Items, "ALLOCATED_GPUS")
@@ -133,10 +121,17 @@ func (p *planner) query(set ast.SelectionSet) {
 	}
 }
 
-func (p *planner) id(v any, kind ids.Kind) (ids.ID, bool) {
-	s, _ := v.(string)
+// lookup walks the object a root lookup (args["id"]) finds.
+func lookup[T any](p *planner, args map[string]any, kind ids.Kind, find func(context.Context, ids.ID) (*T, error),
+	walk func([]*T, ast.SelectionSet), set ast.SelectionSet) {
+	s, _ := args["id"].(string)
 	id, err := decodeID("id", s, kind)
-	return id, err == nil
+	if err != nil {
+		return
+	}
+	if v, err := find(p.ctx, id); err == nil && v != nil {
+		walk([]*T{v}, set)
+	}
 }
 
 // nodeQuery is the query of a field's filter argument.
@@ -236,12 +231,9 @@ func (p *planner) clusters(cs []*model.Cluster, set ast.SelectionSet) {
 				}
 			case "nodes":
 				if q, ok := p.nodeQuery(args); ok {
-					id := clusterIDOf(c)
-					if q.Cluster != nil && q.Cluster.Backend+q.Cluster.Cluster() != id.Backend+id.Cluster() {
-						continue
+					if q, ok = inCluster(q, c); ok {
+						p.nodeConnection(p.r.Fleet.Nodes(p.ctx, q).Items, args, f.Selections)
 					}
-					q.Cluster = &id
-					p.nodeConnection(p.r.Fleet.Nodes(p.ctx, q).Items, args, f.Selections)
 				}
 			case "metrics":
 				if w, ok := metricsWindow(args); ok {
@@ -270,12 +262,9 @@ func (p *planner) pools(ps []*model.NodePool, set ast.SelectionSet) {
 				}
 			case "nodes":
 				if q, ok := p.nodeQuery(args); ok {
-					id := p.r.Fleet.NodePoolIDOf(np)
-					if q.NodePool != nil && q.NodePool.String() != id.String() {
-						continue
+					if q, ok = p.r.inNodePool(q, np); ok {
+						p.nodeConnection(p.r.Fleet.Nodes(p.ctx, q).Items, args, f.Selections)
 					}
-					q.NodePool = &id
-					p.nodeConnection(p.r.Fleet.Nodes(p.ctx, q).Items, args, f.Selections)
 				}
 			case "metrics":
 				w, ok := metricsWindow(args)
