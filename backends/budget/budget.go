@@ -281,26 +281,30 @@ func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok 
 	return b.takeLocal(acct, lim, res)
 }
 
-// takeRedis: with a reserve, it first reads how much is left (n = 0 takes
-// nothing), then takes one.
+// takeRedis takes one call in one round trip; a call that took from the
+// reserve (fewer than res left after it) is given back (a take of -1,
+// which moves the GCRA's theoretical arrival time back by one interval)
+// and refused, with the time until one more than the reserve is there.
+// The give-back costs a second round trip only while the budget is
+// short.
 func takeRedis(ctx context.Context, l *redis_rate.Limiter, key string, lim redis_rate.Limit, res int) (bool, int, time.Duration, error) {
-	if res > 0 {
-		peek, err := l.AllowN(ctx, key, lim, 0)
-		if err != nil {
-			return false, 0, 0, err
-		}
-		if peek.Remaining <= res {
-			// Room for one more above the reserve comes at one emission
-			// interval per missing call.
-			missing := res + 1 - peek.Remaining
-			return false, peek.Remaining, time.Duration(missing) * lim.Period / time.Duration(lim.Rate), nil
-		}
-	}
 	r, err := l.Allow(ctx, key, lim)
 	if err != nil {
 		return false, 0, 0, err
 	}
-	return r.Allowed > 0, r.Remaining, r.RetryAfter, nil
+	if r.Allowed == 0 {
+		return false, r.Remaining, r.RetryAfter, nil
+	}
+	if r.Remaining >= res {
+		return true, r.Remaining, 0, nil
+	}
+	if _, err := l.AllowN(ctx, key, lim, -1); err != nil {
+		return false, 0, 0, err
+	}
+	// r.Remaining+1 were left before the take; res+1 are needed, each
+	// one emission interval away.
+	missing := res - r.Remaining
+	return false, r.Remaining + 1, time.Duration(missing) * lim.Period / time.Duration(lim.Rate), nil
 }
 
 func (b *Budget) takeLocal(acct string, lim Limit, res int) (bool, int, time.Duration) {

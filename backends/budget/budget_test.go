@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,5 +228,52 @@ func TestCapacityIsTheClassShareThenTheRate(t *testing.T) {
 	b.Learn(context.Background(), 429, 0, nil)
 	if got, lim := b.Capacity(WithClass(context.Background(), Critical), 30*time.Second); lim.Burst != 5 || got != 5+int(lim.PerSecond*30) {
 		t.Errorf("after a 429: capacity %d with %+v", got, lim)
+	}
+}
+
+// scriptCalls counts the budget's Redis script runs (one round trip each).
+type scriptCalls struct{ n atomic.Int64 }
+
+func (*scriptCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (s *scriptCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" { // the first run adds an EVAL (NOSCRIPT): not counted
+			s.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (*scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A call of a class with a reserve costs one round trip while there is
+// room; one that would take from the reserve is given back (two), and
+// leaves the budget as it found it.
+func TestACallWithRoomIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rc.Close() })
+	var calls scriptCalls
+	rc.AddHook(&calls)
+	b := New(Options{Backend: "runai-a", Limit: Limit{PerSecond: 1.0 / 60, Burst: 10}, Waits: noWait})
+	b.UseRedis(rc)
+	dash := WithClass(context.Background(), Dashboard)
+	if got := admitN(dash, b, 7); got != 7 {
+		t.Fatalf("dashboards took %d of the 7 above the reserve", got)
+	}
+	if n := calls.n.Load(); n != 7 {
+		t.Fatalf("%d script runs for 7 admitted calls, want 7", n)
+	}
+	calls.n.Store(0)
+	if err := b.Admit(dash); err == nil {
+		t.Fatal("a dashboard call took from the reserve")
+	}
+	if n := calls.n.Load(); n != 2 {
+		t.Fatalf("%d script runs for a refused call, want 2 (the take and its give-back)", n)
+	}
+	if got := admitN(WithClass(context.Background(), Critical), b, 5); got != 3 {
+		t.Fatalf("a mutation found %d of the reserve's 3", got)
 	}
 }
