@@ -66,6 +66,35 @@ func TestRedisClusterReplicas(t *testing.T) {
 		}
 	}
 
+	t.Run("the upstream budget is one for all replicas", func(t *testing.T) {
+		budgeted := func(c *app.Config) {
+			cfg(c)
+			c.RunAI[0].RateLimit = &app.RateLimitConfig{PerSecond: 1.0 / 60, Burst: 30}
+		}
+		rs := []*env{replica(t, a, budgeted), replica(t, a, budgeted), replica(t, a, budgeted)}
+		a.resetCounters()
+		// Subscription-poll class: no wait, half the burst left alone.
+		// 3 replicas x 10 queries x 2 cold metrics calls = 60 asked; one
+		// budget in the Cluster lets at most the burst through (the rate is
+		// 1 a minute), three local ones would let 3 x 15 through.
+		q := strings.Replace(coldMetrics, "first: 500", "first: 2", 1)
+		limited := 0
+		for i := range 10 {
+			for j, r := range rs {
+				s := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i*3+j) * time.Hour)
+				for _, code := range r.query(t, q, map[string]any{"s": s, "e": s.Add(time.Hour)}, "X-Fleetgraph-Priority", "background").codes() {
+					if code != "RATE_LIMITED" {
+						t.Fatalf("error %s: only RATE_LIMITED is expected", code)
+					}
+					limited++
+				}
+			}
+		}
+		if n := a.ra.Control().Total(); n > 30 || n < 10 || limited == 0 {
+			t.Fatalf("%d Run:ai calls (%v) and %d RATE_LIMITED for 60 asked: want 10..30 and some refused, one budget over the Cluster", n, a.ra.Control().Stats(), limited)
+		}
+	})
+
 	t.Run("a write fences a raced read on every replica", func(t *testing.T) {
 		victim := deletablePool(t, a)
 		// A first write, so that the pool list is not cached and the
