@@ -38,3 +38,28 @@ func ReadBody(r io.Reader, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// ReadResponseBody is ReadBody of resp's body, read into one buffer of the
+// announced Content-Length when there is one within limit (io.ReadAll
+// would start at 512 bytes and grow it four or five times for a metrics
+// answer, one per node of a cold dashboard). It does not close the body.
+func ReadResponseBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n <= 0 || n > limit {
+		return ReadBody(resp.Body, limit)
+	}
+	// One byte more than announced: a body longer than its length is read
+	// on, as ReadBody would, and fails past limit.
+	buf := make([]byte, n, n+1)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		return nil, err
+	}
+	rest, err := ReadBody(resp.Body, limit-n)
+	if errors.Is(err, ErrBodyTooLarge) {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, rest...), nil
+}

@@ -80,3 +80,20 @@ func TestDrainBody(t *testing.T) {
 	DrainBody(nil)                       // no panic
 	DrainBody(&http.Response{Body: nil}) // no panic
 }
+
+// ReadResponseBody reads what ReadBody reads, whatever the Content-Length
+// says: exact, short of the body, absent, past the limit.
+func TestReadResponseBody(t *testing.T) {
+	body := strings.Repeat("x", 100)
+	for _, cl := range []int64{100, 40, -1, 0} {
+		resp := &http.Response{ContentLength: cl, Body: io.NopCloser(strings.NewReader(body))}
+		got, err := ReadResponseBody(resp, 1000)
+		if err != nil || string(got) != body {
+			t.Errorf("Content-Length %d: %d bytes, %v", cl, len(got), err)
+		}
+		resp = &http.Response{ContentLength: cl, Body: io.NopCloser(strings.NewReader(body))}
+		if _, err := ReadResponseBody(resp, 99); !errors.Is(err, ErrBodyTooLarge) {
+			t.Errorf("Content-Length %d, limit 99: %v, want ErrBodyTooLarge", cl, err)
+		}
+	}
+}

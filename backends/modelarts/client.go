@@ -322,5 +322,5 @@ func (c *Client) transportError(ctx context.Context, route string, err error) er
 // readBody reads and closes resp's body, at most limit bytes of it.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
-	return backends.ReadBody(resp.Body, limit)
+	return backends.ReadResponseBody(resp, limit)
 }

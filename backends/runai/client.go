@@ -207,7 +207,7 @@ func (c *Client) finish(ctx context.Context, req request, resp *http.Response, o
 		backends.DrainBody(resp)
 		return resp.StatusCode, nil
 	}
-	data, err := backends.ReadBody(resp.Body, maxBody)
+	data, err := backends.ReadResponseBody(resp, maxBody)
 	if errors.Is(err, backends.ErrBodyTooLarge) {
 		return 0, fmt.Errorf("%s %s: %s %s: %w", backends.RunAI, c.name, req.method, req.route, err)
 	}

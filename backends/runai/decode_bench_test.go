@@ -2,12 +2,13 @@ package runai
 
 import (
 	"encoding/json"
-
 	"fmt"
-	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 )
 
 // metricsBody is a 207/200 answer as the vendor sends it: two types of 20
@@ -55,5 +56,48 @@ func BenchmarkDecodeNodeMetrics(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// nodePage is one page of GET /api/v1/clusters/{clusterUuid}/nodes as the
+// simulator sends it: n nodes with GPU info, a condition and timestamps.
+func nodePage(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"nodes":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"6328d463-ae34-48cf-b116-%012d","name":"c1-pool-%d-node-%03d","clusterUuid":"6328d463-ae34-48cf-b116-859449e0687d",`+
+			`"nodePool":"pool-%d","status":"Ready","conditions":[{"type":"Ready","reason":"KubeletReady","message":"kubelet is posting ready status"}],`+
+			`"taints":[],"gpuInfo":{"gpuType":"NVIDIA-A100-SXM4-80GB","gpuCount":8},"nvLinkDomainUid":null,"nvLinkCliqueId":null,`+
+			`"createdAt":"2026-11-25T10:00:00.000Z","updatedAt":"2026-11-25T10:05:00.000Z"}`, i, i%5, i, i%5)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// The decode of one 500-node listing page, as listAll does it (the body's
+// key, its elements, each element into a Node with its Raw): a cold
+// dashboard does it once per cluster and page.
+func BenchmarkDecodeNodePage(b *testing.B) {
+	body := nodePage(500)
+	c := &Client{name: "bench", observer: backends.NopObserver{}}
+	req := request{method: "GET", route: routeNodes, items: true}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var page map[string]json.RawMessage
+		if err := jsonx.Unmarshal(body, &page); err != nil {
+			b.Fatal(err)
+		}
+		elems, err := pageElems(c, req, page, "nodes")
+		if err != nil {
+			b.Fatal(err)
+		}
+		nodes, err := decodeElems[Node](c, req, elems)
+		if err != nil || len(nodes) != 500 {
+			b.Fatal(len(nodes), err)
+		}
 	}
 }

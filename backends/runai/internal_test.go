@@ -56,6 +56,27 @@ func TestParseVendorTime(t *testing.T) {
 	}
 }
 
+// A listed node's timestamps are read leniently whichever decoder reads the
+// node (jsonx on the listing path): the examples' space-separated form, an
+// escaped string, and garbage or null as the zero time, never a failed
+// listing; the other fields as sent.
+func TestNodeTimestampsLenient(t *testing.T) {
+	t.Parallel()
+	want := time.Date(2023, 6, 6, 12, 9, 18, 211e6, time.UTC)
+	for _, created := range []string{`"2023-06-06 12:09:18.211"`, `"2023-06-06T12:09:18.211Z"`, `"2023-06-06T12:09:18.211\u005a"`} {
+		for _, updated := range []string{`"yesterday"`, `null`, `""`, `17`} {
+			var n Node
+			data := `{"id":"u1","name":"n1","clusterUuid":"c1","status":"Ready","gpuInfo":{"gpuType":"A100","gpuCount":8},"createdAt":` + created + `,"updatedAt":` + updated + `}`
+			if err := n.UnmarshalJSON([]byte(data)); err != nil {
+				t.Fatalf("%s: %v", data, err)
+			}
+			if !n.CreatedAt.Equal(want) || !n.UpdatedAt.IsZero() || n.Name != "n1" || n.ID != "u1" || n.GPUInfo == nil || n.GPUInfo.GPUCount != 8 {
+				t.Errorf("%s: got %+v", data, n)
+			}
+		}
+	}
+}
+
 func TestRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 )
 
 // rawHolder is a DTO that keeps the vendor object it was decoded from.
@@ -31,7 +32,7 @@ func decodeElems[T any, P rawHolder[T]](c *Client, req request, elems []json.Raw
 		}
 		raw = c.dropNullItems(req, raw)
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := jsonx.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
 		if k, ok := any(&v).(keyed); ok && k.key() == "" {
@@ -71,7 +72,7 @@ func isNull(raw json.RawMessage) bool {
 // decodeOne decodes a single-object answer and keeps its bytes in Raw.
 func decodeOne[T any, P rawHolder[T]](c *Client, req request, raw json.RawMessage) (*T, error) {
 	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := jsonx.Unmarshal(raw, v); err != nil {
 		return nil, c.decodeError(req, err)
 	}
 	P(v).setRaw(raw)
@@ -103,11 +104,9 @@ func listAll[T any, P rawHolder[T]](ctx context.Context, c *Client, req request,
 		if _, err := c.do(ctx, page, &body); err != nil {
 			return nil, err
 		}
-		var elems []json.RawMessage
-		if raw := body[key]; raw != nil {
-			if err := json.Unmarshal(raw, &elems); err != nil {
-				return nil, c.decodeError(req, fmt.Errorf("%s: %w", key, err))
-			}
+		elems, err := pageElems(c, req, body, key)
+		if err != nil {
+			return nil, err
 		}
 		head := firstItem(elems)
 		if head != nil && first != nil && bytes.Equal(head, first) {
@@ -128,6 +127,17 @@ func listAll[T any, P rawHolder[T]](ctx context.Context, c *Client, req request,
 		first = head
 		offset += len(elems)
 	}
+}
+
+// pageElems is the elements of a page's list under key (none when absent).
+func pageElems(c *Client, req request, body map[string]json.RawMessage, key string) ([]json.RawMessage, error) {
+	var elems []json.RawMessage
+	if raw := body[key]; raw != nil {
+		if err := jsonx.Unmarshal(raw, &elems); err != nil {
+			return nil, c.decodeError(req, fmt.Errorf("%s: %w", key, err))
+		}
+	}
+	return elems, nil
 }
 
 // firstItem is the first non-null element, nil when there is none.

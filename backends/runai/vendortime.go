@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/internal/jsonx"
 )
 
 // vendorTime decodes a timestamp of a listed object leniently: RFC 3339 as
@@ -16,7 +18,13 @@ type vendorTime struct{ t time.Time }
 func (v *vendorTime) UnmarshalJSON(b []byte) error {
 	v.t = time.Time{}
 	var s string
-	if bytes.Equal(b, []byte("null")) || json.Unmarshal(b, &s) != nil || s == "" {
+	switch {
+	case len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
+		s = string(b[1 : len(b)-1]) // no escapes: no decode (one per timestamp of a listing)
+	case bytes.Equal(b, []byte("null")) || json.Unmarshal(b, &s) != nil:
+		return nil
+	}
+	if s == "" {
 		return nil
 	}
 	if t, err := parseVendorTime(s); err == nil {
@@ -35,16 +43,19 @@ func (v vendorTime) ptr() *time.Time {
 
 // UnmarshalJSON reads the timestamps with vendorTime.
 func (n *Node) UnmarshalJSON(data []byte) error {
+	// jsonx: one per listed node. Embedded by value (go-json cannot set
+	// an embedded pointer to an unexported type), copied in and out.
 	type plain Node // no methods: no recursion
 	var aux struct {
-		*plain
+		plain
 		CreatedAt vendorTime `json:"createdAt"` // shadow plain's fields
 		UpdatedAt vendorTime `json:"updatedAt"`
 	}
-	aux.plain = (*plain)(n)
-	if err := json.Unmarshal(data, &aux); err != nil {
+	aux.plain = plain(*n)
+	if err := jsonx.Unmarshal(data, &aux); err != nil {
 		return err
 	}
+	*n = Node(aux.plain)
 	n.CreatedAt, n.UpdatedAt = aux.CreatedAt.t, aux.UpdatedAt.t
 	return nil
 }
