@@ -32,8 +32,15 @@ func TestDashboardFiguresInBrowser(t *testing.T) {
 		Available    struct{ Gpus *int }
 	}
 	var fleet struct {
-		All, Ready struct{ Gpus, AllocatedGpus int }
-		NodePools  struct {
+		All struct {
+			Nodes, Gpus, AllocatedGpus int
+			ByAccelerator              []struct {
+				Vendor, Model string
+				Nodes, Gpus   int
+			}
+		}
+		Ready     struct{ Gpus, AllocatedGpus int }
+		NodePools struct {
 			Edges []struct {
 				Node struct {
 					ID, Name, Provider string
@@ -43,7 +50,7 @@ func TestDashboardFiguresInBrowser(t *testing.T) {
 			}
 		}
 	}
-	postGraphQL(t, srv.URL, `{ all: fleetSummary { gpus allocatedGpus } ready: fleetSummary(filter: {status: [READY]}) { gpus allocatedGpus }
+	postGraphQL(t, srv.URL, `{ all: fleetSummary { nodes gpus allocatedGpus byAccelerator { vendor model nodes gpus } } ready: fleetSummary(filter: {status: [READY]}) { gpus allocatedGpus }
 		nodePools(first: 500) { edges { node { id name provider cluster { id }
 			nodes(first: 500) { edges { node { name status gpuCount capacity { gpus } available { gpus } } } } } } } }`, &fleet)
 	// A ModelArts pool with GPUs allocated on a node that is not READY, a
@@ -90,8 +97,24 @@ func TestDashboardFiguresInBrowser(t *testing.T) {
 		b.waitFor(t, "the allocated card names the not-ready part", 10*time.Second,
 			`document.querySelector('[data-card=allocated] .card-sub').textContent.includes(`+js(fmt.Sprintf("%d on not-ready nodes", want))+`)`)
 	}
+	// The accelerator table: one row per catalogue model, whatever each
+	// vendor calls it, with its nodes and GPUs, then the nodes without one.
+	rows := eval[map[string]string](t, b, `Object.fromEntries([...document.querySelectorAll('[data-table=by-accelerator] tbody tr')]
+		.map(r => [r.dataset.accelerator, r.cells[1].textContent.split('/')[1].trim() + ' ' + r.cells[2].textContent.split('/').pop().trim()]))`)
+	want := map[string]string{}
+	grouped := 0
+	for _, g := range fleet.All.ByAccelerator {
+		want[g.Vendor+" "+g.Model] = fmt.Sprintf("%d %d", g.Nodes, g.Gpus)
+		grouped += g.Nodes
+	}
+	if fleet.All.Nodes > grouped {
+		want["none"] = fmt.Sprintf("%d –", fleet.All.Nodes-grouped)
+	}
+	if fmt.Sprint(rows) != fmt.Sprint(want) || len(fleet.All.ByAccelerator) < 2 {
+		t.Errorf("accelerator table (nodes, GPUs by row) %v, want the gateway's byAccelerator %v", rows, want)
+	}
 	// Every table's allocation is out of the same GPUs as the row's total.
-	mismatch := eval[[]string](t, b, `[...document.querySelectorAll('[data-table=by-provider] tbody tr, [data-table=by-gpu-type] tbody tr')]
+	mismatch := eval[[]string](t, b, `[...document.querySelectorAll('[data-table=by-provider] tbody tr, [data-table=by-accelerator] tbody tr')]
 		.filter(r => r.querySelector('.meter'))
 		.filter(r => r.querySelector('.meter').dataset.gpus !== r.cells[2].textContent.split('/')[1].trim().replace(/\D/g, ''))
 		.map(r => r.textContent)`)

@@ -72,8 +72,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if n := eval[int](t, b, `document.querySelectorAll('[data-table=by-provider] tbody tr').length`); n != 2 {
 		t.Errorf("by-provider rows = %d, want 2", n)
 	}
-	if n := eval[int](t, b, `document.querySelectorAll('[data-table=by-gpu-type] tbody tr').length`); n < 2 {
-		t.Errorf("by-GPU-type rows = %d, want several", n)
+	if n := eval[int](t, b, `document.querySelectorAll('[data-table=by-accelerator] tbody tr').length`); n < 2 {
+		t.Errorf("by-accelerator rows = %d, want several", n)
 	}
 	b.waitFor(t, "GPU allocation per pool", 10*time.Second, `document.querySelectorAll('[data-table=pools] .meter').length > 0`)
 

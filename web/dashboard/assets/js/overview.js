@@ -1,4 +1,4 @@
-// overview.js: the fleet at a glance. Totals by provider and GPU type (live
+// overview.js: the fleet at a glance. Totals by provider and accelerator (live
 // through the fleetSummary subscription), the node-pool table with phase,
 // node readiness and GPU allocation, one utilisation chart per pool (GPU, or
 // CPU for a pool without GPUs; live through nodePoolMetrics), and the
@@ -13,11 +13,11 @@ import { capacityBox } from './capacity.js';
 
 const SUMMARY_FIELDS = `nodes readyNodes gpus readyGpus allocatedGpus
   byProvider { key nodes readyNodes gpus readyGpus allocatedGpus }
-  byGpuType { key nodes readyNodes gpus readyGpus allocatedGpus }`;
+  byAccelerator { vendor model nodes readyNodes gpus readyGpus allocatedGpus }`;
 
 // The GPUs allocated on READY nodes: what fleetSummary counts minus this
 // is the allocation on nodes that are not ready, shown as such.
-const READY_FIELDS = `allocatedGpus byProvider { key allocatedGpus } byGpuType { key allocatedGpus }`;
+const READY_FIELDS = `allocatedGpus byProvider { key allocatedGpus } byAccelerator { vendor model allocatedGpus }`;
 
 const OVERVIEW = `query Overview {
   fleetSummary { ${SUMMARY_FIELDS} }
@@ -101,7 +101,7 @@ export function renderOverview(root, { interval }) {
   const banner = h('div.banners');
   const cards = h('section.cards', { 'aria-label': 'Fleet totals' });
   const byProvider = h('tbody');
-  const byGpuType = h('tbody');
+  const byAccelerator = h('tbody');
   const summaryAt = h('span.at.muted', { dataset: { source: 'none' } });
   const poolRows = h('tbody');
   const poolCount = h('span.muted');
@@ -118,8 +118,8 @@ export function renderOverview(root, { interval }) {
     h('div.two-col',
       h('section.panel', h('h2', 'By provider'),
         h('table.data', { dataset: { table: 'by-provider' } }, h('thead', h('tr', h('th', 'Provider'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'))), byProvider)),
-      h('section.panel', h('h2', 'By GPU type'),
-        h('table.data', { dataset: { table: 'by-gpu-type' } }, h('thead', h('tr', h('th', 'GPU type'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'))), byGpuType))),
+      h('section.panel', h('h2', 'By accelerator'),
+        h('table.data', { dataset: { table: 'by-accelerator' } }, h('thead', h('tr', h('th', { title: ACCELERATOR_TITLE }, 'Accelerator'), h('th.n', 'Nodes ready'), h('th.n', 'GPUs ready'), h('th', { title: ALLOCATED_TITLE }, 'GPUs allocated / all'))), byAccelerator))),
     h('section.panel',
       h('div.section-head', h('h2', 'Node pools ', poolCount), h('button.ghost', { type: 'button', onclick: () => loadPools() }, 'Reload')),
       h('div.table-wrap', h('table.data.pools', { dataset: { table: 'pools' } },
@@ -149,7 +149,7 @@ export function renderOverview(root, { interval }) {
     // Allocated on nodes that are not READY, for the totals and a group.
     const notReady = (all, key, list) => {
       if (!r) return 0;
-      const rg = key == null ? r : (r[list] || []).find((g) => g.key === key);
+      const rg = key == null ? r : (r[list] || []).find((g) => groupKey(g) === key);
       return Math.max(0, all - (rg?.allocatedGpus ?? 0));
     };
     fill(cards,
@@ -160,9 +160,15 @@ export function renderOverview(root, { interval }) {
     fill(byProvider, s.byProvider.map((g) => h('tr',
       h('td', badge(g.key, 'provider')), h('td.n', `${num(g.readyNodes)} / ${num(g.nodes)}`), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`),
       h('td', allocation(g.allocatedGpus, g.gpus, notReady(g.allocatedGpus, g.key, 'byProvider'))))));
-    fill(byGpuType, s.byGpuType.filter((g) => g.key !== 'none' || g.nodes).map((g) => h('tr',
-      h('td', g.key === 'none' ? h('span.muted', 'no GPU') : h('code', g.key)), h('td.n', `${num(g.readyNodes)} / ${num(g.nodes)}`), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`),
-      h('td', g.gpus ? allocation(g.allocatedGpus, g.gpus, notReady(g.allocatedGpus, g.key, 'byGpuType')) : h('span.muted', 'no GPUs')))));
+    // One row per catalogue model whatever the vendor calls it (a V100
+    // on Run:ai and on ModelArts is one row), then the nodes with none.
+    const grouped = s.byAccelerator.reduce((n, g) => n + g.nodes, 0);
+    const readyGrouped = s.byAccelerator.reduce((n, g) => n + g.readyNodes, 0);
+    fill(byAccelerator, s.byAccelerator.map((g) => h('tr', { dataset: { accelerator: groupKey(g) } },
+      h('td', h('span.accel-vendor.muted', g.vendor), ' ', h('strong', g.model)), h('td.n', `${num(g.readyNodes)} / ${num(g.nodes)}`), h('td.n', `${num(g.readyGpus)} / ${num(g.gpus)}`),
+      h('td', g.gpus ? allocation(g.allocatedGpus, g.gpus, notReady(g.allocatedGpus, groupKey(g), 'byAccelerator')) : h('span.muted', 'no GPUs')))),
+    s.nodes > grouped ? h('tr', { dataset: { accelerator: 'none' } }, h('td', h('span.muted', 'no accelerator')),
+      h('td.n', `${num(s.readyNodes - readyGrouped)} / ${num(s.nodes - grouped)}`), h('td.n', '–'), h('td', h('span.muted', 'no GPUs'))) : null);
   }
 
   // ---- pools --------------------------------------------------------------
@@ -423,6 +429,11 @@ export function renderOverview(root, { interval }) {
 }
 
 const ALLOCATED_TITLE = 'GPUs allocated to workloads out of all GPUs (ready or not); the part on nodes that are not READY is hatched and counted';
+
+// The catalogue's vendor and model (internal/accel): the vendors' own
+// strings (Run:ai gpuType, ModelArts resource + flavor) are on each node.
+const ACCELERATOR_TITLE = 'The accelerator model from the gateway\'s catalogue, the same on every provider; each node keeps the vendor\'s own GPU type';
+const groupKey = (g) => `${g.vendor} ${g.model}`;
 
 function card(label, value, total, key, sub) {
   return h('div.card', { dataset: { card: key } },
