@@ -2,6 +2,7 @@ package runai
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -42,7 +43,12 @@ func BenchmarkDecodeNodeMetrics(b *testing.B) {
 	for _, d := range []struct {
 		name      string
 		unmarshal func([]byte, any) error
-	}{{"encoding-json", json.Unmarshal}, {"jsonx", jsonx.Unmarshal}} {
+	}{{"encoding-json", json.Unmarshal}, {"jsonx", jsonx.Unmarshal}, {"fast", func(b []byte, v any) error {
+		if !v.(*wireMetrics).decodeFast(b) {
+			return errors.New("decodeFast refused the body")
+		}
+		return nil
+	}}} {
 		b.Run(d.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()

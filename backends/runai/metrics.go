@@ -157,6 +157,9 @@ type wireMeasurement struct {
 type wireSample struct {
 	Value     sampleValue `json:"value"`
 	Timestamp *string     `json:"timestamp"`
+	// at is the timestamp when decodeFast read it (set says so).
+	at  time.Time
+	set bool
 }
 
 // convert builds the response. A sample whose value is not a finite number
@@ -177,7 +180,9 @@ func (w wireMetrics) convert() (out *MetricsResponse, dropped int, err error) {
 					continue
 				}
 				sample := Sample{Value: ws.Value.v}
-				if ws.Timestamp != nil && *ws.Timestamp != "" {
+				if ws.set {
+					sample.Timestamp = ws.at
+				} else if ws.Timestamp != nil && *ws.Timestamp != "" {
 					t, err := parseVendorTime(*ws.Timestamp)
 					if err != nil {
 						dropped++ // a point without a place in time
@@ -199,6 +204,9 @@ func (w wireMetrics) convert() (out *MetricsResponse, dropped int, err error) {
 // label whose value is a number or boolean keeps its JSON text; one whose
 // value is an object, an array or null is left out, not the whole set.
 func parseLabels(raw json.RawMessage) map[string]string {
+	if len(raw) == 0 {
+		return nil // absent (or read by decodeFast, which takes only null)
+	}
 	var m map[string]string
 	if json.Unmarshal(raw, &m) == nil {
 		return m

@@ -183,8 +183,12 @@ func runaiSeries(ms []api.Measurement) []*model.MetricSeries {
 			continue
 		}
 		s := &model.MetricSeries{Type: m.Type, Labels: labels(m.Labels), Points: make([]*model.MetricPoint, len(m.Values))}
+		// One allocation for the series' points, not one per point (a cold
+		// dashboard maps ~40 per node).
+		points := make([]model.MetricPoint, len(m.Values))
 		for i, v := range m.Values {
-			s.Points[i] = &model.MetricPoint{Timestamp: v.Timestamp, Value: v.Value}
+			points[i] = model.MetricPoint{Timestamp: v.Timestamp, Value: v.Value}
+			s.Points[i] = &points[i]
 		}
 		out = append(out, s)
 	}
