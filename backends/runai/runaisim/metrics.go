@@ -62,6 +62,7 @@ type sampleJSON struct {
 type metricsQuery struct {
 	types    []string
 	times    []time.Time // the sample instants
+	stamps   []string    // times formatted (formatTimestamp), once per request for every series
 	gapEvery int         // Options.GapEvery
 }
 
@@ -97,7 +98,12 @@ func parseMetricsQuery(q url.Values, allowed []string) (metricsQuery, error) {
 	if err != nil {
 		return metricsQuery{}, err
 	}
-	return metricsQuery{types: types, times: sampleTimes(start, end, n)}, nil
+	times := sampleTimes(start, end, n)
+	stamps := make([]string, len(times))
+	for i, t := range times {
+		stamps[i] = formatTimestamp(t)
+	}
+	return metricsQuery{types: types, times: times, stamps: stamps}, nil
 }
 
 // sampleTimes spreads n instants evenly over [start, end], both included.
@@ -119,7 +125,7 @@ func sampleTimes(start, end time.Time, n int) []time.Time {
 func (mq metricsQuery) sample(typ string, labels map[string]string, f func(time.Time) float64) measurementJSON {
 	m := measurementJSON{Type: typ, Labels: labels, Values: make([]sampleJSON, len(mq.times))}
 	for i, t := range mq.times {
-		m.Values[i] = sampleJSON{Value: formatValue(f(t)), Timestamp: formatTimestamp(t)}
+		m.Values[i] = sampleJSON{Value: formatValue(f(t)), Timestamp: mq.stamps[i]}
 		if n := mq.gapEvery; n > 0 && (i+1)%n == 0 {
 			m.Values[i].Value = gapValues[((i+1)/n-1)%len(gapValues)]
 		}
