@@ -57,7 +57,7 @@ clean:
 FGBENCH    ?= $(GO) run ./bench/cmd/fgbench
 BENCH_ARGS ?=
 
-.PHONY: bench-load bench-compare bench-soak bench-report bench-profile
+.PHONY: bench-load bench-compare bench-soak bench-budget bench-report bench-profile
 
 # bench (above) also runs the end-to-end load run, first.
 bench: bench-load
@@ -76,6 +76,11 @@ bench-compare:
 ## bench-soak: 200 clients for 5 minutes on the dashboard, RSS sampled
 bench-soak:
 	$(FGBENCH) soak $(BENCH_ARGS)
+	$(FGBENCH) report
+
+## bench-budget: 3 replicas on one Redis under a simulator limit of 600 calls/min: lookups' latency alone and in a dashboard storm, throttled answers, stale dashboards
+bench-budget:
+	$(FGBENCH) budget $(BENCH_ARGS)
 	$(FGBENCH) report
 
 ## bench-report: regenerate BENCHMARKS.md from bench/results

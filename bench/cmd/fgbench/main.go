@@ -6,6 +6,7 @@
 //	fgbench compare   fleetgraph and Hive Gateway, alternating A/B -> bench/results/compare.json
 //	fgbench soak      200 clients for 5 minutes, RSS sampled        -> bench/results/soak.json
 //	fgbench profile   CPU profile of an in-process gateway under one scenario
+//	fgbench budget    3 replicas under a vendor limit: lookups vs a dashboard storm -> bench/results/budget.json
 //	fgbench report    BENCHMARKS.md from whatever bench/results/*.json hold
 //
 // Every process it starts (simulator, gateways, redis-server) listens on
@@ -45,6 +46,8 @@ func main() {
 		err = runSoak(ctx, args)
 	case "profile":
 		err = runProfile(ctx, args)
+	case "budget":
+		err = runBudget(ctx, args)
 	case "report":
 		err = runReport(args)
 	default:
@@ -58,7 +61,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: fgbench micro|load|compare|soak|profile|report [flags]   (fgbench <cmd> -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: fgbench micro|load|compare|soak|profile|budget|report [flags]   (fgbench <cmd> -h for flags)")
 }
 
 // common are the flags every measuring subcommand shares.

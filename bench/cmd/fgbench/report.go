@@ -16,8 +16,8 @@ import (
 
 // runReport writes BENCHMARKS.md from bench/results: load.json (make
 // bench), compare.json (make bench-compare), soak.json (make bench-soak),
-// micro.txt and profile-*.txt. A missing file leaves its section saying how
-// to produce it.
+// budget.json (make bench-budget), micro.txt and profile-*.txt. A missing
+// file leaves its section saying how to produce it.
 func runReport(args []string) error {
 	fs := flag.NewFlagSet("fgbench report", flag.ContinueOnError)
 	root := fs.String("root", ".", "repository root")
@@ -34,6 +34,9 @@ func runReport(args []string) error {
 		return err
 	}
 	if r.soak, err = harness.LoadResults(dir, "soak"); err != nil {
+		return err
+	}
+	if r.budget, err = loadBudgetResults(dir); err != nil {
 		return err
 	}
 	r.micro, _ = os.ReadFile(filepath.Join(dir, "micro.txt"))
@@ -55,6 +58,7 @@ type profile struct{ name, text string }
 
 type report struct {
 	load, compare, soak *harness.Results
+	budget              *budgetResults
 	micro               []byte
 	profiles            []profile
 	b                   bytes.Buffer
@@ -180,6 +184,7 @@ func (r *report) render() string {
 	r.coldWarm()
 	r.scale()
 	r.soakSection()
+	r.budgetSection()
 	r.shortfalls()
 	r.changes()
 	r.microSection()
@@ -271,6 +276,7 @@ func (r *report) targets() {
 		}
 		r.p("| 10× the fleet → ≤ 10× cold time (p50, one request at a time) | %s | %s |", strings.Join(parts, "; "), mark(ok))
 	}
+	r.budgetTarget()
 	r.p("")
 }
 
