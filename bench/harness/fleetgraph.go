@@ -39,10 +39,14 @@ type Sim struct {
 	RunAIURL string
 	Fleet    Fleet
 	Latency  time.Duration
+	// Version is the Run:ai API it serves ("" or "2.22": `fleetgraph sim`'s
+	// default; "2.23": tenant-wide node listing).
+	Version string
 }
 
-// StartSim starts the simulators as a separate process of binary.
-func StartSim(binary, logDir string, f Fleet, latency time.Duration) (*Sim, error) {
+// StartSim starts the simulators as a separate process of binary, serving
+// Run:ai API version ("" for the simulator's default, 2.22).
+func StartSim(binary, logDir string, f Fleet, latency time.Duration, version string) (*Sim, error) {
 	ra, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -51,14 +55,20 @@ func StartSim(binary, logDir string, f Fleet, latency time.Duration) (*Sim, erro
 	if err != nil {
 		return nil, err
 	}
-	p, err := Start(logDir, fmt.Sprintf("sim-%dn", f.Nodes()), nil, binary, "sim",
-		"--runai-addr", "127.0.0.1:"+strconv.Itoa(ra), "--modelarts-addr", "127.0.0.1:"+strconv.Itoa(ma),
+	args := []string{"sim",
+		"--runai-addr", "127.0.0.1:" + strconv.Itoa(ra), "--modelarts-addr", "127.0.0.1:" + strconv.Itoa(ma),
 		"--clusters", strconv.Itoa(f.Clusters), "--pools", strconv.Itoa(f.PoolsPerCluster),
-		"--nodes-per-pool", strconv.Itoa(f.NodesPerPool), "--latency", latency.String())
+		"--nodes-per-pool", strconv.Itoa(f.NodesPerPool), "--latency", latency.String()}
+	label := fmt.Sprintf("sim-%dn", f.Nodes())
+	if version != "" {
+		args = append(args, "--runai-version", version)
+		label += "-" + version
+	}
+	p, err := Start(logDir, label, nil, binary, args...)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sim{Proc: p, RunAIURL: "http://127.0.0.1:" + strconv.Itoa(ra), Fleet: f, Latency: latency}
+	s := &Sim{Proc: p, RunAIURL: "http://127.0.0.1:" + strconv.Itoa(ra), Fleet: f, Latency: latency, Version: version}
 	if err := p.WaitReady(20*time.Second, httpOK(s.RunAIURL+"/_sim/stats")); err != nil {
 		p.Stop(2 * time.Second)
 		return nil, err
@@ -240,7 +250,7 @@ func StartFleetgraphEnv(binary, workDir string, sim *Sim, redisAddr, label strin
 		return nil, err
 	}
 	path := filepath.Join(workDir, "fleetgraph-"+label+".yaml")
-	if err := writeConfig(binary, path, port, sim.RunAIURL, redisAddr); err != nil {
+	if err := writeConfig(binary, path, port, sim.RunAIURL, sim.Version, redisAddr); err != nil {
 		return nil, err
 	}
 	p, err := Start(filepath.Join(workDir, "logs"), "fleetgraph-"+label, env, binary, append([]string{"--config", path}, extra...)...)
@@ -264,11 +274,16 @@ const benchLimits = "limits:\n  maxComplexity: 100000000\n"
 // benchVersion tells the gateway the API the simulator serves (`fleetgraph
 // sim` defaults to 2.22), so that no version probe is counted in the
 // upstream calls: the minimum the report states has none.
-const benchVersion = "    apiVersion: \"2.22\"\n"
+func benchVersion(version string) string {
+	if version == "" {
+		version = "2.22"
+	}
+	return "    apiVersion: \"" + version + "\"\n"
+}
 
 // writeConfig writes the gateway's configuration to path, checked by the
 // binary itself (--check-config).
-func writeConfig(binary, path string, port int, runaiURL, redisAddr string) error {
+func writeConfig(binary, path string, port int, runaiURL, version, redisAddr string) error {
 	cfg := fmt.Sprintf(`# written by bench/harness: fleetgraph over the Run:ai simulator
 listen: 127.0.0.1:%d
 requestTimeout: 120s
@@ -285,7 +300,8 @@ runai:
 	var out []byte
 	// benchVersion first, then without it (a gateway older than apiVersion),
 	// each with the limits and without them.
-	for _, variant := range [][2]string{{benchVersion, benchLimits}, {benchVersion, ""}, {"", benchLimits}, {"", ""}} {
+	bv := benchVersion(version)
+	for _, variant := range [][2]string{{bv, benchLimits}, {bv, ""}, {"", benchLimits}, {"", ""}} {
 		text := strings.Replace(cfg, "@apiVersion@", variant[0], 1) + variant[1]
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return err

@@ -31,6 +31,9 @@ type RunSpec struct {
 	Mode     string
 	Fleet    Fleet
 	Latency  time.Duration // the simulator's per-call latency, for the floor
+	// RunAIVersion is the API the simulator serves ("" = 2.22), for the
+	// minimum and the floor: from 2.23 nodes are listed tenant-wide.
+	RunAIVersion string
 
 	Concurrency int           // closed loop: this many clients, each waiting for its answer
 	Duration    time.Duration // measured window; or
@@ -85,6 +88,8 @@ type Measurement struct {
 	UpstreamRoutes map[string]float64 `json:"upstreamRoutes"`
 	MinUpstream    int                `json:"minUpstream"`
 	FloorMs        float64            `json:"floorMs"`
+	// RunAIVersion is the Run:ai API the simulator served ("" = 2.22).
+	RunAIVersion string `json:"runaiVersion,omitempty"`
 }
 
 // Run measures spec: warm-up, then the measured window, with the
@@ -96,8 +101,9 @@ func Run(ctx context.Context, spec RunSpec) (Measurement, error) {
 	m := Measurement{
 		System: spec.System, Scenario: spec.Scenario, Query: spec.Query.Name, Mode: spec.Mode,
 		FleetNodes: spec.Fleet.Nodes(), Fleet: spec.Fleet, Concurrency: spec.Concurrency,
-		MinUpstream: MinUpstream(spec.Query, spec.Fleet),
-		FloorMs:     float64(FloorRoundTrips(spec.Query, spec.Fleet)) * float64(spec.Latency) / float64(time.Millisecond),
+		MinUpstream:  MinUpstreamOf(spec.RunAIVersion, spec.Query, spec.Fleet),
+		FloorMs:      float64(FloorRoundTripsOf(spec.RunAIVersion, spec.Query, spec.Fleet)) * float64(spec.Latency) / float64(time.Millisecond),
+		RunAIVersion: spec.RunAIVersion,
 	}
 	if spec.Warmup > 0 || spec.WarmupReqs > 0 {
 		if err := attack(ctx, spec, spec.Warmup, spec.WarmupReqs, nil); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -52,8 +53,14 @@ type simBed struct {
 }
 
 func (b *bed) startSim(ctx context.Context, f harness.Fleet) (*simBed, error) {
-	logf("simulator: %s, latency %v", f, b.c.latency)
-	sim, err := harness.StartSim(b.binary, b.c.logs(), f, b.c.latency)
+	return b.startSimVersion(ctx, f, "")
+}
+
+// startSimVersion starts a simulator serving Run:ai API version ("": its
+// default, 2.22).
+func (b *bed) startSimVersion(ctx context.Context, f harness.Fleet, version string) (*simBed, error) {
+	logf("simulator: %s, latency %v, Run:ai API %s", f, b.c.latency, cmp.Or(version, "2.22"))
+	sim, err := harness.StartSim(b.binary, b.c.logs(), f, b.c.latency, version)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +118,7 @@ func (b *bed) fleetgraph(ctx context.Context, sb *simBed, r run) (harness.Measur
 func (b *bed) measure(ctx context.Context, sb *simBed, gw *harness.Gateway, r run) (harness.Measurement, error) {
 	spec := harness.RunSpec{
 		System: gw.System, Scenario: r.scenario, URL: gw.URL, Query: r.query, Mode: r.mode,
-		Fleet: sb.sim.Fleet, Latency: sb.sim.Latency,
+		Fleet: sb.sim.Fleet, Latency: sb.sim.Latency, RunAIVersion: sb.sim.Version,
 		Concurrency: r.concurrency, Duration: r.duration, Requests: r.requests,
 		Warmup: r.warmup, WarmupReqs: r.warmupReqs, Timeout: 120 * time.Second,
 		SimURL: sb.sim.RunAIURL, Tokens: sb.tokens, Token: sb.warmToken,

@@ -155,7 +155,7 @@ func compareOneScale(ctx context.Context, b *bed, hive harness.Hive, openapi str
 	if err != nil {
 		return err
 	}
-	r := scaleRun(f, requests)
+	r := scaleRun(f, requests, "")
 	fg := func() error {
 		m, err := b.fleetgraph(ctx, sb, r)
 		if err == nil {

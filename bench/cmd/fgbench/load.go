@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -17,6 +20,8 @@ type loadFlags struct {
 	concurrency int
 	scaleMax    int
 	responseTTL time.Duration
+	only        string // regexp of the scenarios to run ("" = all)
+	scaleReqs   int    // requests per fleet of scenario (d); 0: scaleRequests
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet, duration time.Duration) {
@@ -26,6 +31,23 @@ func (l *loadFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.IntVar(&l.concurrency, "c", 8, "concurrent clients (closed loop) of scenarios (a)-(c)")
 	fs.IntVar(&l.scaleMax, "scale-max", 10000, "largest fleet of scenario (d), in nodes")
 	fs.DurationVar(&l.responseTTL, "response-ttl", 5*time.Second, "TTL of Hive Gateway's response cache (fleetgraph's cache.responses.ttl default)")
+	fs.IntVar(&l.scaleReqs, "scale-requests", 0, "measured requests per fleet of scenario (d) (default 10 / 5 / 3 for 100 / 1 000 / 10 000 nodes)")
+	fs.StringVar(&l.only, "run", "", "only the scenarios matching this regexp (e.g. 'scale-'); results then go to bench/.work/<kind>-run.json, not bench/results")
+}
+
+// selected says whether scenario is to run (see -run).
+func (l *loadFlags) selected(scenario string) bool {
+	return l.only == "" || regexp.MustCompile(l.only).MatchString(scenario)
+}
+
+// save writes res to bench/results, or under bench/.work for a -run subset
+// (a partial run never replaces what the report is made of).
+func (l *loadFlags) save(res *harness.Results) (string, error) {
+	if l.only == "" {
+		return filepath.Join(l.results(), res.Kind+".json"), res.Save(l.results())
+	}
+	res.Kind += "-run"
+	return filepath.Join(l.work(), res.Kind+".json"), res.Save(l.work())
 }
 
 func (l *loadFlags) settings() harness.Settings {
@@ -37,7 +59,7 @@ func (l *loadFlags) settings() harness.Settings {
 	for i, f := range scaleFleets {
 		if f.Nodes() <= l.scaleMax {
 			s.ScaleFleets = append(s.ScaleFleets, f)
-			s.ScaleRequests = append(s.ScaleRequests, scaleRequests[i])
+			s.ScaleRequests = append(s.ScaleRequests, cmp.Or(l.scaleReqs, scaleRequests[i]))
 		}
 	}
 	return s
@@ -66,13 +88,22 @@ func (l *loadFlags) fixedRun() run {
 }
 
 // scaleRun is scenario (d) on one fleet: cold dashboards one at a time, so
-// that latency is the cost of the query and not of queueing.
-func scaleRun(f harness.Fleet, requests int) run {
+// that latency is the cost of the query and not of queueing; version is the
+// Run:ai API of the simulator ("" = 2.22; "2.23": "scale-<n>-2.23").
+func scaleRun(f harness.Fleet, requests int, version string) run {
+	name := "scale-" + strconv.Itoa(f.Nodes())
+	if version != "" {
+		name += "-" + version
+	}
 	return run{
-		scenario: "scale-" + strconv.Itoa(f.Nodes()), query: harness.DashboardQuery, mode: harness.ModeCold,
+		scenario: name, query: harness.DashboardQuery, mode: harness.ModeCold,
 		concurrency: 1, requests: requests, warmupReqs: 1,
 	}
 }
+
+// scaleVersions are the Run:ai APIs of scenario (d): 2.22 (per-cluster node
+// listings) and 2.23 (one tenant-wide listing).
+var scaleVersions = []string{"", "2.23"}
 
 func runLoad(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fgbench load", flag.ContinueOnError)
@@ -90,39 +121,54 @@ func runLoad(ctx context.Context, args []string) error {
 	res.Meta.Redis = b.redis.Kind
 	res.Settings.Cache = b.redis.Kind
 
-	sb, err := b.startSim(ctx, dashboardFleet)
-	if err != nil {
-		return err
-	}
 	// The warm dashboard once more with a single client: the cache's own
 	// figures when the gateway is not starved of CPU.
 	alone := run{scenario: "dashboard-warm-1client", query: harness.DashboardQuery, mode: harness.ModeWarm,
 		concurrency: 1, duration: l.duration, warmup: l.warmup}
+	var runs []run
 	for _, r := range append(l.scenarioRuns(), alone) {
-		m, err := b.fleetgraph(ctx, sb, r)
-		if err != nil {
-			sb.stop()
-			return err
+		if l.selected(r.scenario) {
+			runs = append(runs, r)
 		}
-		res.Runs = append(res.Runs, m)
 	}
-	sb.stop()
-
-	for i, f := range res.Settings.ScaleFleets {
-		sb, err := b.startSim(ctx, f)
+	if len(runs) > 0 {
+		sb, err := b.startSim(ctx, dashboardFleet)
 		if err != nil {
 			return err
 		}
-		m, err := b.fleetgraph(ctx, sb, scaleRun(f, res.Settings.ScaleRequests[i]))
+		for _, r := range runs {
+			m, err := b.fleetgraph(ctx, sb, r)
+			if err != nil {
+				sb.stop()
+				return err
+			}
+			res.Runs = append(res.Runs, m)
+		}
 		sb.stop()
-		if err != nil {
-			return err
-		}
-		res.Runs = append(res.Runs, m)
 	}
-	if err := res.Save(l.results()); err != nil {
+
+	for _, version := range scaleVersions {
+		for i, f := range res.Settings.ScaleFleets {
+			r := scaleRun(f, res.Settings.ScaleRequests[i], version)
+			if !l.selected(r.scenario) {
+				continue
+			}
+			sb, err := b.startSimVersion(ctx, f, version)
+			if err != nil {
+				return err
+			}
+			m, err := b.fleetgraph(ctx, sb, r)
+			sb.stop()
+			if err != nil {
+				return err
+			}
+			res.Runs = append(res.Runs, m)
+		}
+	}
+	out, err := l.save(res)
+	if err != nil {
 		return err
 	}
-	logf("wrote %s/load.json", l.results())
+	logf("wrote %s", out)
 	return nil
 }

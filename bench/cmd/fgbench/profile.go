@@ -24,14 +24,24 @@ func runProfile(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fgbench profile", flag.ContinueOnError)
 	var l loadFlags
 	l.register(fs, 10*time.Second)
-	scenario := fs.String("scenario", "dashboard-warm", "pools-warm, pools-cold, dashboard-warm or dashboard-cold")
+	scenario := fs.String("scenario", "dashboard-warm", "pools-warm, pools-cold, dashboard-warm, dashboard-cold, or scale-<nodes>[-2.23] (cold dashboards of scenario (d), one client)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var r *run
+	fleet, version := dashboardFleet, ""
 	for _, sr := range l.scenarioRuns() {
 		if sr.scenario == *scenario {
 			r = &sr
+		}
+	}
+	for _, v := range scaleVersions {
+		for _, f := range scaleFleets {
+			if sr := scaleRun(f, 0, v); sr.scenario == *scenario {
+				// Over the profile's window, not a request count.
+				sr.duration, sr.warmup, sr.warmupReqs = l.duration, l.warmup, 0
+				r, fleet, version = &sr, f, v
+			}
 		}
 	}
 	if r == nil {
@@ -46,7 +56,7 @@ func runProfile(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sb, err := b.startSim(ctx, dashboardFleet)
+	sb, err := b.startSimVersion(ctx, fleet, version)
 	if err != nil {
 		return err
 	}

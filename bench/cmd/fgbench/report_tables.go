@@ -139,11 +139,18 @@ func (r *report) method() {
 }
 
 // minimum223 states the minimum and floor for a Run:ai control plane of 2.23
-// or later, computed, not measured: the runs above are against 2.22.
+// or later (measured in scenario (d) when load.json has the 2.23 runs).
 func (r *report) minimum223(st harness.Settings) {
 	r.p("**On a Run:ai control plane of 2.23 or later** (`apiVersion: \"2.23\"`/`\"2.24\"`, or probed) the")
-	r.p("gateway lists the tenant's nodes once (`GET /api/v1/nodes`) instead of once per cluster. *Arithmetic,")
-	r.p("not measured* (every measurement in this report is against a 2.22 simulator): the dashboard's minimum")
+	if len(r.scaleSummariesOf(harness.SystemFleetgraph, scale223)) > 0 {
+		r.p("gateway lists the tenant's nodes once (`GET /api/v1/nodes`) instead of once per cluster. Scenario (d)")
+		r.p("measures fleetgraph against a 2.23 simulator too (`fleetgraph sim --runai-version 2.23`, the gateway")
+		r.p("configured `apiVersion: \"2.23\"`, so no probe; Hive Gateway is composed over the 2.22 document and")
+		r.p("is not rerun there); everything else in this report is against 2.22. The dashboard's minimum")
+	} else {
+		r.p("gateway lists the tenant's nodes once (`GET /api/v1/nodes`) instead of once per cluster. *Arithmetic,")
+		r.p("not measured* (every measurement in this report is against a 2.22 simulator): the dashboard's minimum")
+	}
 	r.p("becomes (⌊pools/500⌋+1) + (⌊nodes/500⌋+1) + nodes, i.e. Σ<sub>clusters</sub>(⌊nodes<sub>c</sub>/500⌋+1) −")
 	r.p("(⌊nodes/500⌋+1) calls fewer (clusters − 1 while every cluster has under 500 nodes), plus one")
 	r.p("`GET /api/v1/nodes/count` per gateway process when the version is probed rather than configured. The")
@@ -300,6 +307,11 @@ func (r *report) scale() {
 	r.p("| fleet | gateway | requests | p50 ms | floor ms | p50 / floor | p50 × vs previous size | CPU ms / request | simulator CPU ms / request | peak RSS MB | upstream / request | minimum | upstream / minimum |")
 	r.p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var prev, prevH *summary
+	at223 := map[int]*summary{}
+	for _, a := range r.scaleSummariesOf(harness.SystemFleetgraph, scale223) {
+		at223[a.fleet.Nodes()] = a.s
+	}
+	var prev223 *summary
 	for _, a := range fg {
 		line := func(name string, s, p *summary) {
 			growth := "–"
@@ -315,6 +327,10 @@ func (r *report) scale() {
 		}
 		line("fleetgraph", a.s, prev)
 		prev = a.s
+		if t := at223[a.fleet.Nodes()]; t != nil {
+			line("fleetgraph, Run:ai 2.23", t, prev223)
+			prev223 = t
+		}
 		if h := hiveAt[a.fleet.Nodes()]; h != nil {
 			line("Hive Gateway", h, prevH)
 			prevH = h
