@@ -459,7 +459,7 @@ func TestAdmissionOfOperationsOverStreams(t *testing.T) {
 		}
 		counting := func(ctx context.Context) graphql.ResponseHandler {
 			ran++
-			if n := len(adm.slots); n != 1 {
+			if n := adm.taken(); n != 1 {
 				t.Errorf("query executing with %d slots taken, want 1", n)
 			}
 			return next(ctx)
@@ -470,13 +470,15 @@ func TestAdmissionOfOperationsOverStreams(t *testing.T) {
 		if resp := h(stream); resp == nil || string(resp.Data) != `{"ok":true}` {
 			t.Fatalf("query over a stream: %+v", resp)
 		}
-		if ran != 1 || len(adm.slots) != 0 {
-			t.Fatalf("ran %d, slots taken after the query %d; want 1, 0", ran, len(adm.slots))
+		if ran != 1 || adm.taken() != 0 {
+			t.Fatalf("ran %d, slots taken after the query %d; want 1, 0", ran, adm.taken())
 		}
 
 		// With the only slot held: a subscription passes, a mutation waits
 		// its queueTimeout and is refused with OVERLOADED.
-		adm.slots <- struct{}{}
+		if adm.take(t.Context(), nil) != slotTaken {
+			t.Fatal("the free slot was not taken")
+		}
 		if resp := adm.InterceptOperation(opCtx(stream, ast.Subscription), next)(stream); resp == nil || resp.Errors != nil {
 			t.Fatalf("subscription over a stream with no free slot: %+v", resp)
 		}
@@ -487,6 +489,81 @@ func TestAdmissionOfOperationsOverStreams(t *testing.T) {
 		// A plain request's operations are admitted by limit, not here.
 		if resp := adm.InterceptOperation(opCtx(t.Context(), ast.Query), next)(t.Context()); resp == nil || resp.Errors != nil {
 			t.Fatalf("plain query counted twice: %+v", resp)
+		}
+	})
+}
+
+func TestOperationType(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		doc, name string
+		want      ast.Operation
+	}{
+		{`{ nodes { totalCount } }`, "", ast.Query},
+		{`mutation { deleteNodePool(id: "x") { phase } }`, "", ast.Mutation},
+		{"# a comment\nmutation Delete($id: ID!) @x { deleteNodePool(id: $id) { phase } }", "", ast.Mutation},
+		{`query A { a } mutation B { b }`, "B", ast.Mutation},
+		{`query A { a } mutation B { b }`, "A", ast.Query},
+		{`query A { a } mutation B { b }`, "", ""}, // two operations and no name
+		{`fragment query on Node { id } mutation M { b { ...query } }`, "", ast.Mutation},
+		{`query Q($mutation: String = "mutation { x }") { a(s: $mutation) { b } }`, "", ast.Query},
+		{`subscription S { fleetSummary { at } }`, "", ast.Subscription},
+		{`mutation { unclosed`, "", ""},
+		{`type Query { a: Int }`, "", ""},
+		{``, "", ""},
+	} {
+		if got := operationType(tt.doc, tt.name); got != tt.want {
+			t.Errorf("operationType(%q, %q) = %q, want %q", tt.doc, tt.name, got, tt.want)
+		}
+	}
+}
+
+// A freed slot goes to the waiting mutation first, then to the query that
+// says it is interactive, then to the dashboards in their order; each
+// handler gets the whole body the admission read to tell them apart.
+func TestAdmissionServesMutationsFirst(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		adm, err := newAdmission(1, 10*time.Second, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var ran []string
+		inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			ran = append(ran, r.Header.Get("X-Id")+":"+strings.TrimPrefix(string(body), `{"query":"`)[:8])
+			mu.Unlock()
+			<-release
+		})
+		h := withPriority(httpGate(1<<20, deadline(30*time.Second, adm.limit(inner))))
+		send := func(id, query string, header ...string) {
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/graphql", strings.NewReader(`{"query":"`+query+`"}`))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("X-Id", id)
+			for i := 0; i+1 < len(header); i += 2 {
+				r.Header.Set(header[i], header[i+1])
+			}
+			go h.ServeHTTP(httptest.NewRecorder(), r)
+			synctest.Wait()
+		}
+		send("first", "{ nodes { totalCount } }")
+		send("dash1", "{ nodePools { totalCount } }")
+		send("dash2", "{ clusters { name } }")
+		send("lookup", "{ node(id: \\\"x\\\") { name } }", PriorityHeader, "interactive")
+		send("write", "mutation { deleteNodePool(id: \\\"x\\\") { phase } }")
+		for range 4 {
+			release <- struct{}{}
+			synctest.Wait()
+		}
+		close(release)
+		synctest.Wait()
+		want := []string{"first:{ nodes ", "write:mutation", "lookup:{ node(i", "dash1:{ nodePo", "dash2:{ cluste"}
+		if !slices.Equal(ran, want) {
+			t.Fatalf("ran %q, want %q", ran, want)
 		}
 	})
 }
