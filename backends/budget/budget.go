@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -82,16 +83,21 @@ type Budget struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	mu        sync.Mutex
-	limiter   *redis_rate.Limiter // nil: local only
-	rc        redis.UniversalClient
-	local     map[string]*rate.Limiter // fallback, per account and limit
-	learned   map[string]*learnedLimit // per account
-	paused    map[string]time.Time     // per account: no call before (a 429's Retry-After)
-	pauseRead map[string]time.Time     // per account: when Redis was last read for it
-	warned    time.Time                // last "Redis unreachable" warning
-	downTil   time.Time                // Redis failed: local budget until then
+	mu         sync.Mutex
+	limiter    *redis_rate.Limiter // nil: local only
+	rc         redis.UniversalClient
+	local      map[string]*rate.Limiter // fallback, per account and limit
+	learned    map[string]*learnedLimit // per account
+	paused     map[string]time.Time     // per account: no call before (a 429's Retry-After)
+	pauseRead  map[string]time.Time     // per account: when Redis was last read for it
+	lines      map[lineKey]*line        // calls waiting for room, per account and class
+	redisCalls chan struct{}            // a slot per Redis call in flight (maxRedisCalls)
+	warned     time.Time                // last "Redis unreachable" warning
+	downTil    time.Time                // Redis failed: local budget until then
 }
+
+// maxRedisCalls bounds the budget's Redis calls in flight per replica.
+const maxRedisCalls = 16
 
 // retryRedis is how long the budget stays local after Redis failed, so
 // that a dead Redis costs one timeout per interval, not one per call.
@@ -101,7 +107,8 @@ const retryRedis = 5 * time.Second
 // the process.
 func New(o Options) *Budget {
 	b := &Budget{o: o, now: o.Now, logger: o.Logger, local: map[string]*rate.Limiter{}, learned: map[string]*learnedLimit{},
-		paused: map[string]time.Time{}, pauseRead: map[string]time.Time{}}
+		paused: map[string]time.Time{}, pauseRead: map[string]time.Time{}, lines: map[lineKey]*line{},
+		redisCalls: make(chan struct{}, maxRedisCalls)}
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -203,6 +210,12 @@ func Account(ctx context.Context, backend string) string {
 
 // Admit takes one call from ctx's account, waiting at most its class's
 // bound for room; an *Error when there is none by then.
+//
+// Calls of one account and class that have to wait queue in a local line
+// (per replica), and only the call at its head asks Redis again: a storm
+// of waiting dashboard calls costs Redis one call per retry, not one per
+// waiting call (hundreds of them, each polling, made the budget's Redis
+// calls time out under load, and a timed-out budget goes local).
 func (b *Budget) Admit(ctx context.Context) error {
 	class := ClassOf(ctx)
 	acct := Account(ctx, b.o.Backend)
@@ -212,37 +225,148 @@ func (b *Budget) Admit(ctx context.Context) error {
 	}
 	start := b.now()
 	deadline := start.Add(wait)
-	for {
-		lim := b.effective(ctx, acct)
-		var ok bool
-		var remaining int
-		var retry time.Duration
-		if until := b.pausedUntil(ctx, acct); !until.IsZero() {
-			retry = until.Sub(b.now()) // the vendor said when: no call before
-		} else {
-			ok, remaining, retry = b.take(ctx, acct, lim, reserve(class, lim.Burst))
-		}
+	key := lineKey{acct, class}
+	var askAt time.Time // when the call may ask again
+	if !b.lineBusy(key) {
+		lim, ok, remaining, retry := b.try(ctx, acct, class)
 		if ok {
-			waited := b.now().Sub(start)
-			outcome := "admitted"
-			if waited > 0 {
-				outcome = "waited"
-			}
-			b.observe(class, outcome, waited, remaining)
+			b.observe(class, "admitted", 0, remaining)
 			return nil
 		}
-		retry = max(retry, 10*time.Millisecond)
-		if b.now().Add(retry).After(deadline) {
-			b.observe(class, "refused", b.now().Sub(start), remaining)
-			return &Error{Backend: b.o.Backend, Class: class, Limit: lim, RetryAfter: retry}
+		if err := b.tooLate(class, lim, retry, start, deadline, remaining); err != nil {
+			return err
 		}
-		t := time.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		askAt = b.now().Add(retry)
+	}
+	// Wait in line for the head, then ask Redis at each retry.
+	w, line := b.joinLine(key)
+	defer b.leaveLine(key, w)
+	timer := time.NewTimer(deadline.Sub(b.now()))
+	defer timer.Stop()
+	select {
+	case <-w.head:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		lim, retry := line.last()
+		if lim.Burst == 0 { // no head has asked yet
+			lim = b.o.Limit
 		}
+		b.observe(class, "refused", b.now().Sub(start), 0)
+		return &Error{Backend: b.o.Backend, Class: class, Limit: lim, RetryAfter: max(retry, 10*time.Millisecond)}
+	}
+	for {
+		if d := askAt.Sub(b.now()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		lim, ok, remaining, retry := b.try(ctx, acct, class)
+		if ok {
+			b.observe(class, "waited", b.now().Sub(start), remaining)
+			return nil
+		}
+		line.seen(lim, retry)
+		if err := b.tooLate(class, lim, retry, start, deadline, remaining); err != nil {
+			return err
+		}
+		askAt = b.now().Add(max(retry, 10*time.Millisecond))
+	}
+}
+
+// try asks for one call of class from acct (a pause the vendor asked for
+// comes first).
+func (b *Budget) try(ctx context.Context, acct string, class Class) (lim Limit, ok bool, remaining int, retry time.Duration) {
+	lim = b.effective(ctx, acct)
+	if until := b.pausedUntil(ctx, acct); !until.IsZero() {
+		return lim, false, 0, until.Sub(b.now()) // the vendor said when: no call before
+	}
+	ok, remaining, retry = b.take(ctx, acct, lim, reserve(class, lim.Burst))
+	return lim, ok, remaining, retry
+}
+
+// tooLate is the refusal of a call whose next chance, retry from now, is
+// past its deadline; nil while it may still wait.
+func (b *Budget) tooLate(class Class, lim Limit, retry time.Duration, start, deadline time.Time, remaining int) error {
+	retry = max(retry, 10*time.Millisecond)
+	if !b.now().Add(retry).After(deadline) {
+		return nil
+	}
+	b.observe(class, "refused", b.now().Sub(start), remaining)
+	return &Error{Backend: b.o.Backend, Class: class, Limit: lim, RetryAfter: retry}
+}
+
+// lineKey names one line: the calls of one account and class waiting
+// here.
+type lineKey struct {
+	acct  string
+	class Class
+}
+
+// line is the calls waiting for room, first come first served; the head
+// asks Redis, the others wait for it to be admitted or to give up.
+type line struct {
+	mu      sync.Mutex
+	waiters []*lineWaiter
+	lim     Limit         // as the head last saw it
+	retry   time.Duration // when the head asks again
+}
+
+type lineWaiter struct{ head chan struct{} } // closed when it is the line's head
+
+// seen records what the head was told; last is it.
+func (l *line) seen(lim Limit, retry time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lim, l.retry = lim, retry
+}
+
+func (l *line) last() (Limit, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lim, l.retry
+}
+
+func (b *Budget) lineBusy(k lineKey) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.lines[k]
+	return l != nil && len(l.waiters) > 0
+}
+
+func (b *Budget) joinLine(k lineKey) (*lineWaiter, *line) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.lines[k]
+	if l == nil {
+		l = &line{}
+		b.lines[k] = l
+	}
+	w := &lineWaiter{head: make(chan struct{})}
+	l.waiters = append(l.waiters, w)
+	if len(l.waiters) == 1 {
+		close(w.head)
+	}
+	return w, l
+}
+
+// leaveLine takes w out of its line; the next waiter becomes the head.
+func (b *Budget) leaveLine(k lineKey, w *lineWaiter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.lines[k]
+	wasHead := len(l.waiters) > 0 && l.waiters[0] == w
+	l.waiters = slices.DeleteFunc(l.waiters, func(o *lineWaiter) bool { return o == w })
+	if len(l.waiters) == 0 {
+		delete(b.lines, k)
+		return
+	}
+	if wasHead {
+		close(l.waiters[0].head)
 	}
 }
 
@@ -257,15 +381,22 @@ func (b *Budget) observe(class Class, outcome string, waited time.Duration, rema
 // once (a reserve for the classes above); otherwise it says when to try
 // again.
 func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok bool, remaining int, retry time.Duration) {
-	b.mu.Lock()
-	limiter := b.limiter
-	if b.sharedLocked() == nil {
-		limiter = nil
+	// At most maxRedisCalls at once: a wave of calls (a dashboard's
+	// hundred metrics calls) waits here, not in the Redis client's pool,
+	// where the RedisTimeout of each would run out and make the budget
+	// local.
+	select {
+	case b.redisCalls <- struct{}{}:
+		defer func() { <-b.redisCalls }()
+	case <-ctx.Done():
+		return false, 0, 0
 	}
+	b.mu.Lock()
+	limiter, rc := b.limiter, b.sharedLocked()
 	b.mu.Unlock()
-	if limiter != nil {
+	if rc != nil {
 		rctx, cancel := b.redisCtx(ctx)
-		ok, remaining, retry, err := takeRedis(rctx, limiter, "fleetgraph:budget:"+acct, lim.gcra(), res)
+		ok, remaining, retry, err := takeRedis(rctx, rc, limiter, "fleetgraph:budget:"+acct, lim.gcra(), res)
 		cancel()
 		if err == nil {
 			return ok, remaining, retry
@@ -281,30 +412,18 @@ func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok 
 	return b.takeLocal(acct, lim, res)
 }
 
-// takeRedis takes one call in one round trip; a call that took from the
-// reserve (fewer than res left after it) is given back (a take of -1,
-// which moves the GCRA's theoretical arrival time back by one interval)
-// and refused, with the time until one more than the reserve is there.
-// The give-back costs a second round trip only while the budget is
-// short.
-func takeRedis(ctx context.Context, l *redis_rate.Limiter, key string, lim redis_rate.Limit, res int) (bool, int, time.Duration, error) {
+// takeRedis takes one call in one round trip: with redis_rate when the
+// class keeps no reserve, else with allowAbove, its script with the
+// reserve checked in it.
+func takeRedis(ctx context.Context, rc redis.Scripter, l *redis_rate.Limiter, key string, lim redis_rate.Limit, res int) (bool, int, time.Duration, error) {
+	if res > 0 {
+		return takeAbove(ctx, rc, key, lim, res)
+	}
 	r, err := l.Allow(ctx, key, lim)
 	if err != nil {
 		return false, 0, 0, err
 	}
-	if r.Allowed == 0 {
-		return false, r.Remaining, r.RetryAfter, nil
-	}
-	if r.Remaining >= res {
-		return true, r.Remaining, 0, nil
-	}
-	if _, err := l.AllowN(ctx, key, lim, -1); err != nil {
-		return false, 0, 0, err
-	}
-	// r.Remaining+1 were left before the take; res+1 are needed, each
-	// one emission interval away.
-	missing := res - r.Remaining
-	return false, r.Remaining + 1, time.Duration(missing) * lim.Period / time.Duration(lim.Rate), nil
+	return r.Allowed > 0, r.Remaining, r.RetryAfter, nil
 }
 
 func (b *Budget) takeLocal(acct string, lim Limit, res int) (bool, int, time.Duration) {
