@@ -145,7 +145,7 @@ func New(opts Options) *Server {
 	_, _ = rand.Read(s.secret)
 	s.fleet = generate(opts)
 	s.ctl = simctl.New(s.writeFault, opts.Latency)
-	s.ctl.SetThrottle(opts.RateLimitPerMinute, apigAccount, writeThrottled)
+	s.ctl.SetThrottle(opts.RateLimitPerMinute, s.apigAccount, writeThrottled)
 
 	mux := http.NewServeMux()
 	s.ctl.Handle(mux, RouteIAMTokens, s.handleIAMTokens)

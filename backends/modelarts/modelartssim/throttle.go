@@ -8,14 +8,22 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends/simctl"
 )
 
-// apigAccount is the API Gateway account a call is billed to: the caller's
-// credential, AOM apart (a service of its own behind the gateway); IAM's
-// token route is not throttled (it is not behind ModelArts' gateway).
-func apigAccount(r *http.Request) string {
+// apigAccount is the API Gateway account a call is billed to: the user an
+// X-Auth-Token was issued to (API Gateway limits a user, "policy user
+// over ratelimit", not a token: the tokens of every gateway replica share
+// it), else the caller's credential (an AK of a signed request); AOM
+// apart (a service of its own behind the gateway). IAM's token route is
+// not throttled (it is not behind ModelArts' gateway).
+func (s *Server) apigAccount(r *http.Request) string {
 	if r.URL.Path == "/v3/auth/tokens" {
 		return ""
 	}
 	acct := simctl.BearerAccount(r)
+	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
+		if c, msg := s.parseToken(tok); msg == "" {
+			acct = "user:" + c.User
+		}
+	}
 	if isAOM(r) {
 		return "aom/" + acct
 	}

@@ -35,16 +35,20 @@ func TestThrottledAsAPIGateway(t *testing.T) {
 		body.RequestID == "" || a.header.Get("Retry-After") != "" {
 		t.Fatalf("throttled answer %d %+v, Retry-After %q", a.status, body, a.header.Get("Retry-After"))
 	}
-	// Another user has a budget of its own.
-	if a := h.get(t, pools, "token"); a.status != http.StatusOK {
-		t.Fatalf("another token: %d", a.status)
+	// Another token of the same user shares its limit (each gateway
+	// replica has one); a signed caller is billed to its access key.
+	if a := h.get(t, pools, "token"); a.status != http.StatusTooManyRequests {
+		t.Fatalf("another token of the user: %d, want the user's 429", a.status)
 	}
-	if got := h.sim.Control().Throttled(); got != 1 {
-		t.Fatalf("throttled %d, want 1", got)
+	if a := h.get(t, pools, "aksk"); a.status != http.StatusOK {
+		t.Fatalf("a signed call: %d %s", a.status, a.body)
+	}
+	if got := h.sim.Control().Throttled(); got != 2 {
+		t.Fatalf("throttled %d, want 2", got)
 	}
 	stats := h.get(t, "/_sim/stats", "")
 	var s struct{ Throttled, RateLimitPerMinute int }
-	if err := json.Unmarshal(stats.body, &s); err != nil || s.Throttled != 1 || s.RateLimitPerMinute != 2 {
+	if err := json.Unmarshal(stats.body, &s); err != nil || s.Throttled != 2 || s.RateLimitPerMinute != 2 {
 		t.Fatalf("stats %s", stats.body)
 	}
 }

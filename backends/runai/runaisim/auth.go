@@ -1,6 +1,8 @@
 package runaisim
 
 import (
+	"github.com/fleetgraph/fleetgraph/backends/simctl"
+
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -84,6 +86,19 @@ func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, c.Sub)))
 	}
+}
+
+// account bills a call to the application its token was issued to, as
+// the vendor limits an account and not a token: every token of one client
+// (one per gateway replica) shares its limit. A call without a token this
+// server issued is billed to its credential (it gets a 401 anyway).
+func (s *Server) account(r *http.Request) string {
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		if c, ok := s.verify(strings.TrimSpace(tok)); ok {
+			return "client:" + c.Sub
+		}
+	}
+	return simctl.BearerAccount(r)
 }
 
 type subjectKey struct{}

@@ -138,7 +138,7 @@ func New(opts Options) *Server {
 	}
 	_, _ = rand.Read(s.signingKey) // a fresh key per server: tokens of one simulator do not open another
 	s.ctl = simctl.New(writeStatusError, opts.Latency)
-	s.ctl.SetThrottle(opts.RateLimitPerMinute, simctl.BearerAccount, writeThrottled)
+	s.ctl.SetThrottle(opts.RateLimitPerMinute, s.account, writeThrottled)
 
 	mux := http.NewServeMux()
 	s.ctl.Handle(mux, "POST /api/v1/token", s.grantToken)

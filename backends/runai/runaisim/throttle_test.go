@@ -43,4 +43,10 @@ func TestThrottledWithRetryAfter(t *testing.T) {
 	if got := sim.Control().Throttled(); got != 1 {
 		t.Fatalf("throttled %d", got)
 	}
+	// Another token of the same application (another gateway replica's)
+	// shares its limit: Run:ai limits the account, not the token.
+	token = sim.IssueToken()
+	if rec := call(); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("another token of the client: %d, want its 429", rec.Code)
+	}
 }
