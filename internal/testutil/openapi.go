@@ -171,11 +171,16 @@ type Recorder struct {
 	StripPrefix string
 
 	mu        sync.Mutex
+	done      *sync.Cond // signalled when an exchange is recorded
+	inFlight  int
 	exchanges []Exchange
 }
 
 // ServeHTTP records the request and the response, then returns the response.
 func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.inFlight++
+	r.mu.Unlock()
 	body, _ := io.ReadAll(req.Body)
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	rw := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
@@ -185,14 +190,30 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Method: req.Method, Path: strings.TrimPrefix(req.URL.Path, r.StripPrefix), RawQuery: req.URL.RawQuery,
 		Header: req.Header.Clone(), Body: body, Status: rw.status, RespHeader: rw.Header().Clone(), RespBody: rw.buf.Bytes(),
 	})
+	r.inFlight--
+	r.cond().Broadcast()
 	r.mu.Unlock()
 }
 
-// Exchanges returns what was recorded so far.
+// Exchanges returns what was recorded so far, once every request that
+// reached the recorder is recorded: a client can read a whole response
+// (its length known) before the handler has returned, and a test that
+// asks for the last exchange right after its call must find that call.
 func (r *Recorder) Exchanges() []Exchange {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for r.inFlight > 0 {
+		r.cond().Wait()
+	}
 	return append([]Exchange(nil), r.exchanges...)
+}
+
+// cond is r's condition, made on first use (r.mu held).
+func (r *Recorder) cond() *sync.Cond {
+	if r.done == nil {
+		r.done = sync.NewCond(&r.mu)
+	}
+	return r.done
 }
 
 type recordingWriter struct {
