@@ -312,7 +312,7 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 			return nil, err
 		}
 		fetched, led = got, true
-		return jsonx.Marshal(got)
+		return jsonx.MarshalFast(got)
 	})
 	switch {
 	case err != nil && !led && ownFailure(err):
@@ -320,7 +320,7 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 		var got V
 		if got, err = spec.Fetch(context.WithoutCancel(ctx), k); err == nil {
 			*v = got
-			raw, err = jsonx.Marshal(got)
+			raw, err = jsonx.MarshalFast(got)
 		}
 	case err != nil:
 	case led:
