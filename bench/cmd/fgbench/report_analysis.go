@@ -138,7 +138,9 @@ func (r *report) coldShortfalls(extraClusters bool) {
 		r.p("  and saves one Redis round trip per batch against p50s of hundreds of ms; `GOGC=200` and")
 		r.p("  `GODEBUG=adaptivestackstart=1` gave nothing beyond this machine's noise (2 × 15 cold 1000-node")
 		r.p("  dashboards each). Next: executing a node's fields without a goroutine each (they wait on one")
-		r.p("  batch), and encoding cache entries from the vendor's bytes instead of the mapped values.")
+		r.p("  batch; stack growth of those goroutines is 7–12%% of the cold profile), the response buffer that")
+		r.p("  gqlgen's generated code grows by doubling (~9%% of the bytes a 1 000-node dashboard allocates), and")
+		r.p("  one mapping fewer between the vendor's series and the GraphQL ones.")
 	}
 }
 
@@ -168,7 +170,9 @@ func (r *report) changes() {
 	r.p("| Backend transport keeps 1 024 idle connections (was 256): a 1 000-node dashboard redialled ~750 of its metrics connections on every request | `backends/resilience` | 1 000-node cold dashboard, gateway 437–451 → 366–400 CPU-ms, simulator 189–201 → 130–143 CPU-ms per request (`fgbench load -run scale-1000 -scale-requests 15`, twice each) |")
 	r.p("| …and opens at most 1 024 at once (a 10 000-node dashboard opened one per node) | `backends/resilience` | 10 000-node cold dashboard, p50 5 340–5 743 → 3 952–3 964 ms, gateway 3 905–4 330 → 3 185–3 350 CPU-ms, simulator 1 825–2 023 → 1 390–1 480 CPU-ms, peak RSS 757–770 → 640–660 MB (3–4 requests, twice each) |")
 	r.p("| Simulator: a metrics answer written without reflection (the same bytes), a query's sample instants formatted once | `backends/runai/runaisim` | 8 → 4.5 µs per answer (`BenchmarkMetricsJSON`); the simulator's CPU is in the cold latency (same machine) |")
-	r.p("| Together, this round's changes against the commit before them (805b997), alternated | | 1 000-node cold dashboard: gateway 505–522 → 408–419 CPU-ms, simulator 202–217 → 151–157 CPU-ms (before the connection cap, 15 requests, twice each) |")
+	r.p("| Cache entries of metrics values written without reflection (`fleet.MetricsResult.AppendJSON`, Marshal's bytes; `jsonx.MarshalFast`) | `fleet/metricsjson.go`, `internal/jsonx`, `cache/layered.go` | one node's value 17–25 → 10–13 µs, 42 → 1 allocations (`BenchmarkMetricsResultEncode`); `jsonx.Marshal` was 7%% of a cold 1 000-node dashboard's CPU |")
+	r.p("| Together, this round's changes against the commit before them (805b997), alternated on the same machine (`fgbench load -run 'scale-(100|1000)$' -scale-requests 15`, twice each) | | 1 000 nodes: gateway 530–531 → 375–387 CPU-ms (0.53 → 0.37–0.39 ms per upstream call), simulator 206–221 → 139–141 CPU-ms, p50 487–667 → 366–383 ms; 100 nodes: gateway 57–60 → 48–57 CPU-ms, p50 112–116 → 103–124 ms (within the noise) |")
+	r.p("| Tried, not kept | | `GODEBUG=adaptivestackstart=1` (stack growth is 7–12%% of the cold profile): 100 nodes 49–50 → 52–54 CPU-ms, 1000 nodes no difference beyond the noise; `GOGC=200`: no difference beyond the noise, +10 MB peak RSS; the simulator's generic `writeJSON` through go-json: no gain (its metrics answer is now written by hand) |")
 	r.p("")
 }
 
