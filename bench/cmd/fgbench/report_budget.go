@@ -265,8 +265,8 @@ func (b *budgetResults) budgetReading() string {
 	}
 	if h := storm.Waits["dashboard"]; h != nil && h.Count > 0 {
 		if over := h.Count - h.Le["1"]; over > 0 {
-			parts = append(parts, fmt.Sprintf("%.0f of the dashboards' %.0f budget decisions took longer than their 1 s bound (the bound is checked "+
-				"between tries, and a try's Redis round trips count too).", over, h.Count))
+			parts = append(parts, fmt.Sprintf("%.0f of the dashboards' %.0f budget decisions took their whole 1 s bound or a hair more: a call "+
+				"waiting in line is refused when its bound runs out, and the histogram's 1 s bucket holds only those under it.", over, h.Count))
 		}
 	}
 	if admitted, waited := outcomeTotal(storm.Decisions, "admitted"), outcomeTotal(storm.Decisions, "waited"); admitted == 0 && waited > 0 {
@@ -274,9 +274,8 @@ func (b *budgetResults) budgetReading() string {
 			"in the baseline: a decision's wait includes its Redis round trip, never zero, so the outcome does not tell a call that waited for room; "+
 			"the tables add the two, and the wait histogram (`waited > 10 ms`) says which did.")
 	}
-	parts = append(parts, fmt.Sprintf("The simulator bills a call to its bearer, and each replica fetches its own service token, so to the simulator "+
-		"the %d replicas are %d accounts, each of which its limit alone would let make %d calls a minute: the figures above count every account "+
-		"together, which is what a vendor billing the client ID would see.", s.Replicas, s.Replicas, s.SimLimitPerMinute))
+	parts = append(parts, fmt.Sprintf("The simulator bills a call to the application its token was issued to, as the vendor bills the account: "+
+		"the %d replicas each fetch their own service token, and all of them share the one limit of %d calls a minute.", s.Replicas, s.SimLimitPerMinute))
 	return strings.Join(parts, " ")
 }
 
