@@ -258,7 +258,7 @@ func TestACallWithRoomIsOneRoundTrip(t *testing.T) {
 	t.Cleanup(func() { rc.Close() })
 	var calls scriptCalls
 	rc.AddHook(&calls)
-	b := New(Options{Backend: "runai-a", Limit: Limit{PerSecond: 1.0 / 60, Burst: 10}, Waits: noWait})
+	b := New(Options{Backend: "runai-a", Limit: Limit{PerSecond: 1.0 / 60, Burst: 10}, Waits: noWait, RedisTimeout: 10 * time.Second})
 	b.UseRedis(rc)
 	dash := WithClass(context.Background(), Dashboard)
 	if got := admitN(dash, b, 7); got != 7 {
@@ -291,7 +291,9 @@ func TestConcurrentCallsNeverTakeTheReserve(t *testing.T) {
 	for range 3 {
 		rc := redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 64})
 		t.Cleanup(func() { rc.Close() })
-		b := New(Options{Backend: "runai-a", Limit: lim, Waits: noWait})
+		// A slow Redis (miniredis under -race) must not make the budget
+		// local here: this is about the script, not the fallback.
+		b := New(Options{Backend: "runai-a", Limit: lim, Waits: noWait, RedisTimeout: 10 * time.Second})
 		b.UseRedis(rc)
 		replicas = append(replicas, b)
 	}
@@ -327,7 +329,7 @@ func TestWaitingCallsAskRedisOneAtATime(t *testing.T) {
 	var calls scriptCalls
 	rc.AddHook(&calls)
 	b := New(Options{Backend: "runai-a", Limit: Limit{PerSecond: 20, Burst: 1},
-		Waits: map[Class]time.Duration{Critical: 500 * time.Millisecond}})
+		Waits: map[Class]time.Duration{Critical: 500 * time.Millisecond}, RedisTimeout: 10 * time.Second})
 	b.UseRedis(rc)
 	ctx := WithClass(context.Background(), Critical)
 	var admitted atomic.Int64
