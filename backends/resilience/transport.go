@@ -98,16 +98,13 @@ type Transport struct {
 // close most of the connections a dashboard's parallel metrics calls opened,
 // one per node, and dial them again on the next one: 8% of a 100-node cold
 // dashboard's CPU; at 256, a 1000-node dashboard redialled ~750 connections
-// every time, 12% of the gateway's CPU and 30% of the simulator's), and
-// opens at most 1024 at once: a 10 000-node dashboard's calls queue for a
-// connection instead of dialling one per node (10 000 at once to one
-// vendor, and the same again on the next request). Idle connections still
-// close after IdleConnTimeout (90 s). The caller keeps ownership of a base
-// it passes.
+// every time, 12% of the gateway's CPU and 30% of the simulator's). Idle
+// connections still close after IdleConnTimeout (90 s). The caller keeps
+// ownership of a base it passes.
 func New(base http.RoundTripper, opts Options) *Transport {
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 1024, 1024, 1024
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
 		base = tr
 	}
 	now := opts.Now
