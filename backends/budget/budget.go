@@ -381,18 +381,23 @@ func (b *Budget) observe(class Class, outcome string, waited time.Duration, rema
 // once (a reserve for the classes above); otherwise it says when to try
 // again.
 func (b *Budget) take(ctx context.Context, acct string, lim Limit, res int) (ok bool, remaining int, retry time.Duration) {
-	// At most maxRedisCalls at once: a wave of calls (a dashboard's
-	// hundred metrics calls) waits here, not in the Redis client's pool,
-	// where the RedisTimeout of each would run out and make the budget
-	// local.
-	select {
-	case b.redisCalls <- struct{}{}:
-		defer func() { <-b.redisCalls }()
-	case <-ctx.Done():
-		return false, 0, 0
+	b.mu.Lock()
+	shared := b.sharedLocked() != nil
+	b.mu.Unlock()
+	if shared {
+		// At most maxRedisCalls at once: a wave of calls (a dashboard's
+		// hundred metrics calls) waits here, not in the Redis client's
+		// pool, where the RedisTimeout of each would run out and make the
+		// budget local.
+		select {
+		case b.redisCalls <- struct{}{}:
+			defer func() { <-b.redisCalls }()
+		case <-ctx.Done():
+			return false, 0, 0
+		}
 	}
 	b.mu.Lock()
-	limiter, rc := b.limiter, b.sharedLocked()
+	limiter, rc := b.limiter, b.sharedLocked() // Redis may have failed meanwhile
 	b.mu.Unlock()
 	if rc != nil {
 		rctx, cancel := b.redisCtx(ctx)
