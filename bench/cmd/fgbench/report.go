@@ -201,8 +201,12 @@ func (r *report) scaleSummaries(system string) []*summaryAt {
 
 // scaleSummariesOf is scaleSummaries against Run:ai API version ("" =
 // 2.22; "2.23": the runs named scale-<n>-2.23).
+//
+// Fleet by fleet: a size the comparison did not reach (its time budget)
+// comes from load's run of it.
 func (r *report) scaleSummariesOf(system, version string) []*summaryAt {
 	var out []*summaryAt
+	seen := map[int]bool{}
 	for _, res := range []*harness.Results{r.compare, r.load} {
 		if res == nil {
 			continue
@@ -213,14 +217,13 @@ func (r *report) scaleSummariesOf(system, version string) []*summaryAt {
 			if version != "" {
 				name += "-" + version
 			}
-			if v := s[runKey{system, name, f.Nodes()}]; v != nil {
+			if v := s[runKey{system, name, f.Nodes()}]; v != nil && !seen[f.Nodes()] {
+				seen[f.Nodes()] = true
 				out = append(out, &summaryAt{fleet: f, s: v, version: version})
 			}
 		}
-		if len(out) > 0 {
-			return out
-		}
 	}
+	slices.SortFunc(out, func(a, b *summaryAt) int { return a.fleet.Nodes() - b.fleet.Nodes() })
 	return out
 }
 
