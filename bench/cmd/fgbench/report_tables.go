@@ -337,6 +337,12 @@ func (r *report) scale() {
 		}
 	}
 	r.p("")
+	if len(at223) > 0 {
+		r.p("The Run:ai 2.23 rows are from `make bench-load` (fleetgraph alone, against a 2.23 simulator); the")
+		r.p("others from `make bench-compare` where it ran that size (alternated with Hive Gateway), else from")
+		r.p("`make bench-load` too.")
+		r.p("")
+	}
 	if len(hv) > 0 {
 		r.p("fleetgraph / Hive Gateway, per fleet size: ")
 		r.p("")
