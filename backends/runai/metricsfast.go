@@ -147,26 +147,33 @@ func (d *fastScanner) readMeasurements(w *wireMetrics) bool {
 			return false
 		case done:
 			return true
-		case string(key) != "measurements" || !once(&seen, 1):
-			return false
-		case d.null():
-			continue
-		case !d.byte('['):
+		case string(key) != "measurements" || !once(&seen, 1) || !readList(d, &w.Measurements, 2, (*fastScanner).readMeasurement):
 			return false
 		}
-		w.Measurements = make([]wireMeasurement, 0, 2)
-		for first := true; ; {
-			done, ok := d.item(&first)
-			if !ok {
-				return false
-			}
-			if done {
-				break
-			}
-			w.Measurements = append(w.Measurements, wireMeasurement{})
-			if !d.readMeasurement(&w.Measurements[len(w.Measurements)-1]) {
-				return false
-			}
+	}
+}
+
+// readList reads [item, ...] into *out, each item by read (null leaves
+// *out nil). read is a method expression, not a closure: nothing escapes.
+func readList[T any](d *fastScanner, out *[]T, capHint int, read func(*fastScanner, *T) bool) bool {
+	if d.null() {
+		return true
+	}
+	if !d.byte('[') {
+		return false
+	}
+	*out = make([]T, 0, capHint)
+	for first := true; ; {
+		done, ok := d.item(&first)
+		if !ok {
+			return false
+		}
+		if done {
+			return true
+		}
+		*out = append(*out, *new(T))
+		if !read(d, &(*out)[len(*out)-1]) {
+			return false
 		}
 	}
 }
@@ -196,28 +203,8 @@ func (d *fastScanner) readMeasurement(m *wireMeasurement) bool {
 				return false
 			}
 		case "values":
-			if !once(&seen, 4) {
+			if !once(&seen, 4) || !readList(d, &m.Values, 20, (*fastScanner).readSample) {
 				return false
-			}
-			if d.null() {
-				continue
-			}
-			if !d.byte('[') {
-				return false
-			}
-			m.Values = make([]wireSample, 0, 20)
-			for first := true; ; {
-				done, ok := d.item(&first)
-				if !ok {
-					return false
-				}
-				if done {
-					break
-				}
-				m.Values = append(m.Values, wireSample{})
-				if !d.readSample(&m.Values[len(m.Values)-1]) {
-					return false
-				}
 			}
 		default:
 			return false
