@@ -136,21 +136,10 @@ func once(seen *uint8, bit uint8) bool {
 }
 
 func (d *fastScanner) readMeasurements(w *wireMetrics) bool {
-	if !d.byte('{') {
-		return false
-	}
 	var seen uint8
-	for first := true; ; {
-		key, done, ok := d.key(&first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		case string(key) != "measurements" || !once(&seen, 1) || !readList(d, &w.Measurements, 2, (*fastScanner).readMeasurement):
-			return false
-		}
-	}
+	return d.readObject(func(key []byte) bool {
+		return string(key) == "measurements" && once(&seen, 1) && readList(d, &w.Measurements, 2, (*fastScanner).readMeasurement)
+	})
 }
 
 // readList reads [item, ...] into *out, each item by read (null leaves
@@ -178,79 +167,66 @@ func readList[T any](d *fastScanner, out *[]T, capHint int, read func(*fastScann
 	}
 }
 
-func (d *fastScanner) readMeasurement(m *wireMeasurement) bool {
+// readObject reads {"key": value, ...}, member reading each value (false:
+// not this scanner's). member is not kept: it and what it captures stay on
+// the stack.
+func (d *fastScanner) readObject(member func(key []byte) bool) bool {
 	if !d.byte('{') {
 		return false
 	}
-	var seen uint8
 	for first := true; ; {
 		key, done, ok := d.key(&first)
-		if !ok {
+		if !ok || !done && !member(key) {
 			return false
 		}
 		if done {
 			return true
-		}
-		switch string(key) {
-		case "type":
-			t, ok := d.str()
-			if !ok || !once(&seen, 1) {
-				return false
-			}
-			m.Type = string(t)
-		case "labels":
-			if !d.null() || !once(&seen, 2) { // labels: the general path's
-				return false
-			}
-		case "values":
-			if !once(&seen, 4) || !readList(d, &m.Values, 20, (*fastScanner).readSample) {
-				return false
-			}
-		default:
-			return false
 		}
 	}
 }
 
-func (d *fastScanner) readSample(s *wireSample) bool {
-	if !d.byte('{') {
-		return false
-	}
+func (d *fastScanner) readMeasurement(m *wireMeasurement) bool {
 	var seen uint8
-	for first := true; ; {
-		key, done, ok := d.key(&first)
-		if !ok {
-			return false
+	return d.readObject(func(key []byte) bool {
+		switch string(key) {
+		case "type":
+			t, ok := d.str()
+			m.Type = string(t)
+			return ok && once(&seen, 1)
+		case "labels":
+			return d.null() && once(&seen, 2) // labels: the general path's
+		case "values":
+			return once(&seen, 4) && readList(d, &m.Values, 20, (*fastScanner).readSample)
 		}
-		if done {
-			return true
-		}
+		return false
+	})
+}
+
+func (d *fastScanner) readSample(s *wireSample) bool {
+	var seen uint8
+	return d.readObject(func(key []byte) bool {
 		switch string(key) {
 		case "value":
-			if !once(&seen, 1) || !d.readValue(&s.Value) {
-				return false
-			}
+			return once(&seen, 1) && d.readValue(&s.Value)
 		case "timestamp":
 			if !once(&seen, 2) {
 				return false
 			}
 			if d.null() {
-				continue
+				return true
 			}
 			t, ok := d.str()
 			if !ok {
 				return false
 			}
 			if len(t) == 0 {
-				continue // as null: no place in time
+				return true // as null: no place in time
 			}
-			if s.at, s.set = fixedTime(t); !s.set {
-				return false
-			}
-		default:
-			return false
+			s.at, s.set = fixedTime(t)
+			return s.set
 		}
-	}
+		return false
+	})
 }
 
 // readValue reads what sampleValue.UnmarshalJSON reads: a string holding a
