@@ -58,7 +58,7 @@ func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry, logger *slog.Logg
 		})
 	}
 	if r := cfg.Cache.Responses; r.Enabled {
-		fc.EnableResponses(cmp.Or(r.MaxBytes, 32<<20), r.TTL.or(defaultResponseTTL))
+		fc.EnableResponses(cmp.Or(r.MaxBytes, defaultResponseBytes(cfg)), r.TTL.or(defaultResponseTTL))
 	}
 	return fc, client, nil
 }
@@ -149,4 +149,18 @@ func (s observedStore) Delete(ctx context.Context, keys ...string) error {
 	err := s.next.Delete(ctx, keys...)
 	s.end(span, err)
 	return err
+}
+
+// defaultResponseBytes is cache.responses.maxBytes when it is not set:
+// 32 MiB, or a tenth of the Go memory limit when that is lower (a 80 MiB
+// limit leaves 8 MiB), so that the whole-response cache does not take the
+// heap the limit was sized for (a 200-client soak under an 80 MiB limit
+// peaked at 128 MB with 32 MiB of cached answers: concurrent identical
+// requests are a key's second answer, and their answers are kept).
+func defaultResponseBytes(cfg *Config) int {
+	const most = 32 << 20
+	if n, _, err := cfg.memoryLimit(); err == nil && n > 0 {
+		return int(min(most, n/10))
+	}
+	return most
 }

@@ -218,7 +218,8 @@ type ResponseCacheConfig struct {
 	// the shortest of the cache TTLs above (an answer also expires when the
 	// first value it holds would).
 	TTL Duration `yaml:"ttl"`
-	// MaxBytes budgets the cached answers per replica (default 32 MiB).
+	// MaxBytes budgets the cached answers per replica (default 32 MiB, or a
+	// tenth of the Go memory limit when lower: defaultResponseBytes).
 	MaxBytes int `yaml:"maxBytes"`
 }
 

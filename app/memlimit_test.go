@@ -48,3 +48,23 @@ func TestMemoryLimitSources(t *testing.T) {
 		}
 	}
 }
+
+// The whole-response cache's default budget is a tenth of the memory
+// limit when that is under 320 MiB, else 32 MiB; a configured one stands.
+func TestResponseCacheBudgetFollowsTheMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	for limit, want := range map[string]int{"": 32 << 20, "80Mi": 8 << 20, "1Gi": 32 << 20} {
+		c := &Config{}
+		c.Server.MemoryLimit = limit
+		if got := defaultResponseBytes(c); got != want && (limit != "" || !containerLimited()) {
+			t.Errorf("memoryLimit %q: default response budget %d, want %d", limit, got, want)
+		}
+	}
+}
+
+// containerLimited says whether this process runs under a cgroup memory
+// limit (then an unset server.memoryLimit takes 90% of it).
+func containerLimited() bool {
+	n, _, _ := (&Config{}).memoryLimit()
+	return n > 0
+}

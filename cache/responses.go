@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -129,7 +130,7 @@ func (s *Responses) Put(key string, body []byte, extra any, r *Request) {
 	if until <= nowMs {
 		return
 	}
-	e := respEntry{body: body, extra: extra, until: until}
+	e := respEntry{body: bytes.Clone(body), extra: extra, until: until} // its own bytes: body may share a larger buffer
 	byBackend := r.gens.snapshot()
 	for _, b := range slices.Sorted(maps.Keys(byBackend)) {
 		fields := byBackend[b]
