@@ -51,7 +51,7 @@ func newCache(cfg *Config, m *metrics.Metrics, tel *telemetry, logger *slog.Logg
 	p := cachePolicy(cfg)
 	fc := fleet.NewCache(observedStore{next: store, tel: tel}, p, m)
 	if l := cfg.Cache.Local; !l.Disabled {
-		fc.EnableLocal(cmp.Or(l.MaxBytes, defaultLocalBytes(cfg)), l.MaxAge.or(5*time.Second), func(ctx context.Context, n int) {
+		fc.EnableLocal(cmp.Or(l.MaxBytes, 16<<20), l.MaxAge.or(5*time.Second), func(ctx context.Context, n int) {
 			if st := statsFrom(ctx); st != nil {
 				st.cacheHits.Add(int64(n))
 			}
@@ -157,16 +157,10 @@ func (s observedStore) Delete(ctx context.Context, keys ...string) error {
 // heap the limit was sized for (a 200-client soak under an 80 MiB limit
 // peaked at 128 MB with 32 MiB of cached answers: concurrent identical
 // requests are a key's second answer, and their answers are kept).
-func defaultResponseBytes(cfg *Config) int { return tenthOfMemoryLimit(cfg, 32<<20) }
-
-// defaultLocalBytes is cache.local.maxBytes when it is not set: 16 MiB of
-// encoded values (their decoded copies take 2-3x that), or a tenth of the
-// memory limit when lower.
-func defaultLocalBytes(cfg *Config) int { return tenthOfMemoryLimit(cfg, 16<<20) }
-
-func tenthOfMemoryLimit(cfg *Config, most int) int {
+func defaultResponseBytes(cfg *Config) int {
+	const most = 32 << 20
 	if n, _, err := cfg.memoryLimit(); err == nil && n > 0 {
-		return int(min(int64(most), n/10))
+		return int(min(most, n/10))
 	}
 	return most
 }

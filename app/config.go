@@ -227,8 +227,7 @@ type ResponseCacheConfig struct {
 type LocalCacheConfig struct {
 	Disabled bool `yaml:"disabled"`
 	// MaxBytes budgets the layer by the encoded size of its values (default
-	// 16 MiB, or a tenth of the Go memory limit when lower; decoded, they
-	// take about 2-3 times that).
+	// 16 MiB; decoded, they take about 2-3 times that).
 	MaxBytes int `yaml:"maxBytes"`
 	// MaxAge bounds how long a value is kept (default 5s), below its
 	// freshness in Redis.

@@ -49,8 +49,8 @@ func TestMemoryLimitSources(t *testing.T) {
 	}
 }
 
-// The whole-response cache's and the local layer's default budgets are a
-// tenth of the memory limit when that is lower than 32 MiB / 16 MiB.
+// The whole-response cache's default budget is a tenth of the memory
+// limit when that is under 320 MiB, else 32 MiB; a configured one stands.
 func TestResponseCacheBudgetFollowsTheMemoryLimit(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	for limit, want := range map[string]int{"": 32 << 20, "80Mi": 8 << 20, "1Gi": 32 << 20} {
@@ -58,9 +58,6 @@ func TestResponseCacheBudgetFollowsTheMemoryLimit(t *testing.T) {
 		c.Server.MemoryLimit = limit
 		if got := defaultResponseBytes(c); got != want && (limit != "" || !containerLimited()) {
 			t.Errorf("memoryLimit %q: default response budget %d, want %d", limit, got, want)
-		}
-		if got := defaultLocalBytes(c); got != min(want, 16<<20) && (limit != "" || !containerLimited()) {
-			t.Errorf("memoryLimit %q: default local budget %d, want %d", limit, got, min(want, 16<<20))
 		}
 	}
 }
