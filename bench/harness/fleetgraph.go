@@ -83,15 +83,19 @@ func (s *Sim) Stop() {
 	}
 }
 
-// SimStats is the Run:ai simulator's request counters (GET /_sim/stats).
+// SimStats is the Run:ai simulator's request counters (GET /_sim/stats):
+// calls per route, throttled answers and the per-account limit in force.
 type SimStats struct {
-	Requests map[string]int64 `json:"requests"`
-	Total    int64            `json:"total"`
+	Requests           map[string]int64 `json:"requests"`
+	Total              int64            `json:"total"`
+	Throttled          int64            `json:"throttled"`
+	RateLimitPerMinute int              `json:"rateLimitPerMinute"` // 0: none
 }
 
-// Sub returns s - prev per route.
+// Sub returns s - prev per route (the limit is s's).
 func (s SimStats) Sub(prev SimStats) SimStats {
-	out := SimStats{Requests: map[string]int64{}, Total: s.Total - prev.Total}
+	out := SimStats{Requests: map[string]int64{}, Total: s.Total - prev.Total, Throttled: s.Throttled - prev.Throttled,
+		RateLimitPerMinute: s.RateLimitPerMinute}
 	for k, v := range s.Requests {
 		if d := v - prev.Requests[k]; d != 0 {
 			out.Requests[k] = d
