@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -75,28 +76,49 @@ func (rc responseCache) InterceptOperation(ctx context.Context, next graphql.Ope
 		return next(ctx)
 	}
 	if data, ext, ok := rc.resp.Get(ctx, key); ok {
-		if st := statsFrom(ctx); st != nil {
-			st.responseHit.Store(true)
-		}
-		sent := false
-		return func(context.Context) *graphql.Response {
-			if sent {
-				return nil
-			}
-			sent = true
-			ext, _ := ext.(map[string]any)
-			return &graphql.Response{Data: data, Extensions: ext}
-		}
+		return rc.answer(ctx, data, ext)
 	}
+	// Identical operations that miss at the same time execute once: the
+	// others wait for this one's answer (cache.Responses.Join).
+	data, ext, shared, finish := rc.resp.Join(ctx, key)
+	if shared {
+		return rc.answer(ctx, data, ext)
+	}
+	// The operation may end without its handler being called (the client
+	// went away): its waiters then execute on their own.
+	stop := context.AfterFunc(ctx, func() { finish(nil, nil, nil) })
 	handler := next(ctx)
 	first := true
 	return func(ctx context.Context) *graphql.Response {
 		resp := handler(ctx)
-		if first && resp != nil && len(resp.Errors) == 0 && resp.HasNext == nil && resp.Extensions["stale"] == nil {
-			rc.resp.Put(key, resp.Data, resp.Extensions, fleet.CacheRequest(ctx))
+		if first {
+			first = false
+			stop()
+			if resp != nil && len(resp.Errors) == 0 && resp.HasNext == nil && resp.Extensions["stale"] == nil {
+				// Its own extensions: the handlers around this one add theirs to the map.
+				finish(resp.Data, maps.Clone(resp.Extensions), fleet.CacheRequest(ctx))
+			} else {
+				finish(nil, nil, nil)
+			}
 		}
-		first = false
 		return resp
+	}
+}
+
+// answer is the response handler of an answer from the cache.
+func (responseCache) answer(ctx context.Context, data []byte, ext any) graphql.ResponseHandler {
+	if st := statsFrom(ctx); st != nil {
+		st.responseHit.Store(true)
+	}
+	sent := false
+	return func(context.Context) *graphql.Response {
+		if sent {
+			return nil
+		}
+		sent = true
+		ext, _ := ext.(map[string]any)
+		// A copy: the handlers around this one add to it, and others serve the same answer.
+		return &graphql.Response{Data: data, Extensions: maps.Clone(ext)}
 	}
 }
 

@@ -33,7 +33,8 @@ type Responses struct {
 	mu      sync.Mutex
 	entries map[string]respEntry
 	bytes   int
-	seen    map[string]int64 // key -> unix ms: answered once, not kept (see Put)
+	seen    map[string]int64       // key -> unix ms: answered once, not kept (see Put)
+	flights map[string]*respFlight // key -> the operation answering it now (see Join)
 }
 
 // Admission: an answer is kept the second time its key is answered within
@@ -58,7 +59,8 @@ type respEntry struct {
 // of encoded answers, each kept at most ttl (see Responses).
 func (c *Layered) EnableResponses(maxBytes int, ttl time.Duration) {
 	if maxBytes > 0 && ttl > 0 {
-		c.responses = &Responses{c: c, ttl: ttl, maxBytes: maxBytes, entries: map[string]respEntry{}, seen: map[string]int64{}}
+		c.responses = &Responses{c: c, ttl: ttl, maxBytes: maxBytes, entries: map[string]respEntry{}, seen: map[string]int64{},
+			flights: map[string]*respFlight{}}
 	}
 }
 
@@ -96,17 +98,14 @@ func (s *Responses) Get(ctx context.Context, key string) ([]byte, any, bool) {
 		s.c.count("response", "miss")
 		return nil, nil, false
 	}
-	if len(e.gens) > 0 {
-		got, err := s.c.store.Generations(ctx, e.gens, "")
-		if err != nil || !slices.EqualFunc(got, e.want, slices.Equal) {
-			s.mu.Lock()
-			if cur, ok := s.entries[key]; ok && cur.until == e.until {
-				s.remove(key)
-			}
-			s.mu.Unlock()
-			s.c.count("response", "fenced")
-			return nil, nil, false
+	if !s.current(ctx, e) {
+		s.mu.Lock()
+		if cur, ok := s.entries[key]; ok && cur.until == e.until {
+			s.remove(key)
 		}
+		s.mu.Unlock()
+		s.c.count("response", "fenced")
+		return nil, nil, false
 	}
 	s.c.count("response", "hit")
 	return e.body, e.extra, true
@@ -116,19 +115,30 @@ func (s *Responses) Get(ctx context.Context, key string) ([]byte, any, bool) {
 // unless r was served anything stale or unfenced, or read nothing through
 // the cache.
 func (s *Responses) Put(key string, body []byte, extra any, r *Request) {
-	if r == nil || len(body) > s.maxBytes/8 {
+	if len(body) > s.maxBytes/8 {
 		return
+	}
+	if e, ok := s.entry(body, extra, r); ok {
+		s.keep(key, e)
+	}
+}
+
+// entry is what Put keeps of body, built by the operation whose cache
+// state is r: false when it is not to be kept or shared (see Put).
+func (s *Responses) entry(body []byte, extra any, r *Request) (respEntry, bool) {
+	if r == nil {
+		return respEntry{}, false
 	}
 	nowMs := s.c.now().UnixMilli()
 	r.reads.mu.Lock()
 	until, unfenced, read := r.reads.until, r.reads.unfenced, r.reads.any
 	r.reads.mu.Unlock()
 	if unfenced || !read || len(r.Stale()) > 0 {
-		return
+		return respEntry{}, false
 	}
 	until = min(until, nowMs+s.ttl.Milliseconds())
 	if until <= nowMs {
-		return
+		return respEntry{}, false
 	}
 	e := respEntry{body: bytes.Clone(body), extra: extra, until: until} // its own bytes: body may share a larger buffer
 	byBackend := r.gens.snapshot()
@@ -143,23 +153,43 @@ func (s *Responses) Put(key string, body []byte, extra any, r *Request) {
 		e.gens, e.want = append(e.gens, g), append(e.want, want)
 	}
 	if len(e.gens) == 0 {
-		return // nothing fenced it: not cached
+		return respEntry{}, false // nothing fenced it: not cached
 	}
+	return e, true
+}
+
+// keep stores e under key if the key was answered before (see seenFor).
+func (s *Responses) keep(key string, e respEntry) {
+	if len(e.body) > s.maxBytes/8 {
+		return
+	}
+	nowMs := s.c.now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.seenBefore(key, nowMs) {
 		return
 	}
 	s.remove(key)
-	if s.bytes+len(body) > s.maxBytes {
+	if s.bytes+len(e.body) > s.maxBytes {
 		for k, old := range s.entries { // expired first, then any (map order is random)
-			if nowMs >= old.until || s.bytes+len(body) > s.maxBytes*9/10 {
+			if nowMs >= old.until || s.bytes+len(e.body) > s.maxBytes*9/10 {
 				s.remove(k)
 			}
 		}
 	}
 	s.entries[key] = e
-	s.bytes += len(body)
+	s.bytes += len(e.body)
+}
+
+// current says whether every generation e was built under is still the
+// one in Redis (one HMGET per backend, in one round trip). A Redis failure
+// says no.
+func (s *Responses) current(ctx context.Context, e respEntry) bool {
+	if len(e.gens) == 0 {
+		return true
+	}
+	got, err := s.c.store.Generations(ctx, e.gens, "")
+	return err == nil && slices.EqualFunc(got, e.want, slices.Equal)
 }
 
 // seenBefore says whether key was answered within seenFor, and remembers

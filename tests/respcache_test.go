@@ -2,6 +2,9 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -237,4 +240,97 @@ func waitCleanAnswer(t *testing.T, e *env, q string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Identical dashboards that miss at the same time execute once: the first
+// one's answer is shared with the others, after the same generation check
+// as a hit, and their field lookups are the first one's alone.
+func TestConcurrentIdenticalMissesExecuteOnce(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newEnv(t, envOptions{runai: runaisim.Options{PoolsPerCluster: 2}, configure: withResponses(mr.Addr(), runaiOnly)})
+	to := time.Now().UTC().Truncate(time.Minute)
+	lookups := fieldLookups(t, e)
+	e.query(t, fixedDashboard, window(to.Add(-time.Hour))).mustData(t, &struct{}{})
+	one := fieldLookups(t, e) - lookups // what one execution of this shape looks up
+	// A slow vendor: the others arrive while the first one waits on it.
+	if err := e.ra.Control().SetFaults(simctl.Faults{LatencyMs: 700}); err != nil {
+		t.Fatal(err)
+	}
+	lookups, shared := fieldLookups(t, e), cacheOps(t, e, "response", "shared")
+	const n = 5
+	var first []byte
+	for i, raw := range postTogether(t, e, n, fixedDashboard, window(to)) {
+		if !contains(string(raw), `"data":{"nodePools"`) || contains(string(raw), `"errors"`) {
+			t.Fatalf("answer %d: %s", i+1, raw)
+		}
+		if first == nil {
+			first = raw
+		} else if !bytes.Equal(raw, first) {
+			t.Fatalf("answers differ:\n%s\nvs\n%s", raw, first)
+		}
+	}
+	if got := cacheOps(t, e, "response", "shared") - shared; got != n-1 {
+		t.Errorf("%v answers shared, want %d", got, n-1)
+	}
+	if got := fieldLookups(t, e) - lookups; got != one {
+		t.Errorf("%d identical dashboards at once made %v field lookups, want one execution's %v", n, got, one)
+	}
+}
+
+// An answer with errors is not shared: the operations that waited for it
+// execute on their own (and get their own errors).
+func TestConcurrentIdenticalMissesDoNotShareErrors(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), func(c *app.Config) { c.Resilience.Retry.Disabled = true })})
+	if err := e.ma.Control().SetFaults(simctl.Faults{Down: true, LatencyMs: 700}); err != nil {
+		t.Fatal(err)
+	}
+	unshared, shared := cacheOps(t, e, "response", "unshared"), cacheOps(t, e, "response", "shared")
+	const n = 4
+	for i, raw := range postTogether(t, e, n, `{ clusters { name provider } }`, nil) {
+		if !contains(string(raw), `"errors"`) {
+			t.Fatalf("answer %d has no error while ModelArts is down: %s", i+1, raw)
+		}
+	}
+	if got := cacheOps(t, e, "response", "shared") - shared; got != 0 {
+		t.Errorf("%v answers with errors shared, want 0", got)
+	}
+	if got := cacheOps(t, e, "response", "unshared") - unshared; got != n-1 {
+		t.Errorf("%v operations executed on their own after the first one's error, want %d", got, n-1)
+	}
+}
+
+// postTogether sends n identical queries: the first, then, once it has
+// called a vendor, the others. It returns their response bodies.
+func postTogether(t *testing.T, e *env, n int, query string, vars map[string]any) [][]byte {
+	t.Helper()
+	e.resetCounters()
+	answers := make(chan []byte, n)
+	post := func() {
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+		resp, err := http.Post(e.gw.URL+"/graphql", "application/json", bytes.NewReader(body))
+		if err != nil {
+			answers <- []byte(err.Error())
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		answers <- raw
+	}
+	go post()
+	for deadline := time.Now().Add(10 * time.Second); e.upstreamCalls() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first query never called a vendor")
+		}
+	}
+	for range n - 1 {
+		go post()
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = <-answers
+	}
+	return out
 }

@@ -1,0 +1,69 @@
+package cache
+
+import (
+	"context"
+	"sync"
+)
+
+// respFlight is one operation answering a key while identical operations
+// wait for its answer (Responses.Join).
+type respFlight struct {
+	done chan struct{}
+	e    respEntry // the answer, once done; valid when ok
+	ok   bool
+}
+
+// Join makes identical operations that miss at the same time execute
+// once. When no operation is answering key, the caller is to answer it:
+// Join returns served false and finish, which the caller must call exactly
+// once with its answer (body nil when it has none to share, or when it has
+// errors, stale parts or more than one payload): finish hands it to the
+// operations that joined meanwhile and keeps it as Put does. Calls after the
+// first do nothing. When another operation is answering key, Join waits for
+// it (or for ctx) and returns its answer, served true, if that answer could
+// be kept (Put's rules) and the generations it was built under are still
+// current in Redis, as a hit's are; otherwise served false and a finish
+// that does nothing: the caller executes on its own.
+//
+// A joined answer is not counted a second time by the admission rule of
+// seenFor: concurrent identical requests are one answer, not the second
+// one that would be kept.
+func (s *Responses) Join(ctx context.Context, key string) (body []byte, extra any, served bool, finish func(body []byte, extra any, r *Request)) {
+	s.mu.Lock()
+	f, ok := s.flights[key]
+	if !ok {
+		f = &respFlight{done: make(chan struct{})}
+		s.flights[key] = f
+		s.mu.Unlock()
+		var once sync.Once
+		return nil, nil, false, func(body []byte, extra any, r *Request) {
+			once.Do(func() { s.land(key, f, body, extra, r) })
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, nil, false, func([]byte, any, *Request) {}
+	}
+	if !f.ok || s.c.now().UnixMilli() >= f.e.until || !s.current(ctx, f.e) {
+		s.c.count("response", "unshared")
+		return nil, nil, false, func([]byte, any, *Request) {}
+	}
+	s.c.count("response", "shared")
+	return f.e.body, f.e.extra, true, nil
+}
+
+// land ends f, the flight of key, with its answer.
+func (s *Responses) land(key string, f *respFlight, body []byte, extra any, r *Request) {
+	if body != nil {
+		f.e, f.ok = s.entry(body, extra, r)
+	}
+	s.mu.Lock()
+	delete(s.flights, key)
+	s.mu.Unlock()
+	close(f.done)
+	if f.ok {
+		s.keep(key, f.e)
+	}
+}
