@@ -17,6 +17,7 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/graph"
+	"github.com/fleetgraph/fleetgraph/internal/gqlfast"
 	"github.com/fleetgraph/fleetgraph/resolvers"
 	"github.com/fleetgraph/fleetgraph/web"
 	"github.com/fleetgraph/fleetgraph/web/dashboard"
@@ -108,6 +109,7 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.Use(adm)
 	// Inside admission: an operation waiting for a slot holds no loaders.
 	srv.Use(operationLoaders{reg: g.Registry, cache: fc})
+	srv.Use(gqlfast.ArgsMemo{})        // a field's arguments computed once per operation, not per object
 	if r := fc.Responses(); r != nil { // inside the loaders: a miss fills the cache from their state
 		srv.Use(newResponseCache(g.Registry, r))
 	}

@@ -111,7 +111,7 @@ func (ec *executionContext) fieldContext_Entity_findManyClusterByIDs(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyClusterByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Entity_findManyClusterByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -155,7 +155,7 @@ func (ec *executionContext) fieldContext_Entity_findManyNodeByIDs(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyNodeByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Entity_findManyNodeByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -199,7 +199,7 @@ func (ec *executionContext) fieldContext_Entity_findManyNodePoolByIDs(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findManyNodePoolByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Entity_findManyNodePoolByIDs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

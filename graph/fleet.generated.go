@@ -639,7 +639,7 @@ func (ec *executionContext) fieldContext_Cluster_nodes(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Cluster_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Cluster_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -706,7 +706,7 @@ func (ec *executionContext) fieldContext_Cluster_metrics(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Cluster_metrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Cluster_metrics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1177,7 +1177,7 @@ func (ec *executionContext) fieldContext_Query_clusters(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_clusters_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_clusters_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1221,7 +1221,7 @@ func (ec *executionContext) fieldContext_Query_cluster(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_cluster_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_cluster_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1265,7 +1265,7 @@ func (ec *executionContext) fieldContext_Query_nodePools(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodePools_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_nodePools_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1309,7 +1309,7 @@ func (ec *executionContext) fieldContext_Query_nodePool(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodePool_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_nodePool_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1353,7 +1353,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1397,7 +1397,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_node_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1441,7 +1441,7 @@ func (ec *executionContext) fieldContext_Query_fleetSummary(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_fleetSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_fleetSummary_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1485,7 +1485,7 @@ func (ec *executionContext) fieldContext_Query_nodeTelemetry(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodeTelemetry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_nodeTelemetry_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1529,7 +1529,7 @@ func (ec *executionContext) fieldContext_Query_placements(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_placements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query_placements_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1573,7 +1573,7 @@ func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query__entities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query__entities_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1649,7 +1649,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Query___type_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

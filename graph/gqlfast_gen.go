@@ -15,6 +15,17 @@ import (
 // resolver, no context method) in order, without a goroutine per element.
 var marshalSliceSequential = gqlfast.MarshalSliceSequential
 
+// memoArgs computes a field's arguments once per operation (gqlfast.Args).
+func (ec *executionContext) memoArgs(ctx context.Context, field graphql.CollectedField, args func(context.Context, map[string]any) (map[string]any, error)) (map[string]any, error) {
+	return gqlfast.Args(ctx, ec.Variables, field, args)
+}
+
+// marshalResponse writes a query's payload into a buffer sized by its
+// operation's last answer (gqlfast.MarshalResponse).
+func marshalResponse(oc *graphql.OperationContext, data graphql.Marshaler) []byte {
+	return gqlfast.MarshalResponse(oc.RawQuery, oc.OperationName, data)
+}
+
 // fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ writes a list of AcceleratorGroup (every field a plain scalar) in one
 // pass. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ(_ context.Context, sel ast.SelectionSet, v []*model.AcceleratorGroup) graphql.Marshaler {

@@ -209,7 +209,7 @@ func (ec *executionContext) fieldContext_Mutation_createNodePool(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createNodePool_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Mutation_createNodePool_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -253,7 +253,7 @@ func (ec *executionContext) fieldContext_Mutation_updateNodePool(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateNodePool_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Mutation_updateNodePool_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -297,7 +297,7 @@ func (ec *executionContext) fieldContext_Mutation_patchNodePool(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_patchNodePool_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Mutation_patchNodePool_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -341,7 +341,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteNodePool(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteNodePool_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Mutation_deleteNodePool_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -569,7 +569,7 @@ func (ec *executionContext) fieldContext_Node_metrics(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Node_metrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Node_metrics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -445,7 +445,7 @@ func (ec *executionContext) fieldContext_NodePool_nodes(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_NodePool_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_NodePool_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -489,7 +489,7 @@ func (ec *executionContext) fieldContext_NodePool_metrics(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_NodePool_metrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_NodePool_metrics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}

@@ -321,7 +321,7 @@ func (ec *executionContext) fieldContext_Subscription_nodeMetrics(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_nodeMetrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Subscription_nodeMetrics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -365,7 +365,7 @@ func (ec *executionContext) fieldContext_Subscription_nodePoolMetrics(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_nodePoolMetrics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Subscription_nodePoolMetrics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -409,7 +409,7 @@ func (ec *executionContext) fieldContext_Subscription_fleetSummary(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_fleetSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Subscription_fleetSummary_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -453,7 +453,7 @@ func (ec *executionContext) fieldContext_Subscription_placements(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_placements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.memoArgs(ctx, field, ec.field_Subscription_placements_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
