@@ -8,9 +8,10 @@ import (
 // respFlight is one operation answering a key while identical operations
 // wait for its answer (Responses.Join).
 type respFlight struct {
-	done chan struct{}
-	e    respEntry // the answer, once done; valid when ok
-	ok   bool
+	done    chan struct{}
+	waiting int       // operations waiting for it (under Responses.mu)
+	e       respEntry // the answer, once done; valid when ok
+	ok      bool
 }
 
 // Join makes identical operations that miss at the same time execute
@@ -18,10 +19,11 @@ type respFlight struct {
 // Join returns served false and finish, which the caller must call exactly
 // once with its answer (body nil when it has none to share, or when it has
 // errors, stale parts or more than one payload): finish hands it to the
-// operations that joined meanwhile and keeps it as Put does. Calls after the
+// operations that joined meanwhile and keeps it (see seenFor; at most an
+// eighth of the cache's budget per answer). Calls after the
 // first do nothing. When another operation is answering key, Join waits for
 // it (or for ctx) and returns its answer, served true, if that answer could
-// be kept (Put's rules) and the generations it was built under are still
+// be kept (entry's rules) and the generations it was built under are still
 // current in Redis, as a hit's are; otherwise served false and a finish
 // that does nothing: the caller executes on its own.
 //
@@ -40,6 +42,7 @@ func (s *Responses) Join(ctx context.Context, key string) (body []byte, extra an
 			once.Do(func() { s.land(key, f, body, extra, r) })
 		}
 	}
+	f.waiting++
 	s.mu.Unlock()
 	select {
 	case <-f.done:
@@ -54,16 +57,21 @@ func (s *Responses) Join(ctx context.Context, key string) (body []byte, extra an
 	return f.e.body, f.e.extra, true, nil
 }
 
-// land ends f, the flight of key, with its answer.
+// land ends f, the flight of key, with its answer: handed to the
+// operations waiting, and kept if the key was answered before. An answer
+// neither waited for nor kept is not copied.
 func (s *Responses) land(key string, f *respFlight, body []byte, extra any, r *Request) {
-	if body != nil {
-		f.e, f.ok = s.entry(body, extra, r)
-	}
+	nowMs := s.c.now().UnixMilli()
 	s.mu.Lock()
 	delete(s.flights, key)
+	waiting := f.waiting
+	admit := body != nil && len(body) <= s.maxBytes/8 && s.seenBefore(key, nowMs)
 	s.mu.Unlock()
+	if body != nil && (waiting > 0 || admit) {
+		f.e, f.ok = s.entry(body, extra, r)
+	}
 	close(f.done)
-	if f.ok {
-		s.keep(key, f.e)
+	if f.ok && admit {
+		s.store(key, f.e)
 	}
 }

@@ -33,7 +33,7 @@ type Responses struct {
 	mu      sync.Mutex
 	entries map[string]respEntry
 	bytes   int
-	seen    map[string]int64       // key -> unix ms: answered once, not kept (see Put)
+	seen    map[string]int64       // key -> unix ms: answered once, not kept (see seenFor)
 	flights map[string]*respFlight // key -> the operation answering it now (see Join)
 }
 
@@ -111,20 +111,9 @@ func (s *Responses) Get(ctx context.Context, key string) ([]byte, any, bool) {
 	return e.body, e.extra, true
 }
 
-// Put keeps body (and extra) under key, built by the operation whose cache state is r,
-// unless r was served anything stale or unfenced, or read nothing through
-// the cache.
-func (s *Responses) Put(key string, body []byte, extra any, r *Request) {
-	if len(body) > s.maxBytes/8 {
-		return
-	}
-	if e, ok := s.entry(body, extra, r); ok {
-		s.keep(key, e)
-	}
-}
-
-// entry is what Put keeps of body, built by the operation whose cache
-// state is r: false when it is not to be kept or shared (see Put).
+// entry is what is kept and shared of body (and extra), built by the
+// operation whose cache state is r: false when r was served anything stale
+// or unfenced, or read nothing through the cache.
 func (s *Responses) entry(body []byte, extra any, r *Request) (respEntry, bool) {
 	if r == nil {
 		return respEntry{}, false
@@ -158,17 +147,11 @@ func (s *Responses) entry(body []byte, extra any, r *Request) (respEntry, bool) 
 	return e, true
 }
 
-// keep stores e under key if the key was answered before (see seenFor).
-func (s *Responses) keep(key string, e respEntry) {
-	if len(e.body) > s.maxBytes/8 {
-		return
-	}
+// store puts e under key, evicting what its budget needs.
+func (s *Responses) store(key string, e respEntry) {
 	nowMs := s.c.now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.seenBefore(key, nowMs) {
-		return
-	}
 	s.remove(key)
 	if s.bytes+len(e.body) > s.maxBytes {
 		for k, old := range s.entries { // expired first, then any (map order is random)
@@ -217,7 +200,7 @@ func (s *Responses) remove(key string) {
 	}
 }
 
-// readTracker is what a Request read through the cache, for Responses.Put.
+// readTracker is what a Request read through the cache, for Responses.entry.
 type readTracker struct {
 	mu       sync.Mutex
 	any      bool
