@@ -131,6 +131,9 @@ func (e *callerGoneError) Unwrap() error { return e.err }
 // through deadlines set with a cause (see callerEnded); a client's per-call
 // timeout should be set that way.
 func isExcluded(err error) bool {
+	if err == nil {
+		return false // every successful call asks: errors.As's reflection was 1.5% of a cold dashboard's CPU
+	}
 	var cg *callerGoneError
 	return errors.As(err, &cg) || errors.Is(err, context.Canceled)
 }
