@@ -32,7 +32,9 @@ func fromList(list []string) MetricTypes {
 	return MetricTypes{joined: strings.Join(out, ",")}
 }
 
-// With returns the union of t and o.
+// With returns the union of t and o: the two sorted lists merged, in one
+// allocation (it runs for every node of a dashboard whose sibling metrics
+// fields ask for different types).
 func (t MetricTypes) With(o MetricTypes) MetricTypes {
 	switch {
 	case o.joined == "" || o.joined == t.joined:
@@ -40,7 +42,31 @@ func (t MetricTypes) With(o MetricTypes) MetricTypes {
 	case t.joined == "":
 		return o
 	}
-	return fromList(append(t.List(), o.List()...))
+	var b strings.Builder
+	b.Grow(len(t.joined) + len(o.joined) + 1)
+	add := func(typ string) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(typ)
+	}
+	x, xs, _ := strings.Cut(t.joined, ",")
+	y, ys, _ := strings.Cut(o.joined, ",")
+	for x != "" || y != "" {
+		switch {
+		case y == "" || x != "" && x < y:
+			add(x)
+			x, xs, _ = strings.Cut(xs, ",")
+		case x == "" || y < x:
+			add(y)
+			y, ys, _ = strings.Cut(ys, ",")
+		default: // in both
+			add(x)
+			x, xs, _ = strings.Cut(xs, ",")
+			y, ys, _ = strings.Cut(ys, ",")
+		}
+	}
+	return MetricTypes{joined: b.String()}
 }
 
 // List returns the types, sorted (nil for none).
@@ -53,9 +79,14 @@ func (t MetricTypes) List() []string {
 
 // Has says whether typ is in the set.
 func (t MetricTypes) Has(typ string) bool {
-	list := t.List()
-	i := sort.SearchStrings(list, typ)
-	return i < len(list) && list[i] == typ
+	for rest := t.joined; rest != ""; {
+		var cur string
+		cur, rest, _ = strings.Cut(rest, ",")
+		if cur == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // Empty says whether the set has no type.

@@ -27,3 +27,33 @@ func TestMetricTypes(t *testing.T) {
 		t.Fatal("empty set")
 	}
 }
+
+// With's merge is the union built the long way, for every pair of subsets
+// of a few types (prefixes of one another included).
+func TestMetricTypesWithIsTheUnion(t *testing.T) {
+	t.Parallel()
+	all := []string{"A", "AB", "B", "CPU_MEMORY_UTILIZATION", "CPU_UTILIZATION", "GPU"}
+	subset := func(mask int) []string {
+		var out []string
+		for i, typ := range all {
+			if mask&(1<<i) != 0 {
+				out = append(out, typ)
+			}
+		}
+		return out
+	}
+	for m := range 1 << len(all) {
+		for n := range 1 << len(all) {
+			a, b := SortTypes(subset(m)), SortTypes(subset(n))
+			want := SortTypes(append(subset(m), subset(n)...))
+			if got := a.With(b); got != want {
+				t.Fatalf("%v With %v = %q, want %q", a.List(), b.List(), got, want)
+			}
+			for _, typ := range all {
+				if a.Has(typ) != slices.Contains(subset(m), typ) {
+					t.Fatalf("%v Has %q = %v", a.List(), typ, a.Has(typ))
+				}
+			}
+		}
+	}
+}

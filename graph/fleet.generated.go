@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -360,7 +359,7 @@ func (ec *executionContext) _Backend_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Backend_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Backend", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Backend", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Backend_provider(ctx context.Context, field graphql.CollectedField, obj *model.Backend) (ret graphql.Marshaler) {
@@ -383,7 +382,7 @@ func (ec *executionContext) _Backend_provider(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Backend_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Backend", field, false, false, errors.New("field of type Provider does not have child fields"))
+	return graphql.NewScalarFieldContext("Backend", field, false, false, errNoChildFieldsProvider)
 }
 
 func (ec *executionContext) _Cluster_id(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -406,7 +405,7 @@ func (ec *executionContext) _Cluster_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsID)
 }
 
 func (ec *executionContext) _Cluster_name(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -429,7 +428,7 @@ func (ec *executionContext) _Cluster_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Cluster_provider(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -452,7 +451,7 @@ func (ec *executionContext) _Cluster_provider(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type Provider does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsProvider)
 }
 
 func (ec *executionContext) _Cluster_backend(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -475,7 +474,7 @@ func (ec *executionContext) _Cluster_backend(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Cluster_vendorId(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -498,7 +497,7 @@ func (ec *executionContext) _Cluster_vendorId(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_vendorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Cluster_state(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -521,7 +520,7 @@ func (ec *executionContext) _Cluster_state(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Cluster_version(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -544,7 +543,7 @@ func (ec *executionContext) _Cluster_version(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Cluster_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -567,7 +566,7 @@ func (ec *executionContext) _Cluster_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _Cluster_nodePools(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -666,7 +665,7 @@ func (ec *executionContext) _Cluster_raw(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Cluster_raw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type JSON does not have child fields"))
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errNoChildFieldsJSON)
 }
 
 func (ec *executionContext) _Cluster_metrics(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
@@ -733,7 +732,7 @@ func (ec *executionContext) _FleetSummary_nodes(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummary_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummary_readyNodes(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummary) (ret graphql.Marshaler) {
@@ -756,7 +755,7 @@ func (ec *executionContext) _FleetSummary_readyNodes(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummary_readyNodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummary_gpus(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummary) (ret graphql.Marshaler) {
@@ -779,7 +778,7 @@ func (ec *executionContext) _FleetSummary_gpus(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummary_gpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummary_readyGpus(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummary) (ret graphql.Marshaler) {
@@ -802,7 +801,7 @@ func (ec *executionContext) _FleetSummary_readyGpus(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummary_readyGpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummary_allocatedGpus(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummary) (ret graphql.Marshaler) {
@@ -825,7 +824,7 @@ func (ec *executionContext) _FleetSummary_allocatedGpus(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummary_allocatedGpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummary", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummary_byProvider(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummary) (ret graphql.Marshaler) {
@@ -944,7 +943,7 @@ func (ec *executionContext) _FleetSummaryGroup_key(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _FleetSummaryGroup_nodes(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummaryGroup) (ret graphql.Marshaler) {
@@ -967,7 +966,7 @@ func (ec *executionContext) _FleetSummaryGroup_nodes(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryGroup_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummaryGroup_readyNodes(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummaryGroup) (ret graphql.Marshaler) {
@@ -990,7 +989,7 @@ func (ec *executionContext) _FleetSummaryGroup_readyNodes(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryGroup_readyNodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummaryGroup_gpus(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummaryGroup) (ret graphql.Marshaler) {
@@ -1013,7 +1012,7 @@ func (ec *executionContext) _FleetSummaryGroup_gpus(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryGroup_gpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummaryGroup_readyGpus(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummaryGroup) (ret graphql.Marshaler) {
@@ -1036,7 +1035,7 @@ func (ec *executionContext) _FleetSummaryGroup_readyGpus(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryGroup_readyGpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _FleetSummaryGroup_allocatedGpus(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummaryGroup) (ret graphql.Marshaler) {
@@ -1059,7 +1058,7 @@ func (ec *executionContext) _FleetSummaryGroup_allocatedGpus(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryGroup_allocatedGpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -1082,7 +1081,7 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errNoChildFieldsBoolean)
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -1105,7 +1104,7 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Query_backends(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1563,7 +1562,7 @@ func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, fi
 		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type _Entity does not have child fields")
+			return nil, errNoChildFields_Entity
 		},
 	}
 	defer func() {
@@ -1796,14 +1795,15 @@ func (ec *executionContext) _Backend(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1988,14 +1988,15 @@ func (ec *executionContext) _Cluster(ctx context.Context, sel ast.SelectionSet, 
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -2061,14 +2062,15 @@ func (ec *executionContext) _FleetSummary(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -2124,14 +2126,15 @@ func (ec *executionContext) _FleetSummaryGroup(ctx context.Context, sel ast.Sele
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -2167,14 +2170,15 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -2486,14 +2490,15 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }

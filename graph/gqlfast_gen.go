@@ -4,6 +4,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/fleetgraph/fleetgraph/graph/model"
@@ -255,3 +256,21 @@ func (ec *executionContext) fastNResourceQuantity2ᚕᚖgithubᚗcomᚋfleetgrap
 	}
 	return l.Done()
 }
+
+// The error of a scalar field's context (gqlgen makes one per field and object).
+var (
+	errNoChildFieldsBoolean             = errors.New("field of type Boolean does not have child fields")
+	errNoChildFieldsDateTime            = errors.New("field of type DateTime does not have child fields")
+	errNoChildFieldsFloat               = errors.New("field of type Float does not have child fields")
+	errNoChildFieldsID                  = errors.New("field of type ID does not have child fields")
+	errNoChildFieldsInt                 = errors.New("field of type Int does not have child fields")
+	errNoChildFieldsJSON                = errors.New("field of type JSON does not have child fields")
+	errNoChildFieldsNodePoolPhase       = errors.New("field of type NodePoolPhase does not have child fields")
+	errNoChildFieldsNodeStatus          = errors.New("field of type NodeStatus does not have child fields")
+	errNoChildFieldsNodeTelemetryType   = errors.New("field of type NodeTelemetryType does not have child fields")
+	errNoChildFieldsProvider            = errors.New("field of type Provider does not have child fields")
+	errNoChildFieldsString              = errors.New("field of type String does not have child fields")
+	errNoChildFields_Entity             = errors.New("field of type _Entity does not have child fields")
+	errNoChildFields__DirectiveLocation = errors.New("field of type __DirectiveLocation does not have child fields")
+	errNoChildFields__TypeKind          = errors.New("field of type __TypeKind does not have child fields")
+)

@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -45,7 +44,7 @@ func (ec *executionContext) _Label_key(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Label_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Label", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Label", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Label_value(ctx context.Context, field graphql.CollectedField, obj *model.Label) (ret graphql.Marshaler) {
@@ -68,7 +67,7 @@ func (ec *executionContext) _Label_value(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Label_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Label", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Label", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _MetricPoint_timestamp(ctx context.Context, field graphql.CollectedField, obj *model.MetricPoint) (ret graphql.Marshaler) {
@@ -91,7 +90,7 @@ func (ec *executionContext) _MetricPoint_timestamp(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_MetricPoint_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MetricPoint", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("MetricPoint", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _MetricPoint_value(ctx context.Context, field graphql.CollectedField, obj *model.MetricPoint) (ret graphql.Marshaler) {
@@ -114,7 +113,7 @@ func (ec *executionContext) _MetricPoint_value(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MetricPoint_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MetricPoint", field, false, false, errors.New("field of type Float does not have child fields"))
+	return graphql.NewScalarFieldContext("MetricPoint", field, false, false, errNoChildFieldsFloat)
 }
 
 func (ec *executionContext) _MetricSeries_type(ctx context.Context, field graphql.CollectedField, obj *model.MetricSeries) (ret graphql.Marshaler) {
@@ -137,7 +136,7 @@ func (ec *executionContext) _MetricSeries_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MetricSeries_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MetricSeries", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("MetricSeries", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _MetricSeries_labels(ctx context.Context, field graphql.CollectedField, obj *model.MetricSeries) (ret graphql.Marshaler) {
@@ -224,7 +223,7 @@ func (ec *executionContext) _TelemetryGroup_key(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryGroup", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryGroup", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _TelemetryGroup_value(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryGroup) (ret graphql.Marshaler) {
@@ -247,7 +246,7 @@ func (ec *executionContext) _TelemetryGroup_value(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryGroup_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryGroup", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryGroup", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _TelemetryGroup_name(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryGroup) (ret graphql.Marshaler) {
@@ -270,7 +269,7 @@ func (ec *executionContext) _TelemetryGroup_name(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryGroup", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryGroup", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _TelemetryValue_provider(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryValue) (ret graphql.Marshaler) {
@@ -293,7 +292,7 @@ func (ec *executionContext) _TelemetryValue_provider(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryValue_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errors.New("field of type Provider does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errNoChildFieldsProvider)
 }
 
 func (ec *executionContext) _TelemetryValue_backend(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryValue) (ret graphql.Marshaler) {
@@ -316,7 +315,7 @@ func (ec *executionContext) _TelemetryValue_backend(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryValue_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _TelemetryValue_type(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryValue) (ret graphql.Marshaler) {
@@ -339,7 +338,7 @@ func (ec *executionContext) _TelemetryValue_type(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryValue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errors.New("field of type NodeTelemetryType does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errNoChildFieldsNodeTelemetryType)
 }
 
 func (ec *executionContext) _TelemetryValue_timestamp(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryValue) (ret graphql.Marshaler) {
@@ -362,7 +361,7 @@ func (ec *executionContext) _TelemetryValue_timestamp(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryValue_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _TelemetryValue_value(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryValue) (ret graphql.Marshaler) {
@@ -385,7 +384,7 @@ func (ec *executionContext) _TelemetryValue_value(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_TelemetryValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errors.New("field of type Float does not have child fields"))
+	return graphql.NewScalarFieldContext("TelemetryValue", field, false, false, errNoChildFieldsFloat)
 }
 
 func (ec *executionContext) _TelemetryValue_groups(ctx context.Context, field graphql.CollectedField, obj *model.TelemetryValue) (ret graphql.Marshaler) {
@@ -463,14 +462,15 @@ func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, ob
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -506,14 +506,15 @@ func (ec *executionContext) _MetricPoint(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -554,14 +555,15 @@ func (ec *executionContext) _MetricSeries(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -602,14 +604,15 @@ func (ec *executionContext) _TelemetryGroup(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -665,14 +668,15 @@ func (ec *executionContext) _TelemetryValue(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }

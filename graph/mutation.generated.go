@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -123,7 +122,7 @@ func (ec *executionContext) _DeleteNodePoolPayload_id(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_DeleteNodePoolPayload_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeleteNodePoolPayload", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("DeleteNodePoolPayload", field, false, false, errNoChildFieldsID)
 }
 
 func (ec *executionContext) _DeleteNodePoolPayload_accepted(ctx context.Context, field graphql.CollectedField, obj *model.DeleteNodePoolPayload) (ret graphql.Marshaler) {
@@ -146,7 +145,7 @@ func (ec *executionContext) _DeleteNodePoolPayload_accepted(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_DeleteNodePoolPayload_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeleteNodePoolPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("DeleteNodePoolPayload", field, false, false, errNoChildFieldsBoolean)
 }
 
 func (ec *executionContext) _DeleteNodePoolPayload_phase(ctx context.Context, field graphql.CollectedField, obj *model.DeleteNodePoolPayload) (ret graphql.Marshaler) {
@@ -169,7 +168,7 @@ func (ec *executionContext) _DeleteNodePoolPayload_phase(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_DeleteNodePoolPayload_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeleteNodePoolPayload", field, false, false, errors.New("field of type NodePoolPhase does not have child fields"))
+	return graphql.NewScalarFieldContext("DeleteNodePoolPayload", field, false, false, errNoChildFieldsNodePoolPhase)
 }
 
 func (ec *executionContext) _Mutation_createNodePool(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1118,14 +1117,15 @@ func (ec *executionContext) _DeleteNodePoolPayload(ctx context.Context, sel ast.
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1187,14 +1187,15 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }

@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -93,7 +92,7 @@ func (ec *executionContext) _Node_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Node_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsID)
 }
 
 func (ec *executionContext) _Node_name(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -116,7 +115,7 @@ func (ec *executionContext) _Node_name(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Node_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_provider(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -139,7 +138,7 @@ func (ec *executionContext) _Node_provider(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Node_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type Provider does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsProvider)
 }
 
 func (ec *executionContext) _Node_backend(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -162,7 +161,7 @@ func (ec *executionContext) _Node_backend(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Node_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_status(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -185,7 +184,7 @@ func (ec *executionContext) _Node_status(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Node_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type NodeStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsNodeStatus)
 }
 
 func (ec *executionContext) _Node_vendorStatus(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -208,7 +207,7 @@ func (ec *executionContext) _Node_vendorStatus(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Node_vendorStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_nodePool(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -295,7 +294,7 @@ func (ec *executionContext) _Node_gpuType(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Node_gpuType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_gpuCount(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -318,7 +317,7 @@ func (ec *executionContext) _Node_gpuCount(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Node_gpuCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _Node_accelerator(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -373,7 +372,7 @@ func (ec *executionContext) _Node_freeAccelerators(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Node_freeAccelerators(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, true, true, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, true, true, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _Node_capacity(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -460,7 +459,7 @@ func (ec *executionContext) _Node_ip(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_Node_ip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_zone(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -483,7 +482,7 @@ func (ec *executionContext) _Node_zone(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Node_zone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_flavor(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -506,7 +505,7 @@ func (ec *executionContext) _Node_flavor(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Node_flavor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Node_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -529,7 +528,7 @@ func (ec *executionContext) _Node_createdAt(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Node_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _Node_metrics(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
@@ -596,7 +595,7 @@ func (ec *executionContext) _Node_raw(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Node_raw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Node", field, false, false, errors.New("field of type JSON does not have child fields"))
+	return graphql.NewScalarFieldContext("Node", field, false, false, errNoChildFieldsJSON)
 }
 
 func (ec *executionContext) _NodeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.NodeConnection) (ret graphql.Marshaler) {
@@ -619,7 +618,7 @@ func (ec *executionContext) _NodeConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_NodeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodeConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("NodeConnection", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _NodeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.NodeConnection) (ret graphql.Marshaler) {
@@ -706,7 +705,7 @@ func (ec *executionContext) _NodeEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_NodeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodeEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodeEdge", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.NodeEdge) (ret graphql.Marshaler) {
@@ -761,7 +760,7 @@ func (ec *executionContext) _ResourceQuantity_name(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ResourceQuantity_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ResourceQuantity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ResourceQuantity", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _ResourceQuantity_value(ctx context.Context, field graphql.CollectedField, obj *model.ResourceQuantity) (ret graphql.Marshaler) {
@@ -784,7 +783,7 @@ func (ec *executionContext) _ResourceQuantity_value(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ResourceQuantity_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ResourceQuantity", field, false, false, errors.New("field of type Float does not have child fields"))
+	return graphql.NewScalarFieldContext("ResourceQuantity", field, false, false, errNoChildFieldsFloat)
 }
 
 func (ec *executionContext) _ResourceQuantity_quantity(ctx context.Context, field graphql.CollectedField, obj *model.ResourceQuantity) (ret graphql.Marshaler) {
@@ -807,7 +806,7 @@ func (ec *executionContext) _ResourceQuantity_quantity(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_ResourceQuantity_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ResourceQuantity", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("ResourceQuantity", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Resources_cpuCores(ctx context.Context, field graphql.CollectedField, obj *model.Resources) (ret graphql.Marshaler) {
@@ -830,7 +829,7 @@ func (ec *executionContext) _Resources_cpuCores(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Resources_cpuCores(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resources", field, false, false, errors.New("field of type Float does not have child fields"))
+	return graphql.NewScalarFieldContext("Resources", field, false, false, errNoChildFieldsFloat)
 }
 
 func (ec *executionContext) _Resources_memoryBytes(ctx context.Context, field graphql.CollectedField, obj *model.Resources) (ret graphql.Marshaler) {
@@ -853,7 +852,7 @@ func (ec *executionContext) _Resources_memoryBytes(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Resources_memoryBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resources", field, false, false, errors.New("field of type Float does not have child fields"))
+	return graphql.NewScalarFieldContext("Resources", field, false, false, errNoChildFieldsFloat)
 }
 
 func (ec *executionContext) _Resources_gpus(ctx context.Context, field graphql.CollectedField, obj *model.Resources) (ret graphql.Marshaler) {
@@ -876,7 +875,7 @@ func (ec *executionContext) _Resources_gpus(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Resources_gpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Resources", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Resources", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _Resources_all(ctx context.Context, field graphql.CollectedField, obj *model.Resources) (ret graphql.Marshaler) {
@@ -1209,14 +1208,15 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1257,14 +1257,15 @@ func (ec *executionContext) _NodeConnection(ctx context.Context, sel ast.Selecti
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1300,14 +1301,15 @@ func (ec *executionContext) _NodeEdge(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1348,14 +1350,15 @@ func (ec *executionContext) _ResourceQuantity(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1401,14 +1404,15 @@ func (ec *executionContext) _Resources(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }

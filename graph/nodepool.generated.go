@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -120,7 +119,7 @@ func (ec *executionContext) _NodePool_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsID)
 }
 
 func (ec *executionContext) _NodePool_name(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -143,7 +142,7 @@ func (ec *executionContext) _NodePool_name(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePool_provider(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -166,7 +165,7 @@ func (ec *executionContext) _NodePool_provider(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type Provider does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsProvider)
 }
 
 func (ec *executionContext) _NodePool_backend(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -189,7 +188,7 @@ func (ec *executionContext) _NodePool_backend(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePool_phase(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -212,7 +211,7 @@ func (ec *executionContext) _NodePool_phase(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type NodePoolPhase does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsNodePoolPhase)
 }
 
 func (ec *executionContext) _NodePool_vendorPhase(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -235,7 +234,7 @@ func (ec *executionContext) _NodePool_vendorPhase(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_vendorPhase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePool_phaseMessage(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -258,7 +257,7 @@ func (ec *executionContext) _NodePool_phaseMessage(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_phaseMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePool_cluster(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -313,7 +312,7 @@ func (ec *executionContext) _NodePool_isDefault(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsBoolean)
 }
 
 func (ec *executionContext) _NodePool_flavor(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -336,7 +335,7 @@ func (ec *executionContext) _NodePool_flavor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_flavor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePool_nodeSelector(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -359,7 +358,7 @@ func (ec *executionContext) _NodePool_nodeSelector(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_nodeSelector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePool_reportedNodeCount(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -382,7 +381,7 @@ func (ec *executionContext) _NodePool_reportedNodeCount(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_reportedNodeCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _NodePool_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -405,7 +404,7 @@ func (ec *executionContext) _NodePool_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _NodePool_nodes(ctx context.Context, field graphql.CollectedField, obj *model.NodePool) (ret graphql.Marshaler) {
@@ -516,7 +515,7 @@ func (ec *executionContext) _NodePool_raw(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_NodePool_raw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePool", field, false, false, errors.New("field of type JSON does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePool", field, false, false, errNoChildFieldsJSON)
 }
 
 func (ec *executionContext) _NodePoolConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.NodePoolConnection) (ret graphql.Marshaler) {
@@ -539,7 +538,7 @@ func (ec *executionContext) _NodePoolConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_NodePoolConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePoolConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePoolConnection", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _NodePoolConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.NodePoolConnection) (ret graphql.Marshaler) {
@@ -626,7 +625,7 @@ func (ec *executionContext) _NodePoolEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_NodePoolEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("NodePoolEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("NodePoolEdge", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _NodePoolEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.NodePoolEdge) (ret graphql.Marshaler) {
@@ -924,14 +923,15 @@ func (ec *executionContext) _NodePool(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -972,14 +972,15 @@ func (ec *executionContext) _NodePoolConnection(ctx context.Context, sel ast.Sel
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -1015,14 +1016,15 @@ func (ec *executionContext) _NodePoolEdge(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }

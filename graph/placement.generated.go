@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -52,7 +51,7 @@ func (ec *executionContext) _Accelerator_vendor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Accelerator_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Accelerator_model(ctx context.Context, field graphql.CollectedField, obj *model.Accelerator) (ret graphql.Marshaler) {
@@ -75,7 +74,7 @@ func (ec *executionContext) _Accelerator_model(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Accelerator_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Accelerator_memoryBytes(ctx context.Context, field graphql.CollectedField, obj *model.Accelerator) (ret graphql.Marshaler) {
@@ -98,7 +97,7 @@ func (ec *executionContext) _Accelerator_memoryBytes(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Accelerator_memoryBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errors.New("field of type Float does not have child fields"))
+	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errNoChildFieldsFloat)
 }
 
 func (ec *executionContext) _Accelerator_count(ctx context.Context, field graphql.CollectedField, obj *model.Accelerator) (ret graphql.Marshaler) {
@@ -121,7 +120,7 @@ func (ec *executionContext) _Accelerator_count(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Accelerator_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _Accelerator_raw(ctx context.Context, field graphql.CollectedField, obj *model.Accelerator) (ret graphql.Marshaler) {
@@ -144,7 +143,7 @@ func (ec *executionContext) _Accelerator_raw(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Accelerator_raw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Accelerator", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _AcceleratorGroup_vendor(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -167,7 +166,7 @@ func (ec *executionContext) _AcceleratorGroup_vendor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _AcceleratorGroup_model(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -190,7 +189,7 @@ func (ec *executionContext) _AcceleratorGroup_model(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _AcceleratorGroup_nodes(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -213,7 +212,7 @@ func (ec *executionContext) _AcceleratorGroup_nodes(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _AcceleratorGroup_readyNodes(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -236,7 +235,7 @@ func (ec *executionContext) _AcceleratorGroup_readyNodes(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_readyNodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _AcceleratorGroup_gpus(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -259,7 +258,7 @@ func (ec *executionContext) _AcceleratorGroup_gpus(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_gpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _AcceleratorGroup_readyGpus(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -282,7 +281,7 @@ func (ec *executionContext) _AcceleratorGroup_readyGpus(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_readyGpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _AcceleratorGroup_allocatedGpus(ctx context.Context, field graphql.CollectedField, obj *model.AcceleratorGroup) (ret graphql.Marshaler) {
@@ -305,7 +304,7 @@ func (ec *executionContext) _AcceleratorGroup_allocatedGpus(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_AcceleratorGroup_allocatedGpus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("AcceleratorGroup", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _Placement_provider(ctx context.Context, field graphql.CollectedField, obj *model.Placement) (ret graphql.Marshaler) {
@@ -328,7 +327,7 @@ func (ec *executionContext) _Placement_provider(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Placement_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Placement", field, false, false, errors.New("field of type Provider does not have child fields"))
+	return graphql.NewScalarFieldContext("Placement", field, false, false, errNoChildFieldsProvider)
 }
 
 func (ec *executionContext) _Placement_nodePool(ctx context.Context, field graphql.CollectedField, obj *model.Placement) (ret graphql.Marshaler) {
@@ -415,7 +414,7 @@ func (ec *executionContext) _Placement_vendor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Placement_vendor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Placement", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Placement", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Placement_model(ctx context.Context, field graphql.CollectedField, obj *model.Placement) (ret graphql.Marshaler) {
@@ -438,7 +437,7 @@ func (ec *executionContext) _Placement_model(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Placement_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Placement", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Placement", field, false, false, errNoChildFieldsString)
 }
 
 func (ec *executionContext) _Placement_freeAccelerators(ctx context.Context, field graphql.CollectedField, obj *model.Placement) (ret graphql.Marshaler) {
@@ -461,7 +460,7 @@ func (ec *executionContext) _Placement_freeAccelerators(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Placement_freeAccelerators(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Placement", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Placement", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _Placement_leftOver(ctx context.Context, field graphql.CollectedField, obj *model.Placement) (ret graphql.Marshaler) {
@@ -484,7 +483,7 @@ func (ec *executionContext) _Placement_leftOver(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Placement_leftOver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Placement", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Placement", field, false, false, errNoChildFieldsInt)
 }
 
 func (ec *executionContext) _PlacementsUpdate_at(ctx context.Context, field graphql.CollectedField, obj *model.PlacementsUpdate) (ret graphql.Marshaler) {
@@ -507,7 +506,7 @@ func (ec *executionContext) _PlacementsUpdate_at(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_PlacementsUpdate_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlacementsUpdate", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("PlacementsUpdate", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _PlacementsUpdate_placements(ctx context.Context, field graphql.CollectedField, obj *model.PlacementsUpdate) (ret graphql.Marshaler) {
@@ -662,14 +661,15 @@ func (ec *executionContext) _Accelerator(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -730,14 +730,15 @@ func (ec *executionContext) _AcceleratorGroup(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -831,14 +832,15 @@ func (ec *executionContext) _Placement(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -907,14 +909,15 @@ func (ec *executionContext) _PlacementsUpdate(ctx context.Context, sel ast.Selec
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }

@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -194,7 +193,7 @@ func (ec *executionContext) _FleetSummaryUpdate_at(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_FleetSummaryUpdate_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FleetSummaryUpdate", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("FleetSummaryUpdate", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _FleetSummaryUpdate_summary(ctx context.Context, field graphql.CollectedField, obj *model.FleetSummaryUpdate) (ret graphql.Marshaler) {
@@ -249,7 +248,7 @@ func (ec *executionContext) _MetricsUpdate_at(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_MetricsUpdate_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MetricsUpdate", field, false, false, errors.New("field of type DateTime does not have child fields"))
+	return graphql.NewScalarFieldContext("MetricsUpdate", field, false, false, errNoChildFieldsDateTime)
 }
 
 func (ec *executionContext) _MetricsUpdate_series(ctx context.Context, field graphql.CollectedField, obj *model.MetricsUpdate) (ret graphql.Marshaler) {
@@ -536,14 +535,15 @@ func (ec *executionContext) _FleetSummaryUpdate(ctx context.Context, sel ast.Sel
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
@@ -612,14 +612,15 @@ func (ec *executionContext) _MetricsUpdate(ctx context.Context, sel ast.Selectio
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	ec.ProcessDeferredGroup(graphql.DeferredGroup{
-		Defers:   deferLabelToView,
-		Path:     graphql.GetPath(ctx),
-		FieldSet: deferredFieldSet,
-		Context:  ctx,
-	})
+	if len(deferLabelToView) > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Defers:   deferLabelToView,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: deferredFieldSet,
+			Context:  ctx,
+		})
+	}
 
 	return out
 }
