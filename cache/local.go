@@ -9,7 +9,9 @@ import (
 // local is the in-process layer in front of the shared cache: decoded
 // values, so that a hot key costs neither its transfer from Redis nor a JSON
 // decode. An entry lives until the shared entry's freshness ends, and at
-// most maxAge.
+// most maxAge. It carries that freshness too: maxAge bounds how long this
+// copy is kept, not how long the value is fresh, and a whole answer built
+// from it (responses.go) may live by the value's freshness.
 //
 // Coherence between replicas goes through Redis: local keys are the shared
 // keys, generation included (see fence.go), and the generations are read
@@ -32,6 +34,7 @@ type local struct {
 type localEntry struct {
 	value any
 	until int64 // unix ms: the shared entry's freshness, capped by maxAge
+	fresh int64 // unix ms: the shared entry's freshness
 	size  int   // encoded size
 }
 
@@ -65,7 +68,7 @@ func (l *local) put(key string, value any, size int, freshUntilMs, nowMs int64) 
 	if l.bytes+size > l.maxBytes {
 		l.evict(nowMs, size)
 	}
-	l.entries[key] = localEntry{value: value, until: until, size: size}
+	l.entries[key] = localEntry{value: value, until: until, fresh: freshUntilMs, size: size}
 	l.bytes += size
 }
 
@@ -147,7 +150,8 @@ func (g *genMemo) set(backend, kind, gen string, nowMs int64) {
 // lookup reads ckeys ("" for a key not to be read: its generation is
 // unknown): from the local layer where it holds the key, from the shared
 // store otherwise. It returns the local answers (found[i]) and the store's
-// hits, and until which each local answer is fresh (unix ms); err is the
+// hits, and until which each local answer is fresh (unix ms: the shared
+// entry's freshness, not the end of the local copy's maxAge); err is the
 // store's, for the keys it could not read (they miss).
 func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (found []any, until []int64, hits map[string][]byte, err error) {
 	found, until = make([]any, len(ckeys)), make([]int64, len(ckeys))
@@ -159,7 +163,7 @@ func (c *Layered) lookup(ctx context.Context, ckeys []string, nowMs int64) (foun
 		}
 		if c.local != nil {
 			if e, ok := c.local.get(ck, nowMs); ok {
-				found[i], until[i] = e.value, e.until
+				found[i], until[i] = e.value, e.fresh
 				n++
 				continue
 			}

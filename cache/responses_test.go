@@ -1,0 +1,63 @@
+package cache
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// A whole answer lives by the freshness of what it read, not by the age of
+// the local layer's copies: an answer read from a local copy at the end of
+// its maxAge (fresh for a minute more in Redis) is kept and served. It was
+// not: the answer took the copy's end as its own, so it was dropped as
+// already expired or kept for a few milliseconds.
+func TestResponseFromAnAgingLocalCopyLivesByFreshness(t *testing.T) {
+	t.Parallel()
+	store, _, _ := setup(t, RedisOptions{})
+	c := NewLayered(store, DefaultPolicy(), nil)
+	start := time.UnixMilli(1_800_000_000_000)
+	at := start
+	c.now = func() time.Time { return at }
+	c.EnableLocal(1<<20, 5*time.Second, nil)
+	c.EnableResponses(1<<20, 5*time.Second)
+	fetches := 0
+	spec := Spec[string, string]{
+		Kind: "clusters", Backend: func(string) string { return "b" }, Key: func(string) string { return "" },
+		TTL:     func(string) time.Duration { return time.Minute },
+		Fetch:   func(context.Context, string) (string, error) { fetches++; return "v", nil },
+		Scope:   func(context.Context, string) string { return "svc" },
+		StaleOK: func(error) bool { return false },
+	}
+	ctx := context.Background()
+	load := func(after time.Duration) *Request {
+		t.Helper()
+		at = start.Add(after)
+		r := &Request{}
+		if vals, errs := Load(ctx, c, r, spec, []string{"x"}); errs[0] != nil || vals[0] != "v" {
+			t.Fatalf("load at +%v: %v %v", after, vals, errs)
+		}
+		return r
+	}
+	const key = "answer"
+	resp := c.Responses()
+	answer := func(r *Request) { // an answer without errors, as app/respcache.go hands it over
+		t.Helper()
+		_, _, shared, finish := resp.Join(ctx, key)
+		if shared {
+			t.Fatal("an answer was shared: no other operation is answering the key")
+		}
+		finish([]byte(`{"a":1}`), nil, r)
+	}
+	load(0)                                     // fetched, fresh in Redis until +60s
+	answer(load(time.Second))                   // read back from Redis: the local copy lives until +6s; the key's first answer
+	r := load(6*time.Second - time.Millisecond) // from the local copy, 1ms before its end
+	at = start.Add(6 * time.Second)             // the operation took 1ms
+	answer(r)                                   // the second answer: kept
+	at = start.Add(6*time.Second + 500*time.Millisecond)
+	if _, _, ok := resp.Get(ctx, key); !ok {
+		t.Fatal("the answer built from a local copy at the end of its maxAge is not served 0.5s later (fresh in Redis until +60s, response TTL 5s)")
+	}
+	if fetches != 1 {
+		t.Fatalf("%d fetches, want 1", fetches)
+	}
+}
