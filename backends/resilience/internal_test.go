@@ -87,6 +87,9 @@ func TestDefaultBaseTransport(t *testing.T) {
 	if !ok || ht.MaxIdleConnsPerHost != 1024 || ht.MaxIdleConns != 1024 {
 		t.Fatalf("default base %T, want *http.Transport keeping 1024 idle connections (per host and in all)", tr.base)
 	}
+	if ht.MaxConnsPerHost != 1024 {
+		t.Errorf("default base opens up to %d connections per host (0: no bound), want 1024", ht.MaxConnsPerHost)
+	}
 	if ht == http.DefaultTransport {
 		t.Error("default base is http.DefaultTransport itself, not a clone")
 	}

@@ -99,12 +99,19 @@ type Transport struct {
 // one per node, and dial them again on the next one: 8% of a 100-node cold
 // dashboard's CPU; at 256, a 1000-node dashboard redialled ~750 connections
 // every time, 12% of the gateway's CPU and 30% of the simulator's). Idle
-// connections still close after IdleConnTimeout (90 s). The caller keeps
-// ownership of a base it passes.
+// connections still close after IdleConnTimeout (90 s). It also opens at
+// most 1024 connections to that host (MaxConnsPerHost; the default has no
+// bound): a 10 000-node cold dashboard would open one per node, and beyond
+// 1024 a call waits for a connection of the pool, within its context,
+// instead of dialling (10 000-node cold dashboard p50 5.3-5.7 s -> 3.95 s,
+// gateway CPU -20%, peak RSS 760 -> 650 MB). A connection counts against
+// the bound until its answer's body is closed, which every client does on
+// every path. The caller keeps ownership of a base it passes.
 func New(base http.RoundTripper, opts Options) *Transport {
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
+		tr.MaxConnsPerHost = 1024
 		base = tr
 	}
 	now := opts.Now
