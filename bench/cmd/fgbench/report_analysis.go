@@ -89,8 +89,9 @@ func (r *report) shortfalls() {
 			r.p("  101–107 MB with it, 83–88 MB with `cache.responses.enabled: false`). Its default budget is now a")
 			r.p("  tenth of the memory limit when lower (8 MiB here), and an entry keeps its own bytes rather than the")
 			r.p("  response buffer it was cut from: 128 → 102 MB. The same tenth for the local layer's 16 MiB gave")
-			r.p("  nothing (101 MB, at 116 instead of 125 req/s) and was not kept. Left: one execution per key for")
-			r.p("  concurrent identical misses, which would also stop keeping those collisions.")
+			r.p("  nothing (101 MB, at 116 instead of 125 req/s) and was not kept. Concurrent identical misses now")
+			r.p("  execute once (one answer, not the second one that would be kept); what is left above the target is")
+			r.p("  the bursts of cold requests.")
 		}
 	} else {
 		r.p("- **Soak not run for this report** (`make bench-soak`, 5 minutes).")
@@ -136,19 +137,22 @@ func (r *report) coldShortfalls(extraClusters bool) {
 		parts = append(parts, fmt.Sprintf("%s: %.3f ms", a.label(), a.s.cpu/a.s.upstream))
 	}
 	if len(heavy) > 0 {
-		r.p("- **Gateway CPU per upstream call above %.1f ms** (%s). This round took the vendor side of a call", callCPUBound, strings.Join(parts, "; "))
-		r.p("  down (the table below: listings and metrics answers decoded with far fewer passes and allocations,")
-		r.p("  connections kept instead of redialled); what is left per call is mostly the rest of the")
-		r.p("  node's GraphQL execution (gqlgen's field contexts and argument maps, a goroutine per concurrent")
-		r.p("  field and per list element), the collector (about a quarter of the cold profile) and the HTTP/1.1")
-		r.p("  exchange itself (syscalls, the transport's reader and writer goroutines). Not done, and why:")
-		r.p("  writing cache entries after answering changes no CPU (the batch's `SetMany` was under 1%% of it)")
-		r.p("  and saves one Redis round trip per batch against p50s of hundreds of ms; `GOGC=200` and")
-		r.p("  `GODEBUG=adaptivestackstart=1` gave nothing beyond this machine's noise (2 × 15 cold 1000-node")
-		r.p("  dashboards each). Next: executing a node's fields without a goroutine each (they wait on one")
-		r.p("  batch; stack growth of those goroutines is 7–12%% of the cold profile), the response buffer that")
-		r.p("  gqlgen's generated code grows by doubling (~9%% of the bytes a 1 000-node dashboard allocates), and")
-		r.p("  one mapping fewer between the vendor's series and the GraphQL ones.")
+		r.p("- **Gateway CPU per upstream call above %.1f ms** (%s). Two rounds took the vendor side of a call", callCPUBound, strings.Join(parts, "; "))
+		r.p("  down (the table below: answers decoded with far fewer passes and allocations, connections kept")
+		r.p("  instead of redialled, a field's arguments computed once per operation, no path built per object):")
+		r.p("  our own code on a call's path is now a small part of it (the metrics answer's decode is 3.5%% of a")
+		r.p("  cold 1 000-node profile, the cache entry's encoding 2%%). What is left is the machinery around it:")
+		r.p("  net/http's exchange (the caller's half 11%%, the connection's reader and writer goroutines 13%%),")
+		r.p("  the collector (background marking 10%%, allocation assists 10.5%%, half of it scanning the stacks of")
+		r.p("  the thousands of goroutines a cold dashboard has parked: one per call in flight, one per node and")
+		r.p("  concurrent field in gqlgen's executor, two per kept connection), and those goroutines' stack growth")
+		r.p("  (10.6%%). A 5× cut needs fewer goroutines per node, not a faster decoder: prefetching a page's")
+		r.p("  metrics in one batch and marshalling its nodes in order would remove two goroutines per node, but")
+		r.p("  every resolver under a node would then have to be prefetched or it runs one by one (not done: a")
+		r.p("  missed case turns a 1 000-node dashboard into 1 000 sequential calls). `GOGC=300` (gateway and")
+		r.p("  simulator) measured 486–536 → 388–422 CPU-ms per 1 000-node dashboard at 140 → 202–218 MB RSS:")
+		r.p("  a memory-for-CPU trade left to the operator (Go's `GOGC`), not made the default, because the soak's")
+		r.p("  100 MB target runs under an 80 MiB limit.")
 	}
 }
 
@@ -179,7 +183,12 @@ func (r *report) changes() {
 	r.p("| Simulator: a metrics answer written without reflection (the same bytes), a query's sample instants formatted once | `backends/runai/runaisim` | 8 → 4.5 µs per answer (`BenchmarkMetricsJSON`); the simulator's CPU is in the cold latency (same machine) |")
 	r.p("| Cache entries of metrics values written without reflection (`fleet.MetricsResult.AppendJSON`, Marshal's bytes; `jsonx.MarshalFast`) | `fleet/metricsjson.go`, `internal/jsonx`, `cache/layered.go` | one node's value 17–25 → 10–13 µs, 42 → 1 allocations (`BenchmarkMetricsResultEncode`); `jsonx.Marshal` was 7%% of a cold 1 000-node dashboard's CPU |")
 	r.p("| Together, this round's changes against the commit before them (805b997), alternated on the same machine (`fgbench load -run 'scale-(100|1000)$' -scale-requests 15`, twice each) | | 1 000 nodes: gateway 530–531 → 375–387 CPU-ms (0.53 → 0.37–0.39 ms per upstream call), simulator 206–221 → 139–141 CPU-ms, p50 487–667 → 366–383 ms; 100 nodes: gateway 57–60 → 48–57 CPU-ms, p50 112–116 → 103–124 ms (within the noise) |")
-	r.p("| Tried, not kept | | `GODEBUG=adaptivestackstart=1` (stack growth is 7–12%% of the cold profile): 100 nodes 49–50 → 52–54 CPU-ms, 1000 nodes no difference beyond the noise; `GOGC=200`: no difference beyond the noise, +10 MB peak RSS; the simulator's generic `writeJSON` through go-json: no gain (its metrics answer is now written by hand); at most 1 024 connections per host (`MaxConnsPerHost`: a 10 000-node dashboard opens one per node): 10 000 nodes p50 5 340–5 743 → 3 952–3 964 ms, gateway 3 905–4 330 → 3 185–3 350 CPU-ms, peak RSS 757–770 → 640–660 MB, but with it `TestResponseCacheNeverKeepsErrorsOrStaleAnswers/errors` failed every other run (not understood yet), so it was reverted |")
+	r.p("| Identical queries that miss at the same time execute once: the others wait for the first one's answer and are served it after a hit's generation check (an answer that could not be kept is not shared); an answer neither waited for nor kept is not copied | `cache/respflight.go`, `app/respcache.go` | 5 identical cold dashboards at once: 95 → 19 field lookups, 4 of 5 answers shared (`TestConcurrentIdenticalMissesExecuteOnce`); the soak below |")
+	r.p("| A field's arguments computed once per operation, not once per object (`gqlfast.Args`: the dashboard's `metrics(types, start, end, samples)` parsed its two DateTimes on every node); a query's payload written into a buffer sized by the operation's last payload instead of gqlgen's doubling `bytes.Buffer` | `internal/gqlfast` (args.go, response.go), rewritten into the generated executor | in-process 100-node dashboard: warm 19.9–22.7 → 17.7 CPU-ms, 38.0k → 32.5k allocations, 3.25 → 2.46 MB per response; cold 61–62 → 59–60 CPU-ms, 66.8k → 61.4k allocations |")
+	r.p("| An object with nothing deferred builds no path and adds nothing to the shared deferred counter (gqlgen's `ProcessDeferredGroup` returned at once after `GetPath` allocated it); one error value per scalar type in field contexts; metric-type sets merged without splitting strings; `isExcluded` returns at once for a successful call (`errors.As`'s reflection on a nil error) | `internal/gqlfast/gen`, `fleet/metrictypes.go`, `backends/resilience` | warm 32.5k → 26.6k allocations per response, cold 61.4k → 55.4k; `isExcluded` was 1.5%% of a cold 1 000-node profile |")
+	r.p("| At most 1 024 connections per backend host (`MaxConnsPerHost`: a 10 000-node dashboard opens one per node); kept now that the test it seemed to break is understood: a whole answer read from the local layer took the local copy's end (its 5 s maxAge) as its own freshness and was dropped or kept for milliseconds, a 2–5%% flake with or without the cap (fixed in `cache/local.go`) | `backends/resilience`, `cache/local.go` | measured when first tried: 10 000 nodes p50 5 340–5 743 → 3 952–3 964 ms, gateway 3 905–4 330 → 3 185–3 350 CPU-ms, peak RSS 757–770 → 640–660 MB |")
+	r.p("| Together, this round's changes against the commit before them (8305ae5), alternated on this machine (`fgbench load -run 'scale-(100|1000|10000)$'`, twice each). This machine is slower than the last report's: the same old tree used 484–532 CPU-ms per 1 000-node dashboard here against 364 there, so the tables above are not comparable with the last report's, only these pairs are | | 10 000 nodes: gateway 7 193–7 280 → 4 920–5 267 CPU-ms, p50 5 629–5 898 → 4 064–4 572 ms, peak RSS 762–864 → 617–626 MB (mostly the connection cap); 1 000 nodes: 484–532 → 498–516 CPU-ms, p50 406–456 → 442–463 ms; 100 nodes: 56–67 → 59 CPU-ms, p50 110–115 → 106–109 ms (both within the noise); soak peak 102 → 98.1 MB (one execution per identical miss) |")
+	r.p("| Tried, not kept | | `GODEBUG=adaptivestackstart=1` (stack growth is 7–12%% of the cold profile): 100 nodes 49–50 → 52–54 CPU-ms, 1000 nodes no difference beyond the noise; `GOGC=200`: no difference beyond the noise, +10 MB peak RSS; `GOGC=300` (gateway and simulator, 1 000 nodes, twice each): 486–536 → 388–422 CPU-ms, RSS 140–145 → 202–218 MB (a trade for the operator, see above); the simulator's generic `writeJSON` through go-json: no gain (its metrics answer is now written by hand) |")
 	r.p("")
 }
 
