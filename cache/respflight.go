@@ -47,15 +47,18 @@ func (s *Responses) Join(ctx context.Context, key string) (body []byte, extra an
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return nil, nil, false, func([]byte, any, *Request) {}
+		return nil, nil, false, noFinish
 	}
 	if !f.ok || s.c.now().UnixMilli() >= f.e.until || !s.current(ctx, f.e) {
 		s.c.count("response", "unshared")
-		return nil, nil, false, func([]byte, any, *Request) {}
+		return nil, nil, false, noFinish
 	}
 	s.c.count("response", "shared")
 	return f.e.body, f.e.extra, true, nil
 }
+
+// noFinish is the finish of an operation that answers on its own.
+func noFinish([]byte, any, *Request) {}
 
 // land ends f, the flight of key, with its answer: handed to the
 // operations waiting, and kept if the key was answered before. An answer

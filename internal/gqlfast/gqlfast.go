@@ -1,6 +1,6 @@
-// Package gqlfast is the runtime of two changes fleetgraph's generator
-// (internal/cmd/gqlgen) makes to gqlgen's generated executor, both for lists
-// of objects whose fields cannot block or fail:
+// Package gqlfast is the runtime of the changes fleetgraph's generator
+// (internal/cmd/gqlgen) makes to gqlgen's generated executor. Two are for
+// lists of objects whose fields cannot block or fail:
 //
 //   - A list of "plain" objects (every field a non-null built-in scalar read
 //     from a struct field: no resolver, no arguments, no directives), such as
@@ -13,6 +13,12 @@
 //     taking a context) is marshalled in order on the calling goroutine
 //     (MarshalSliceSequential) instead of one goroutine per element: such
 //     elements never wait on anything, so the goroutines only cost.
+//
+// The others, for every operation: a field's arguments computed once per
+// operation (Args, args.go), a query's payload written into a buffer sized
+// by its operation's last one (MarshalResponse, response.go), and, in the
+// generated code alone (gen), no path built for an object with nothing
+// deferred and one error value per scalar type in field contexts.
 //
 // gqlgen v0.17.95 marshals every element of every list of objects in a
 // goroutine of its own (graphql.MarshalSliceConcurrently); on a 100-node

@@ -227,14 +227,17 @@ func (p *Plugin) Rewrite() error {
 	if err != nil {
 		return err
 	}
-	done, payload, childErrs := map[string]bool{}, false, map[string]bool{}
+	done, payload, deferred, childErrs := map[string]bool{}, false, false, map[string]bool{}
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
 		out := rewriteArgs(string(src))
-		out = strings.ReplaceAll(out, deferredGroup, deferredGroupIfAny)
+		if strings.Contains(out, deferredGroup) {
+			out = strings.ReplaceAll(out, deferredGroup, deferredGroupIfAny)
+			deferred = true
+		}
 		out = rewriteChildErrors(out, childErrs)
 		if strings.Contains(out, queryPayload) {
 			out = strings.Replace(out, queryPayload, "\t\t\tresponse.Data = marshalResponse(opCtx, data)\n", 1)
@@ -272,8 +275,8 @@ func (p *Plugin) Rewrite() error {
 	if err := p.writeChildErrors(childErrs); err != nil {
 		return err
 	}
-	if !payload {
-		return fmt.Errorf("gqlfast: a query's payload marshalling not found in %s/*.generated.go", p.dir)
+	if !payload || !deferred {
+		return fmt.Errorf("gqlfast: a query's payload marshalling or an object's deferred group not found in %s/*.generated.go (payload %v, deferred %v): gqlgen's output changed", p.dir, payload, deferred)
 	}
 	for fn := range p.inOrder {
 		if !done[fn] {
