@@ -27,234 +27,395 @@ func marshalResponse(oc *graphql.OperationContext, data graphql.Marshaler) []byt
 	return gqlfast.MarshalResponse(oc.RawQuery, oc.OperationName, data)
 }
 
-// fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ writes a list of AcceleratorGroup (every field a plain scalar) in one
-// pass. nil: let gqlgen's own marshaler do it.
+// fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ writes a list of AcceleratorGroup (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNAcceleratorGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐAcceleratorGroupᚄ(_ context.Context, sel ast.SelectionSet, v []*model.AcceleratorGroup) graphql.Marshaler {
 	if v == nil {
 		return nil
 	}
-	fields := graphql.CollectFields(ec.OperationContext, sel, acceleratorGroupImplementors)
-	l, keys := gqlfast.NewList(len(v), fields)
-	if l == nil {
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, acceleratorGroupImplementors))
+	if p == nil || !ec.fastCheckAcceleratorGroup(p, v) {
 		return nil
 	}
-	for i, obj := range v {
-		if obj == nil {
-			return nil
-		}
-		l.Object(i)
-		for j, field := range fields {
-			l.Key(j, keys[j])
-			switch field.Name {
-			case "__typename":
-				l.Typename("AcceleratorGroup")
-			case "vendor":
-				if !l.String(obj.Vendor) {
-					return nil
-				}
-			case "model":
-				if !l.String(obj.Model) {
-					return nil
-				}
-			case "nodes":
-				if !l.Int(obj.Nodes) {
-					return nil
-				}
-			case "readyNodes":
-				if !l.Int(obj.ReadyNodes) {
-					return nil
-				}
-			case "gpus":
-				if !l.Int(obj.Gpus) {
-					return nil
-				}
-			case "readyGpus":
-				if !l.Int(obj.ReadyGpus) {
-					return nil
-				}
-			case "allocatedGpus":
-				if !l.Int(obj.AllocatedGpus) {
-					return nil
-				}
-			default:
-				return nil
-			}
-		}
-		l.End()
-	}
-	return l.Done()
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteAcceleratorGroup(l, p, v) })
 }
 
-// fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ writes a list of FleetSummaryGroup (every field a plain scalar) in one
-// pass. nil: let gqlgen's own marshaler do it.
+// fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ writes a list of FleetSummaryGroup (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNFleetSummaryGroup2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐFleetSummaryGroupᚄ(_ context.Context, sel ast.SelectionSet, v []*model.FleetSummaryGroup) graphql.Marshaler {
 	if v == nil {
 		return nil
 	}
-	fields := graphql.CollectFields(ec.OperationContext, sel, fleetSummaryGroupImplementors)
-	l, keys := gqlfast.NewList(len(v), fields)
-	if l == nil {
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, fleetSummaryGroupImplementors))
+	if p == nil || !ec.fastCheckFleetSummaryGroup(p, v) {
 		return nil
 	}
-	for i, obj := range v {
-		if obj == nil {
-			return nil
-		}
-		l.Object(i)
-		for j, field := range fields {
-			l.Key(j, keys[j])
-			switch field.Name {
-			case "__typename":
-				l.Typename("FleetSummaryGroup")
-			case "key":
-				if !l.String(obj.Key) {
-					return nil
-				}
-			case "nodes":
-				if !l.Int(obj.Nodes) {
-					return nil
-				}
-			case "readyNodes":
-				if !l.Int(obj.ReadyNodes) {
-					return nil
-				}
-			case "gpus":
-				if !l.Int(obj.Gpus) {
-					return nil
-				}
-			case "readyGpus":
-				if !l.Int(obj.ReadyGpus) {
-					return nil
-				}
-			case "allocatedGpus":
-				if !l.Int(obj.AllocatedGpus) {
-					return nil
-				}
-			default:
-				return nil
-			}
-		}
-		l.End()
-	}
-	return l.Done()
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteFleetSummaryGroup(l, p, v) })
 }
 
-// fastNLabel2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐLabelᚄ writes a list of Label (every field a plain scalar) in one
-// pass. nil: let gqlgen's own marshaler do it.
+// fastNLabel2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐLabelᚄ writes a list of Label (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNLabel2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐLabelᚄ(_ context.Context, sel ast.SelectionSet, v []*model.Label) graphql.Marshaler {
 	if v == nil {
 		return nil
 	}
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelImplementors)
-	l, keys := gqlfast.NewList(len(v), fields)
-	if l == nil {
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, labelImplementors))
+	if p == nil || !ec.fastCheckLabel(p, v) {
 		return nil
 	}
-	for i, obj := range v {
-		if obj == nil {
-			return nil
-		}
-		l.Object(i)
-		for j, field := range fields {
-			l.Key(j, keys[j])
-			switch field.Name {
-			case "__typename":
-				l.Typename("Label")
-			case "key":
-				if !l.String(obj.Key) {
-					return nil
-				}
-			case "value":
-				if !l.String(obj.Value) {
-					return nil
-				}
-			default:
-				return nil
-			}
-		}
-		l.End()
-	}
-	return l.Done()
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteLabel(l, p, v) })
 }
 
-// fastNMetricPoint2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricPointᚄ writes a list of MetricPoint (every field a plain scalar) in one
-// pass. nil: let gqlgen's own marshaler do it.
+// fastNMetricPoint2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricPointᚄ writes a list of MetricPoint (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNMetricPoint2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricPointᚄ(_ context.Context, sel ast.SelectionSet, v []*model.MetricPoint) graphql.Marshaler {
 	if v == nil {
 		return nil
 	}
-	fields := graphql.CollectFields(ec.OperationContext, sel, metricPointImplementors)
-	l, keys := gqlfast.NewList(len(v), fields)
-	if l == nil {
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, metricPointImplementors))
+	if p == nil || !ec.fastCheckMetricPoint(p, v) {
 		return nil
 	}
-	for i, obj := range v {
-		if obj == nil {
-			return nil
-		}
-		l.Object(i)
-		for j, field := range fields {
-			l.Key(j, keys[j])
-			switch field.Name {
-			case "__typename":
-				l.Typename("MetricPoint")
-			case "timestamp":
-				if !l.Time(obj.Timestamp) {
-					return nil
-				}
-			case "value":
-				if !l.Float(obj.Value) {
-					return nil
-				}
-			default:
-				return nil
-			}
-		}
-		l.End()
-	}
-	return l.Done()
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteMetricPoint(l, p, v) })
 }
 
-// fastNResourceQuantity2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐResourceQuantityᚄ writes a list of ResourceQuantity (every field a plain scalar) in one
-// pass. nil: let gqlgen's own marshaler do it.
+// fastNMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ writes a list of MetricSeries (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
+func (ec *executionContext) fastNMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(_ context.Context, sel ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
+	if v == nil {
+		return nil
+	}
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, metricSeriesImplementors))
+	if p == nil || !ec.fastCheckMetricSeries(p, v) {
+		return nil
+	}
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteMetricSeries(l, p, v) })
+}
+
+// fastNResourceQuantity2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐResourceQuantityᚄ writes a list of ResourceQuantity (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
 func (ec *executionContext) fastNResourceQuantity2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐResourceQuantityᚄ(_ context.Context, sel ast.SelectionSet, v []*model.ResourceQuantity) graphql.Marshaler {
 	if v == nil {
 		return nil
 	}
-	fields := graphql.CollectFields(ec.OperationContext, sel, resourceQuantityImplementors)
-	l, keys := gqlfast.NewList(len(v), fields)
-	if l == nil {
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, resourceQuantityImplementors))
+	if p == nil || !ec.fastCheckResourceQuantity(p, v) {
 		return nil
 	}
-	for i, obj := range v {
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteResourceQuantity(l, p, v) })
+}
+
+// fastOMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ writes a list of MetricSeries (plain objects) in one pass,
+// when the response is written. nil: let gqlgen's own marshaler do it.
+func (ec *executionContext) fastOMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(_ context.Context, sel ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
+	if v == nil {
+		return nil
+	}
+	p := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, metricSeriesImplementors))
+	if p == nil || !ec.fastCheckMetricSeries(p, v) {
+		return nil
+	}
+	return gqlfast.Lazy(func(l *gqlfast.List) { ec.fastWriteMetricSeries(l, p, v) })
+}
+
+// fastCheckAcceleratorGroup reports whether fastWriteAcceleratorGroup can write v by plan p.
+func (ec *executionContext) fastCheckAcceleratorGroup(p *gqlfast.Plan, v []*model.AcceleratorGroup) bool {
+	for _, obj := range v {
 		if obj == nil {
-			return nil
+			return false
 		}
-		l.Object(i)
-		for j, field := range fields {
-			l.Key(j, keys[j])
+		for _, field := range p.Fields {
 			switch field.Name {
 			case "__typename":
-				l.Typename("ResourceQuantity")
-			case "name":
-				if !l.String(obj.Name) {
-					return nil
-				}
-			case "value":
-				if !l.Float(obj.Value) {
-					return nil
-				}
-			case "quantity":
-				if !l.String(obj.Quantity) {
-					return nil
-				}
+			case "vendor":
+			case "model":
+			case "nodes":
+			case "readyNodes":
+			case "gpus":
+			case "readyGpus":
+			case "allocatedGpus":
 			default:
-				return nil
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fastWriteAcceleratorGroup writes v, a list of AcceleratorGroup that fastCheckAcceleratorGroup accepted,
+// into l by plan p. A nil v is written [], as gqlgen writes a non-null
+// list field's nil slice.
+func (ec *executionContext) fastWriteAcceleratorGroup(l *gqlfast.List, p *gqlfast.Plan, v []*model.AcceleratorGroup) {
+	l.Open()
+	for i, obj := range v {
+		l.Object(i)
+		for j, field := range p.Fields {
+			l.Key(p, j)
+			switch field.Name {
+			case "__typename":
+				l.Typename("AcceleratorGroup")
+			case "vendor":
+				l.String(obj.Vendor)
+			case "model":
+				l.String(obj.Model)
+			case "nodes":
+				l.Int(obj.Nodes)
+			case "readyNodes":
+				l.Int(obj.ReadyNodes)
+			case "gpus":
+				l.Int(obj.Gpus)
+			case "readyGpus":
+				l.Int(obj.ReadyGpus)
+			case "allocatedGpus":
+				l.Int(obj.AllocatedGpus)
 			}
 		}
 		l.End()
 	}
-	return l.Done()
+	l.Close()
+}
+
+// fastCheckFleetSummaryGroup reports whether fastWriteFleetSummaryGroup can write v by plan p.
+func (ec *executionContext) fastCheckFleetSummaryGroup(p *gqlfast.Plan, v []*model.FleetSummaryGroup) bool {
+	for _, obj := range v {
+		if obj == nil {
+			return false
+		}
+		for _, field := range p.Fields {
+			switch field.Name {
+			case "__typename":
+			case "key":
+			case "nodes":
+			case "readyNodes":
+			case "gpus":
+			case "readyGpus":
+			case "allocatedGpus":
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fastWriteFleetSummaryGroup writes v, a list of FleetSummaryGroup that fastCheckFleetSummaryGroup accepted,
+// into l by plan p. A nil v is written [], as gqlgen writes a non-null
+// list field's nil slice.
+func (ec *executionContext) fastWriteFleetSummaryGroup(l *gqlfast.List, p *gqlfast.Plan, v []*model.FleetSummaryGroup) {
+	l.Open()
+	for i, obj := range v {
+		l.Object(i)
+		for j, field := range p.Fields {
+			l.Key(p, j)
+			switch field.Name {
+			case "__typename":
+				l.Typename("FleetSummaryGroup")
+			case "key":
+				l.String(obj.Key)
+			case "nodes":
+				l.Int(obj.Nodes)
+			case "readyNodes":
+				l.Int(obj.ReadyNodes)
+			case "gpus":
+				l.Int(obj.Gpus)
+			case "readyGpus":
+				l.Int(obj.ReadyGpus)
+			case "allocatedGpus":
+				l.Int(obj.AllocatedGpus)
+			}
+		}
+		l.End()
+	}
+	l.Close()
+}
+
+// fastCheckLabel reports whether fastWriteLabel can write v by plan p.
+func (ec *executionContext) fastCheckLabel(p *gqlfast.Plan, v []*model.Label) bool {
+	for _, obj := range v {
+		if obj == nil {
+			return false
+		}
+		for _, field := range p.Fields {
+			switch field.Name {
+			case "__typename":
+			case "key":
+			case "value":
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fastWriteLabel writes v, a list of Label that fastCheckLabel accepted,
+// into l by plan p. A nil v is written [], as gqlgen writes a non-null
+// list field's nil slice.
+func (ec *executionContext) fastWriteLabel(l *gqlfast.List, p *gqlfast.Plan, v []*model.Label) {
+	l.Open()
+	for i, obj := range v {
+		l.Object(i)
+		for j, field := range p.Fields {
+			l.Key(p, j)
+			switch field.Name {
+			case "__typename":
+				l.Typename("Label")
+			case "key":
+				l.String(obj.Key)
+			case "value":
+				l.String(obj.Value)
+			}
+		}
+		l.End()
+	}
+	l.Close()
+}
+
+// fastCheckMetricPoint reports whether fastWriteMetricPoint can write v by plan p.
+func (ec *executionContext) fastCheckMetricPoint(p *gqlfast.Plan, v []*model.MetricPoint) bool {
+	for _, obj := range v {
+		if obj == nil {
+			return false
+		}
+		for _, field := range p.Fields {
+			switch field.Name {
+			case "__typename":
+			case "timestamp":
+				if !gqlfast.TimeOK(obj.Timestamp) {
+					return false
+				}
+			case "value":
+				if !gqlfast.FloatOK(obj.Value) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fastWriteMetricPoint writes v, a list of MetricPoint that fastCheckMetricPoint accepted,
+// into l by plan p. A nil v is written [], as gqlgen writes a non-null
+// list field's nil slice.
+func (ec *executionContext) fastWriteMetricPoint(l *gqlfast.List, p *gqlfast.Plan, v []*model.MetricPoint) {
+	l.Open()
+	for i, obj := range v {
+		l.Object(i)
+		for j, field := range p.Fields {
+			l.Key(p, j)
+			switch field.Name {
+			case "__typename":
+				l.Typename("MetricPoint")
+			case "timestamp":
+				l.Time(obj.Timestamp)
+			case "value":
+				l.Float(obj.Value)
+			}
+		}
+		l.End()
+	}
+	l.Close()
+}
+
+// fastCheckMetricSeries reports whether fastWriteMetricSeries can write v by plan p.
+func (ec *executionContext) fastCheckMetricSeries(p *gqlfast.Plan, v []*model.MetricSeries) bool {
+	for _, obj := range v {
+		if obj == nil {
+			return false
+		}
+		for j, field := range p.Fields {
+			switch field.Name {
+			case "__typename":
+			case "type":
+			case "labels":
+				if sub := p.Sub(j, ec.OperationContext, labelImplementors); sub == nil || !ec.fastCheckLabel(sub, obj.Labels) {
+					return false
+				}
+			case "points":
+				if sub := p.Sub(j, ec.OperationContext, metricPointImplementors); sub == nil || !ec.fastCheckMetricPoint(sub, obj.Points) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fastWriteMetricSeries writes v, a list of MetricSeries that fastCheckMetricSeries accepted,
+// into l by plan p. A nil v is written [], as gqlgen writes a non-null
+// list field's nil slice.
+func (ec *executionContext) fastWriteMetricSeries(l *gqlfast.List, p *gqlfast.Plan, v []*model.MetricSeries) {
+	l.Open()
+	for i, obj := range v {
+		l.Object(i)
+		for j, field := range p.Fields {
+			l.Key(p, j)
+			switch field.Name {
+			case "__typename":
+				l.Typename("MetricSeries")
+			case "type":
+				l.String(obj.Type)
+			case "labels":
+				ec.fastWriteLabel(l, p.Sub(j, ec.OperationContext, labelImplementors), obj.Labels)
+			case "points":
+				ec.fastWriteMetricPoint(l, p.Sub(j, ec.OperationContext, metricPointImplementors), obj.Points)
+			}
+		}
+		l.End()
+	}
+	l.Close()
+}
+
+// fastCheckResourceQuantity reports whether fastWriteResourceQuantity can write v by plan p.
+func (ec *executionContext) fastCheckResourceQuantity(p *gqlfast.Plan, v []*model.ResourceQuantity) bool {
+	for _, obj := range v {
+		if obj == nil {
+			return false
+		}
+		for _, field := range p.Fields {
+			switch field.Name {
+			case "__typename":
+			case "name":
+			case "value":
+				if !gqlfast.FloatOK(obj.Value) {
+					return false
+				}
+			case "quantity":
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fastWriteResourceQuantity writes v, a list of ResourceQuantity that fastCheckResourceQuantity accepted,
+// into l by plan p. A nil v is written [], as gqlgen writes a non-null
+// list field's nil slice.
+func (ec *executionContext) fastWriteResourceQuantity(l *gqlfast.List, p *gqlfast.Plan, v []*model.ResourceQuantity) {
+	l.Open()
+	for i, obj := range v {
+		l.Object(i)
+		for j, field := range p.Fields {
+			l.Key(p, j)
+			switch field.Name {
+			case "__typename":
+				l.Typename("ResourceQuantity")
+			case "name":
+				l.String(obj.Name)
+			case "value":
+				l.Float(obj.Value)
+			case "quantity":
+				l.String(obj.Quantity)
+			}
+		}
+		l.End()
+	}
+	l.Close()
 }
 
 // The error of a scalar field's context (gqlgen makes one per field and object).

@@ -744,6 +744,9 @@ func (ec *executionContext) marshalNMetricPoint2ᚖgithubᚗcomᚋfleetgraphᚋf
 }
 
 func (ec *executionContext) marshalNMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
+	if m := ec.fastNMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(ctx, sel, v); m != nil {
+		return m
+	}
 	ret := marshalSliceSequential(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -922,6 +925,9 @@ func (ec *executionContext) marshalNTelemetryValue2ᚖgithubᚗcomᚋfleetgraph�
 }
 
 func (ec *executionContext) marshalOMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MetricSeries) graphql.Marshaler {
+	if m := ec.fastOMetricSeries2ᚕᚖgithubᚗcomᚋfleetgraphᚋfleetgraphᚋgraphᚋmodelᚐMetricSeriesᚄ(ctx, sel, v); m != nil {
+		return m
+	}
 	if v == nil {
 		return graphql.Null
 	}

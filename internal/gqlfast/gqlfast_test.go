@@ -87,6 +87,18 @@ func TestValuesGqlgenRefusesFallBack(t *testing.T) {
 			t.Errorf("%s: written; want false (gqlgen's code must answer it)", name)
 		}
 	}
+	// A list's check refuses what the writers refuse, and only that.
+	if TimeOK(time.Time{}) || !TimeOK(time.Unix(0, 0)) {
+		t.Error("TimeOK disagrees with Time")
+	}
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if FloatOK(f) {
+			t.Errorf("FloatOK(%v) = true", f)
+		}
+	}
+	if !FloatOK(0) || !FloatOK(-math.MaxFloat64) {
+		t.Error("FloatOK refuses a finite number")
+	}
 }
 
 func TestListShape(t *testing.T) {
@@ -94,25 +106,56 @@ func TestListShape(t *testing.T) {
 		{Field: &ast.Field{Alias: "t", Name: "timestamp"}},
 		{Field: &ast.Field{Alias: `we"ird`, Name: "value"}},
 	}
-	l, keys := NewList(2, fields)
-	if l == nil {
-		t.Fatal("NewList refused fields without @defer")
+	p := NewPlan(fields)
+	if p == nil {
+		t.Fatal("NewPlan refused fields without @defer")
 	}
-	for i, v := range []float64{1.5, 2} {
-		l.Object(i)
-		l.Key(0, keys[0])
-		l.Typename("MetricPoint")
-		l.Key(1, keys[1])
-		l.Float(v)
-		l.End()
-	}
-	got := gqlgen(t, l.Done())
+	m := Lazy(func(l *List) {
+		l.Open()
+		for i, v := range []float64{1.5, 2} {
+			l.Object(i)
+			l.Key(p, 0)
+			l.Typename("MetricPoint")
+			l.Key(p, 1)
+			l.Float(v)
+			l.End()
+		}
+		l.Close()
+	})
 	want := `[{"t":"MetricPoint","we\"ird":1.5},{"t":"MetricPoint","we\"ird":2}]`
-	if got != want {
-		t.Fatalf("list = %s; want %s", got, want)
+	for range 2 { // written when the response is, as often as it is; its buffer reused
+		if got := gqlgen(t, m); got != want {
+			t.Fatalf("list = %s; want %s", got, want)
+		}
 	}
-	if l, _ := NewList(0, nil); gqlgen(t, l.Done()) != "[]" {
+	empty := Lazy(func(l *List) { l.Open(); l.Close() })
+	if gqlgen(t, empty) != "[]" {
 		t.Fatal("empty list is not []")
+	}
+}
+
+// A nested list's plan is collected once, from the field's selections.
+func TestPlanSub(t *testing.T) {
+	points := &ast.Field{Alias: "points", Name: "points", SelectionSet: ast.SelectionSet{
+		&ast.Field{Alias: "v", Name: "value", ObjectDefinition: &ast.Definition{Name: "MetricPoint"}},
+	}}
+	p := NewPlan([]graphql.CollectedField{{Field: points, Selections: points.SelectionSet}})
+	oc := &graphql.OperationContext{Doc: &ast.QueryDocument{}}
+	sub := p.Sub(0, oc, []string{"MetricPoint"})
+	if sub == nil || len(sub.Fields) != 1 || sub.Fields[0].Alias != "v" {
+		t.Fatalf("sub plan = %+v", sub)
+	}
+	if again := p.Sub(0, oc, []string{"MetricPoint"}); again != sub {
+		t.Fatal("the sub plan was collected again")
+	}
+}
+
+// The fast path can be turned off (tests compare it with gqlgen's code).
+func TestSetOff(t *testing.T) {
+	SetOff(true)
+	defer SetOff(false)
+	if NewPlan(nil) != nil {
+		t.Fatal("NewPlan returned a plan while off")
 	}
 }
 
@@ -120,8 +163,8 @@ func TestNewListStepsAsideForDefer(t *testing.T) {
 	fields := []graphql.CollectedField{
 		{Field: &ast.Field{Alias: "value", Name: "value"}, Deferrables: []*graphql.Deferrable{{Label: "later"}}},
 	}
-	if l, _ := NewList(1, fields); l != nil {
-		t.Fatal("NewList accepted a deferred field")
+	if p := NewPlan(fields); p != nil {
+		t.Fatal("NewPlan accepted a deferred field")
 	}
 }
 

@@ -46,22 +46,38 @@ var scalar = map[string]struct{ goType, method string }{
 	"MarshalString":       {"string", "String"},
 }
 
-// plainField returns the gqlfast.List method for a field gqlfast can
-// write: a non-null built-in scalar read from a struct field, with no
-// resolver, arguments or directives.
-func plainField(f *codegen.Field) (string, bool) {
+// plainField returns how gqlfast writes a field, or false when it
+// cannot: a field read from a struct field, with no resolver, arguments or
+// directives, that is a non-null built-in scalar (its gqlfast.List
+// method) or a non-null list of non-null plain objects (their writer).
+func plainField(data *codegen.Data, f *codegen.Field, seen map[string]bool) (fastField, bool) {
 	ref := f.TypeReference
 	if f.IsResolver || f.MethodHasContext || len(f.Args) > 0 || runtimeDirectives(f.Directives) ||
-		f.GoFieldType != codegen.GoFieldVariable || ref == nil || !ref.GQL.NonNull || ref.GQL.Elem != nil ||
-		ref.Marshaler == nil || ref.CastType != nil || ref.Marshaler.Pkg() == nil ||
-		ref.Marshaler.Pkg().Path() != "github.com/99designs/gqlgen/graphql" {
-		return "", false
+		f.GoFieldType != codegen.GoFieldVariable || ref == nil || !ref.GQL.NonNull || ref.CastType != nil {
+		return fastField{}, false
+	}
+	field := fastField{Name: f.Name, GoField: f.GoFieldName}
+	if ref.GQL.Elem != nil {
+		if !ref.GQL.Elem.NonNull || ref.GQL.Elem.Elem != nil || !ref.IsSlice() || ref.Definition.Kind != ast.Object {
+			return fastField{}, false
+		}
+		o := data.Objects.ByName(ref.Definition.Name)
+		w, ok := writerOf(data, o, ref, seen)
+		if !ok {
+			return fastField{}, false
+		}
+		field.Writer, field.Implementors, field.sub = w.Name, w.Implementors, w
+		return field, true
+	}
+	if ref.Marshaler == nil || ref.Marshaler.Pkg() == nil || ref.Marshaler.Pkg().Path() != "github.com/99designs/gqlgen/graphql" {
+		return fastField{}, false
 	}
 	s, ok := scalar[ref.Marshaler.Name()]
 	if !ok || types.TypeString(ref.GO, nil) != s.goType {
-		return "", false
+		return fastField{}, false
 	}
-	return s.method, true
+	field.Method = s.method
+	return field, true
 }
 
 // runtimeDirectives reports whether any of ds runs at execution: a
@@ -76,16 +92,38 @@ func runtimeDirectives(ds []*codegen.Directive) bool {
 	return false
 }
 
-func plainObject(o *codegen.Object) bool {
-	if o == nil || o.Root || o.Stream || runtimeDirectives(o.Directives) || len(o.Fields) == 0 {
-		return false
+// writerOf returns the writer of a list of o (Go type ref), or false when
+// o is not plain: every field a plainField, and no list under it of an
+// object it is inside of.
+func writerOf(data *codegen.Data, o *codegen.Object, ref *config.TypeReference, seen map[string]bool) (*writer, bool) {
+	if o == nil || o.Root || o.Stream || runtimeDirectives(o.Directives) || len(o.Fields) == 0 || seen[o.Name] {
+		return nil, false
 	}
+	elem := ref.Elem()
+	_, ptr := elem.GO.(*types.Pointer)
+	named, ok := elem.Target.(*types.Named)
+	if !ok {
+		return nil, false
+	}
+	w := &writer{Object: o.Name, Implementors: lcFirst(o.Name) + "Implementors", Ptr: ptr,
+		Name: "fastWrite" + o.Name, ElemType: named.Obj().Name()}
+	if !ptr {
+		w.Name += "Value"
+	}
+	if pkg := named.Obj().Pkg(); pkg.Path() != data.Config.Exec.ImportPath() {
+		w.ElemType = pkg.Name() + "." + w.ElemType
+		w.Import = pkg.Path()
+	}
+	seen[o.Name] = true
+	defer delete(seen, o.Name)
 	for _, f := range o.Fields {
-		if _, ok := plainField(f); !ok {
-			return false
+		field, ok := plainField(data, f, seen)
+		if !ok {
+			return nil, false
 		}
+		w.Fields = append(w.Fields, field)
 	}
-	return true
+	return w, true
 }
 
 // neverWaits reports whether marshalling o never waits on a resolver: o
@@ -117,13 +155,26 @@ func neverWaits(data *codegen.Data, o *codegen.Object, seen map[string]bool) boo
 	return true
 }
 
-type fastList struct {
-	Func, Fast, Object, Implementors, ElemType, Import string
-	Ptr                                                bool
-	Fields                                             []fastField
+// writer is the generated function that writes a list of one plain
+// object's Go type into a gqlfast.List.
+type writer struct {
+	Name, Object, Implementors, ElemType, Import string
+	Ptr                                          bool
+	Fields                                       []fastField
 }
 
-type fastField struct{ Name, GoField, Method string }
+// fastField is one field of a plain object: a scalar written by its
+// gqlfast.List Method, or a list of plain objects written by Writer.
+type fastField struct {
+	Name, GoField, Method, Writer, Implementors string
+	sub                                         *writer
+}
+
+// fastList is a list marshaler of gqlgen's that first tries Writer.
+type fastList struct {
+	Func, Fast string
+	Writer     *writer
+}
 
 // GenerateCode implements plugin.CodeGenerator. gqlgen calls it before it
 // writes the executor, so it only writes gqlfast's file and remembers what
@@ -132,6 +183,7 @@ func (p *Plugin) GenerateCode(data *codegen.Data) error {
 	p.dir = data.Config.Exec.Dir()
 	p.fast, p.inOrder = map[string]string{}, map[string]bool{}
 	var lists []fastList
+	writers := map[string]*writer{}
 	for _, ref := range data.ReferencedTypes {
 		if !ref.IsSlice() || ref.GQL.Elem == nil || ref.GQL.Elem.Elem != nil || ref.Definition.Kind != ast.Object {
 			continue
@@ -141,43 +193,40 @@ func (p *Plugin) GenerateCode(data *codegen.Data) error {
 			continue
 		}
 		p.inOrder[ref.MarshalFunc()] = true
-		if !plainObject(o) {
-			continue
-		}
-		elem := ref.Elem()
-		_, ptr := elem.GO.(*types.Pointer)
-		named, ok := elem.Target.(*types.Named)
+		w, ok := writerOf(data, o, ref, map[string]bool{})
 		if !ok {
 			continue
 		}
-		l := fastList{
-			Func: ref.MarshalFunc(), Fast: "fast" + strings.TrimPrefix(ref.MarshalFunc(), "marshal"),
-			Object: o.Name, Implementors: lcFirst(o.Name) + "Implementors", Ptr: ptr,
-			ElemType: named.Obj().Name(),
-		}
-		if pkg := named.Obj().Pkg(); pkg.Path() != data.Config.Exec.ImportPath() {
-			l.ElemType = pkg.Name() + "." + l.ElemType
-			l.Import = pkg.Path()
-		}
-		for _, f := range o.Fields {
-			m, _ := plainField(f)
-			l.Fields = append(l.Fields, fastField{Name: f.Name, GoField: f.GoFieldName, Method: m})
-		}
+		collectWriters(w, writers)
+		l := fastList{Func: ref.MarshalFunc(), Fast: "fast" + strings.TrimPrefix(ref.MarshalFunc(), "marshal"), Writer: w}
 		p.fast[l.Func] = l.Fast
 		lists = append(lists, l)
 	}
 	sort.Slice(lists, func(i, j int) bool { return lists[i].Func < lists[j].Func })
-	return p.write(data.Config, lists)
+	return p.write(data.Config, lists, writers)
 }
 
-func (p *Plugin) write(cfg *config.Config, lists []fastList) error {
+// collectWriters adds w and the writers of the lists under it to ws.
+func collectWriters(w *writer, ws map[string]*writer) {
+	if ws[w.Name] != nil {
+		return
+	}
+	ws[w.Name] = w
+	for _, f := range w.Fields {
+		if f.sub != nil {
+			collectWriters(f.sub, ws)
+		}
+	}
+}
+
+func (p *Plugin) write(cfg *config.Config, lists []fastList, writers map[string]*writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// Code generated by internal/cmd/gqlgen (internal/gqlfast/gen), DO NOT EDIT.\n\npackage %s\n\n", cfg.Exec.Package)
 	b.WriteString("import (\n\t\"context\"\n\n\t\"github.com/99designs/gqlgen/graphql\"\n\t\"github.com/fleetgraph/fleetgraph/internal/gqlfast\"\n\t\"github.com/vektah/gqlparser/v2/ast\"\n")
 	imports := map[string]bool{}
-	for _, l := range lists {
-		if l.Import != "" {
-			imports[l.Import] = true
+	for _, w := range writers {
+		if w.Import != "" {
+			imports[w.Import] = true
 		}
 	}
 	for _, path := range sortedKeys(imports) {
@@ -193,30 +242,79 @@ func (p *Plugin) write(cfg *config.Config, lists []fastList) error {
 	b.WriteString("func marshalResponse(oc *graphql.OperationContext, data graphql.Marshaler) []byte {\n")
 	b.WriteString("\treturn gqlfast.MarshalResponse(oc.RawQuery, oc.OperationName, data)\n}\n")
 	for _, l := range lists {
-		elem := l.ElemType
-		if l.Ptr {
-			elem = "*" + elem
-		}
-		fmt.Fprintf(&b, "\n// %s writes a list of %s (every field a plain scalar) in one\n// pass. nil: let gqlgen's own marshaler do it.\n", l.Fast, l.Object)
-		fmt.Fprintf(&b, "func (ec *executionContext) %s(_ context.Context, sel ast.SelectionSet, v []%s) graphql.Marshaler {\n", l.Fast, elem)
-		fmt.Fprintf(&b, "\tif v == nil {\n\t\treturn nil\n\t}\n\tfields := graphql.CollectFields(ec.OperationContext, sel, %s)\n", l.Implementors)
-		b.WriteString("\tl, keys := gqlfast.NewList(len(v), fields)\n\tif l == nil {\n\t\treturn nil\n\t}\n")
-		b.WriteString("\tfor i, obj := range v {\n")
-		if l.Ptr {
-			b.WriteString("\t\tif obj == nil {\n\t\t\treturn nil\n\t\t}\n")
-		}
-		b.WriteString("\t\tl.Object(i)\n\t\tfor j, field := range fields {\n\t\t\tl.Key(j, keys[j])\n\t\t\tswitch field.Name {\n")
-		fmt.Fprintf(&b, "\t\t\tcase \"__typename\":\n\t\t\t\tl.Typename(%q)\n", l.Object)
-		for _, f := range l.Fields {
-			fmt.Fprintf(&b, "\t\t\tcase %q:\n\t\t\t\tif !l.%s(obj.%s) {\n\t\t\t\t\treturn nil\n\t\t\t\t}\n", f.Name, f.Method, f.GoField)
-		}
-		b.WriteString("\t\t\tdefault:\n\t\t\t\treturn nil\n\t\t\t}\n\t\t}\n\t\tl.End()\n\t}\n\treturn l.Done()\n}\n")
+		w := l.Writer
+		fmt.Fprintf(&b, "\n// %s writes a list of %s (plain objects) in one pass,\n// when the response is written. nil: let gqlgen's own marshaler do it.\n", l.Fast, w.Object)
+		fmt.Fprintf(&b, "func (ec *executionContext) %s(_ context.Context, sel ast.SelectionSet, v []%s) graphql.Marshaler {\n", l.Fast, w.elem())
+		fmt.Fprintf(&b, "\tif v == nil {\n\t\treturn nil\n\t}\n\tp := gqlfast.NewPlan(graphql.CollectFields(ec.OperationContext, sel, %s))\n", w.Implementors)
+		fmt.Fprintf(&b, "\tif p == nil || !ec.%s(p, v) {\n\t\treturn nil\n\t}\n", w.check())
+		fmt.Fprintf(&b, "\treturn gqlfast.Lazy(func(l *gqlfast.List) { ec.%s(l, p, v) })\n}\n", w.Name)
+	}
+	for _, name := range sortedKeys(writers) {
+		writeCheck(&b, writers[name])
+		writeWriter(&b, writers[name])
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		return fmt.Errorf("gqlfast: format: %w\n%s", err, b.String())
 	}
 	return os.WriteFile(filepath.Join(p.dir, File), src, 0o644)
+}
+
+// writeCheck writes w's check: whether every value of a list, at every
+// depth, can be written as gqlgen would write it (no nil element, no zero
+// time, no NaN, no deferred field), collecting the plans of the lists
+// under it on the way.
+func writeCheck(b *bytes.Buffer, w *writer) {
+	fmt.Fprintf(b, "\n// %s reports whether %s can write v by plan p.\n", w.check(), w.Name)
+	fmt.Fprintf(b, "func (ec *executionContext) %s(p *gqlfast.Plan, v []%s) bool {\n\tfor _, obj := range v {\n", w.check(), w.elem())
+	if w.Ptr {
+		b.WriteString("\t\tif obj == nil {\n\t\t\treturn false\n\t\t}\n")
+	}
+	index := "_"
+	for _, f := range w.Fields {
+		if f.sub != nil {
+			index = "j"
+		}
+	}
+	fmt.Fprintf(b, "\t\tfor %s, field := range p.Fields {\n\t\t\tswitch field.Name {\n\t\t\tcase \"__typename\":\n", index)
+	for _, f := range w.Fields {
+		switch {
+		case f.sub != nil:
+			fmt.Fprintf(b, "\t\t\tcase %q:\n\t\t\t\tif sub := p.Sub(j, ec.OperationContext, %s); sub == nil || !ec.%s(sub, obj.%s) {\n\t\t\t\t\treturn false\n\t\t\t\t}\n", f.Name, f.Implementors, f.sub.check(), f.GoField)
+		case f.Method == "Time" || f.Method == "Float":
+			fmt.Fprintf(b, "\t\t\tcase %q:\n\t\t\t\tif !gqlfast.%sOK(obj.%s) {\n\t\t\t\t\treturn false\n\t\t\t\t}\n", f.Name, f.Method, f.GoField)
+		default:
+			fmt.Fprintf(b, "\t\t\tcase %q:\n", f.Name)
+		}
+	}
+	b.WriteString("\t\t\tdefault:\n\t\t\t\treturn false\n\t\t\t}\n\t\t}\n\t}\n\treturn true\n}\n")
+}
+
+// writeWriter writes w itself, for values its check accepted.
+func writeWriter(b *bytes.Buffer, w *writer) {
+	fmt.Fprintf(b, "\n// %s writes v, a list of %s that %s accepted,\n// into l by plan p. A nil v is written [], as gqlgen writes a non-null\n// list field's nil slice.\n", w.Name, w.Object, w.check())
+	fmt.Fprintf(b, "func (ec *executionContext) %s(l *gqlfast.List, p *gqlfast.Plan, v []%s) {\n", w.Name, w.elem())
+	b.WriteString("\tl.Open()\n\tfor i, obj := range v {\n\t\tl.Object(i)\n\t\tfor j, field := range p.Fields {\n\t\t\tl.Key(p, j)\n\t\t\tswitch field.Name {\n")
+	fmt.Fprintf(b, "\t\t\tcase \"__typename\":\n\t\t\t\tl.Typename(%q)\n", w.Object)
+	for _, f := range w.Fields {
+		if f.sub != nil {
+			fmt.Fprintf(b, "\t\t\tcase %q:\n\t\t\t\tec.%s(l, p.Sub(j, ec.OperationContext, %s), obj.%s)\n", f.Name, f.Writer, f.Implementors, f.GoField)
+			continue
+		}
+		fmt.Fprintf(b, "\t\t\tcase %q:\n\t\t\t\tl.%s(obj.%s)\n", f.Name, f.Method, f.GoField)
+	}
+	b.WriteString("\t\t\t}\n\t\t}\n\t\tl.End()\n\t}\n\tl.Close()\n}\n")
+}
+
+// check is the name of w's check.
+func (w *writer) check() string { return "fastCheck" + strings.TrimPrefix(w.Name, "fastWrite") }
+
+// elem is the Go type of the list's elements.
+func (w *writer) elem() string {
+	if w.Ptr {
+		return "*" + w.ElemType
+	}
+	return w.ElemType
 }
 
 // Rewrite edits the executor gqlgen wrote: each list marshaler of plain
@@ -379,7 +477,7 @@ func lcFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
