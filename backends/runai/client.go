@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,7 +152,10 @@ type request struct {
 	route  string
 	args   []string
 	query  url.Values
-	body   []byte // JSON; nil for none
+	// rawQuery, when set, is the query already encoded (by appendQuery*),
+	// instead of query: a metrics call's, built without a map.
+	rawQuery string
+	body     []byte // JSON; nil for none
 	// items: the answer holds a list that decodeElems decodes item by item.
 	// finish then leaves null items in place, so that paging still counts
 	// the positions the server counted; decodeElems skips them.
@@ -261,11 +265,11 @@ func (c *Client) bearer(ctx context.Context, route string) (string, error) {
 func (c *Client) send(ctx context.Context, req request, bearer string) (*http.Response, error) {
 	ctx = backends.WithRoute(ctx, req.route) // labels the call in the transport's metrics
 	u := c.baseURL + expand(req.route, req.args)
-	if len(req.query) > 0 {
-		// Commas stay literal: they delimit explode:false arrays
-		// (metricType=A,B), as OpenAPI's form style writes them. A comma is
-		// legal in a query, and a server decodes %2C to the same thing.
-		u += "?" + strings.ReplaceAll(req.query.Encode(), "%2C", ",")
+	switch {
+	case req.rawQuery != "":
+		u += "?" + req.rawQuery
+	case len(req.query) > 0:
+		u += "?" + encodeQuery(req.query)
 	}
 	var body io.Reader
 	if req.body != nil {
@@ -308,6 +312,59 @@ func expand(route string, args []string) string {
 	}
 	b.WriteString(rest)
 	return b.String()
+}
+
+// encodeQuery is q.Encode() (keys sorted, values escaped as
+// url.QueryEscape does) with commas kept literal: they delimit
+// explode:false arrays (metricType=A,B), as OpenAPI's form style writes
+// them. A comma is legal in a query, and a server decodes %2C to the same
+// thing.
+func encodeQuery(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	n := 0
+	for k, vs := range q {
+		keys = append(keys, k)
+		for _, v := range vs {
+			n += len(k) + len(v) + 2
+		}
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n+n/4)
+	for _, k := range keys {
+		for _, v := range q[k] {
+			b = appendQueryParam(b, k, v)
+		}
+	}
+	return string(b)
+}
+
+// appendQueryParam appends k=v, escaped as encodeQuery does, after an &
+// unless b is empty.
+func appendQueryParam[T string | []byte](b []byte, k string, v T) []byte {
+	if len(b) > 0 {
+		b = append(b, '&')
+	}
+	b = appendQueryEscape(b, k)
+	b = append(b, '=')
+	return appendQueryEscape(b, v)
+}
+
+// appendQueryEscape appends s as url.QueryEscape writes it, except that a
+// comma stays a comma.
+func appendQueryEscape[T string | []byte](b []byte, s T) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~', c == ',':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }
 
 // transportError wraps a failure to reach the API (backends.NewTransportError:
