@@ -54,7 +54,19 @@ func ReadResponseBody(resp *http.Response, limit int64) ([]byte, error) {
 	if _, err := io.ReadFull(resp.Body, buf); err != nil {
 		return nil, err
 	}
-	rest, err := ReadBody(resp.Body, limit-n)
+	// The byte more: at EOF (the usual case) nothing else is allocated.
+	k, err := io.ReadFull(resp.Body, buf[n:n+1])
+	if k == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+		return buf, nil
+	}
+	if err != nil && k == 0 {
+		return nil, err
+	}
+	buf = buf[:n+int64(k)]
+	if n+1 > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
+	}
+	rest, err := ReadBody(resp.Body, limit-n-1)
 	if errors.Is(err, ErrBodyTooLarge) {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
 	}

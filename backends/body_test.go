@@ -96,4 +96,13 @@ func TestReadResponseBody(t *testing.T) {
 			t.Errorf("Content-Length %d, limit 99: %v, want ErrBodyTooLarge", cl, err)
 		}
 	}
+	// A body one byte longer than announced, and than the limit.
+	resp := &http.Response{ContentLength: 99, Body: io.NopCloser(strings.NewReader(body))}
+	if _, err := ReadResponseBody(resp, 99); !errors.Is(err, ErrBodyTooLarge) {
+		t.Errorf("Content-Length 99 of 100 bytes, limit 99: %v, want ErrBodyTooLarge", err)
+	}
+	resp = &http.Response{ContentLength: 99, Body: io.NopCloser(strings.NewReader(body))}
+	if got, err := ReadResponseBody(resp, 100); err != nil || string(got) != body {
+		t.Errorf("Content-Length 99 of 100 bytes, limit 100: %d bytes, %v", len(got), err)
+	}
 }
