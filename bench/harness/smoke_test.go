@@ -81,3 +81,35 @@ func TestReadTree(t *testing.T) {
 		t.Fatalf("ReadTree(self) = %+v", s)
 	}
 }
+
+// The bare transport makes exactly the cold dashboard's minimum of vendor
+// calls, cleanly: it is only a floor under fleetgraph's figures if it does
+// the same work. The fleet has a cluster with more than one page of nodes,
+// so paging is covered.
+func TestTransportMakesTheMinimumCalls(t *testing.T) {
+	fleet := harness.Fleet{Clusters: 2, PoolsPerCluster: 3, NodesPerPool: 200}
+	ra := runaisim.New(runaisim.Options{Clusters: fleet.Clusters, PoolsPerCluster: fleet.PoolsPerCluster, NodesPerPool: fleet.NodesPerPool})
+	sim := httptest.NewServer(ra.Handler())
+	t.Cleanup(sim.Close)
+	token, err := harness.MintToken(t.Context(), nil, sim.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := harness.RunTransport(t.Context(), harness.RunSpec{Scenario: "scale-1200", Fleet: fleet,
+		Latency: time.Millisecond, Requests: 2, WarmupReqs: 1, SimURL: sim.URL, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Failures > 0 || m.Requests != 2 {
+		t.Fatalf("%d of %d failed: %s", m.Failures, m.Requests, m.FirstError)
+	}
+	if m.UpstreamPerReq != float64(m.MinUpstream) || m.MinUpstream != harness.MinUpstream(harness.DashboardQuery, fleet) {
+		t.Errorf("upstream calls per dashboard %v, minimum %d: %v", m.UpstreamPerReq, m.MinUpstream, m.UpstreamRoutes)
+	}
+	if m.UpstreamRoutes["GET /api/v1/nodes/{nodeId}/metrics"] != float64(fleet.Nodes()) {
+		t.Errorf("metrics calls per dashboard %v, want one per node (%d): %v", m.UpstreamRoutes["GET /api/v1/nodes/{nodeId}/metrics"], fleet.Nodes(), m.UpstreamRoutes)
+	}
+	if _, err := harness.RunTransport(t.Context(), harness.RunSpec{Fleet: fleet, RunAIVersion: "2.23", SimURL: sim.URL}); err == nil {
+		t.Error("a 2.23 run was accepted: the bare transport lists nodes per cluster")
+	}
+}

@@ -158,6 +158,10 @@ func runLoad(ctx context.Context, args []string) error {
 				return err
 			}
 			m, err := b.fleetgraph(ctx, sb, r)
+			if err == nil && version == "" {
+				res.Runs = append(res.Runs, m)
+				m, err = b.transport(ctx, sb, r)
+			}
 			sb.stop()
 			if err != nil {
 				return err

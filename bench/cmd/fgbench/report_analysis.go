@@ -114,6 +114,7 @@ func (r *report) coldShortfalls(extraClusters bool) {
 	if len(late) == 0 && len(heavy) == 0 {
 		return
 	}
+	r.transportFloor()
 	var parts []string
 	for _, a := range late {
 		extra := 0.0
@@ -156,6 +157,30 @@ func (r *report) coldShortfalls(extraClusters bool) {
 	}
 }
 
+// transportFloor says what the bare transport (harness.RunTransport) costs
+// against the cold targets, when it was measured.
+func (r *report) transportFloor() {
+	var cpu, lat []string
+	below := false
+	for _, a := range r.scaleSummaries(harness.SystemTransport) {
+		per := a.s.cpu / a.s.upstream
+		cpu = append(cpu, fmt.Sprintf("%s: %.3f ms", a.label(), per))
+		lat = append(lat, fmt.Sprintf("%s: %.2f", a.label(), a.s.p50/a.s.floor))
+		below = below || per > callCPUBound || a.s.p50 > floorBound(a.fleet.Nodes())*a.s.floor
+	}
+	if len(cpu) == 0 || !below {
+		return
+	}
+	r.p("- **On this machine the cold targets are below what net/http alone costs.** The same vendor calls")
+	r.p("  made by Go's `net/http` and nothing else (the *%s* rows of scenario (d)) cost %s of", harness.SystemTransport, strings.Join(cpu, ", "))
+	r.p("  client CPU per call (target for the whole gateway: %.1f ms), and their p50 is %s times the", callCPUBound, strings.Join(lat, ", "))
+	r.p("  floor (target 1.2 up to 1 000 nodes, 2 at 10 000): the floor counts 20 ms per round trip and no")
+	r.p("  CPU, while a thousand parallel answers take the client's and the simulator's CPU on two shared")
+	r.p("  cores. Unencrypted HTTP/2 to the simulator (one connection, no reader and writer goroutines per")
+	r.p("  call) was tried and measured no better (1 000 nodes: 471–529 vs 435–484 CPU-ms). So the gap to")
+	r.p("  judge is fleetgraph's against this row, which the table under scenario (d) gives.")
+}
+
 // changes lists what profiling led to in this round, with what each
 // change gave when it was measured (figures from the commits that made
 // them; the tables above are the current state).
@@ -188,7 +213,10 @@ func (r *report) changes() {
 	r.p("| An object with nothing deferred builds no path and adds nothing to the shared deferred counter (gqlgen's `ProcessDeferredGroup` returned at once after `GetPath` allocated it); one error value per scalar type in field contexts; metric-type sets merged without splitting strings; `isExcluded` returns at once for a successful call (`errors.As`'s reflection on a nil error) | `internal/gqlfast/gen`, `fleet/metrictypes.go`, `backends/resilience` | warm 32.5k → 26.6k allocations per response, cold 61.4k → 55.4k; `isExcluded` was 1.5%% of a cold 1 000-node profile |")
 	r.p("| At most 1 024 connections per backend host (`MaxConnsPerHost`: a 10 000-node dashboard opens one per node); kept now that the test it seemed to break is understood: a whole answer read from the local layer took the local copy's end (its 5 s maxAge) as its own freshness and was dropped or kept for milliseconds, a 2–5%% flake with or without the cap (fixed in `cache/local.go`) | `backends/resilience`, `cache/local.go` | measured when first tried: 10 000 nodes p50 5 340–5 743 → 3 952–3 964 ms, gateway 3 905–4 330 → 3 185–3 350 CPU-ms, peak RSS 757–770 → 640–660 MB |")
 	r.p("| Together, this round's changes against the commit before them (8305ae5), alternated on this machine (`fgbench load -run 'scale-(100|1000|10000)$'`, twice each). This machine is slower than the last report's: the same old tree used 484–532 CPU-ms per 1 000-node dashboard here against 364 there, so the tables above are not comparable with the last report's, only these pairs are | | 10 000 nodes: gateway 7 193–7 280 → 4 920–5 267 CPU-ms, p50 5 629–5 898 → 4 064–4 572 ms, peak RSS 762–864 → 617–626 MB (mostly the connection cap); 1 000 nodes: 484–532 → 498–516 CPU-ms, p50 406–456 → 442–463 ms; 100 nodes: 56–67 → 59 CPU-ms, p50 110–115 → 106–109 ms (both within the noise); soak peak 102 → 98.1 MB (one execution per identical miss) |")
-	r.p("| Tried, not kept | | `GODEBUG=adaptivestackstart=1` (stack growth is 7–12%% of the cold profile): 100 nodes 49–50 → 52–54 CPU-ms, 1000 nodes no difference beyond the noise; `GOGC=200`: no difference beyond the noise, +10 MB peak RSS; `GOGC=300` (gateway and simulator, 1 000 nodes, twice each): 486–536 → 388–422 CPU-ms, RSS 140–145 → 202–218 MB (a trade for the operator, see above); the simulator's generic `writeJSON` through go-json: no gain (its metrics answer is now written by hand) |")
+	r.p("| Lists of plain objects include nested lists of plain objects (`MetricSeries` with its labels and points: one pass per node's metrics field instead of gqlgen's field set, field contexts and marshalers per series), checked first and written when the response is, straight into its buffer (no intermediate buffer per list); `tests/TestPlainListsFastPathMatchesGqlgen` compares every such list with gqlgen's own output | `internal/gqlfast`, `internal/gqlfast/gen` | in-process warm 100-node dashboard: 17.0–18.9 → 15.6–16.0 CPU-ms, 2.23 → 1.69 MB and 26.5k → 23.1k allocations per response |")
+	r.p("| A metrics call's query written in one buffer (no `url.Values`, no formatted strings; other queries encoded in one pass with literal commas, was `Encode` then `ReplaceAll`); a body of announced length probed for its end in the byte reserved for it (was a `ReadAll` of the rest: 512 bytes per call) | `backends/runai`, `backends/body.go` | in-process cold 100-node dashboard: 51.9k → 50.3k allocations (16 fewer per call) |")
+	r.p("| This round's changes together against the commit before them (b9c3431), alternated on this machine (`fgbench load -run 'scale-(100|1000)$' -scale-requests 15`, twice each, at 74e6337) | | 1 000 nodes: 446–521 → 441–503 CPU-ms, p50 402–476 → 414–468 ms; 100 nodes: 61–63 → 51–59 CPU-ms: within the noise of this shared machine at 1 000 nodes |")
+	r.p("| Tried, not kept | | Unencrypted HTTP/2 between gateway and simulator (`http.Protocols`, one connection for up to 1 000 streams instead of 1 000 connections with a reader and a writer goroutine each): 1 000 nodes 471–529 vs 435–484 CPU-ms over HTTP/1.1, RSS 115–132 vs 139–141 MB; `GODEBUG=adaptivestackstart=1` (stack growth is 7–12%% of the cold profile): 100 nodes 49–50 → 52–54 CPU-ms, 1000 nodes no difference beyond the noise; `GOGC=200`: no difference beyond the noise, +10 MB peak RSS; `GOGC=300` (gateway and simulator, 1 000 nodes, twice each): 486–536 → 388–422 CPU-ms, RSS 140–145 → 202–218 MB (a trade for the operator, see above); the simulator's generic `writeJSON` through go-json: no gain (its metrics answer is now written by hand) |")
 	r.p("")
 }
 

@@ -312,6 +312,11 @@ func (r *report) scale() {
 		at223[a.fleet.Nodes()] = a.s
 	}
 	var prev223 *summary
+	bare := map[int]*summary{}
+	for _, a := range r.scaleSummaries(harness.SystemTransport) {
+		bare[a.fleet.Nodes()] = a.s
+	}
+	var prevBare *summary
 	for _, a := range fg {
 		line := func(name string, s, p *summary) {
 			growth := "–"
@@ -322,11 +327,19 @@ func (r *report) scale() {
 			if s.failures > 0 {
 				fail = fmt.Sprintf(" (%d failed)", s.failures)
 			}
+			rss := "–" // the bare transport runs in the harness: not measured apart
+			if s.rss > 0 {
+				rss = f1(s.rss)
+			}
 			r.p("| %s | %s | %d%s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |", a.fleet, name, s.requests, fail, f1(s.p50), f1(s.floor),
-				ratio(s.p50, s.floor), growth, f1(s.cpu), f1(s.simCPU), f1(s.rss), f1(s.upstream), s.minUp, fmt.Sprintf("%.3f", s.upstream/float64(s.minUp)))
+				ratio(s.p50, s.floor), growth, f1(s.cpu), f1(s.simCPU), rss, f1(s.upstream), s.minUp, fmt.Sprintf("%.3f", s.upstream/float64(s.minUp)))
 		}
 		line("fleetgraph", a.s, prev)
 		prev = a.s
+		if t := bare[a.fleet.Nodes()]; t != nil {
+			line(harness.SystemTransport+" (no gateway)", t, prevBare)
+			prevBare = t
+		}
 		if t := at223[a.fleet.Nodes()]; t != nil {
 			line("fleetgraph, Run:ai 2.23", t, prev223)
 			prev223 = t
@@ -337,6 +350,23 @@ func (r *report) scale() {
 		}
 	}
 	r.p("")
+	if len(bare) > 0 {
+		r.p("The **%s** rows are the floor under fleetgraph's on this machine: the same vendor calls (the", harness.SystemTransport)
+		r.p("pool listing, every cluster's node pages side by side, then every node's metrics at once) made by")
+		r.p("Go's `net/http` with the gateway's connection settings and nothing else: no GraphQL, no decoding of")
+		r.p("the metrics, no cache (`harness.RunTransport`, from the harness process, whose CPU is the column;")
+		r.p("same simulator process, right after fleetgraph's run). fleetgraph against it:")
+		r.p("")
+		r.p("| fleet | fleetgraph's p50 / net/http alone's | fleetgraph's CPU per call / net/http alone's | net/http alone: CPU per call, p50 / floor |")
+		r.p("|---|---:|---:|---:|")
+		for _, a := range fg {
+			if t := bare[a.fleet.Nodes()]; t != nil {
+				r.p("| %d nodes | %s | %s | %.3f ms, %s |", a.fleet.Nodes(), ratio(a.s.p50, t.p50),
+					ratio(a.s.cpu/a.s.upstream, t.cpu/t.upstream), t.cpu/t.upstream, ratio(t.p50, t.floor))
+			}
+		}
+		r.p("")
+	}
 	if len(at223) > 0 {
 		r.p("The Run:ai 2.23 rows are from `make bench-load` (fleetgraph alone, against a 2.23 simulator); the")
 		r.p("others from `make bench-compare` where it ran that size (alternated with Hive Gateway), else from")

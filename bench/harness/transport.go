@@ -1,0 +1,200 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// SystemTransport is the bare transport: the cold dashboard's vendor calls
+// made with Go's net/http and nothing else (no GraphQL, no decoding of the
+// metrics, no cache), from the harness process. What a gateway that does
+// no work of its own would cost on this machine: the floor under
+// fleetgraph's CPU per call and latency.
+const SystemTransport = "net/http alone"
+
+// RunTransport measures the cold dashboard's upstream calls over spec.Fleet
+// as SystemTransport makes them: the pool listing, every cluster's node
+// pages (side by side), then one metrics call per node (all at once), with
+// the gateway's connection settings (up to 1024 kept per host). Each
+// request is one such dashboard, one at a time (Requests of them after
+// WarmupReqs); CPUmsPerReq is the harness process's own CPU over them (it
+// does nothing else meanwhile), SimCPUmsPerReq the simulator's.
+func RunTransport(ctx context.Context, spec RunSpec) (Measurement, error) {
+	m := Measurement{
+		System: SystemTransport, Scenario: spec.Scenario, Query: DashboardQuery.Name, Mode: ModeCold,
+		FleetNodes: spec.Fleet.Nodes(), Fleet: spec.Fleet, Concurrency: 1,
+		MinUpstream:  MinUpstreamOf(spec.RunAIVersion, DashboardQuery, spec.Fleet),
+		FloorMs:      float64(FloorRoundTripsOf(spec.RunAIVersion, DashboardQuery, spec.Fleet)) * float64(spec.Latency) / float64(time.Millisecond),
+		RunAIVersion: spec.RunAIVersion,
+	}
+	if spec.RunAIVersion != "" {
+		return m, fmt.Errorf("the bare transport lists nodes per cluster (Run:ai 2.22), not %s", spec.RunAIVersion)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 1024, 1024, 1024
+	defer tr.CloseIdleConnections()
+	d := &bareDashboard{c: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, base: spec.SimURL, token: spec.Token}
+	for range spec.WarmupReqs {
+		if _, err := d.run(ctx); err != nil {
+			return m, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	before, err := ReadSimStats(ctx, spec.SimURL)
+	if err != nil {
+		return m, err
+	}
+	sim0, self0 := ReadTree(spec.SimPID), selfCPU()
+	start := time.Now()
+	var lat []time.Duration
+	for range spec.Requests {
+		t, err := d.run(ctx)
+		if err != nil {
+			m.Failures++
+			if m.FirstError == "" {
+				m.FirstError = err.Error()
+			}
+			continue
+		}
+		lat = append(lat, t)
+	}
+	sim1, self1 := ReadTree(spec.SimPID), selfCPU()
+	after, err := ReadSimStats(ctx, spec.SimURL)
+	if err != nil {
+		return m, err
+	}
+	m.Seconds = time.Since(start).Seconds()
+	m.Requests = spec.Requests
+	n := float64(max(m.Requests, 1))
+	m.ReqPerSec = n / m.Seconds
+	slices.Sort(lat)
+	m.P50ms, m.P95ms, m.P99ms = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.95)), ms(quantile(lat, 0.99))
+	m.CPUmsPerReq = float64(self1-self0) / float64(time.Millisecond) / n
+	if sim1.Measured {
+		m.SimCPUmsPerReq = float64(sim1.CPU-sim0.CPU) / float64(time.Millisecond) / n
+	}
+	diff := after.Sub(before)
+	m.UpstreamPerReq = float64(diff.Total) / n
+	m.UpstreamRoutes = map[string]float64{}
+	for k, v := range diff.Requests {
+		m.UpstreamRoutes[k] = float64(v) / n
+	}
+	return m, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// selfCPU is this process's user and system CPU.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// bareDashboard makes one cold dashboard's vendor calls.
+type bareDashboard struct {
+	c           *http.Client
+	base, token string
+}
+
+func (d *bareDashboard) run(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	var pools []struct {
+		ClusterID string `json:"clusterId"`
+	}
+	if err := d.list(ctx, "/api/v1/node-pools", "nodepools", &pools); err != nil {
+		return 0, err
+	}
+	var clusters []string
+	for _, p := range pools {
+		if !slices.Contains(clusters, p.ClusterID) {
+			clusters = append(clusters, p.ClusterID)
+		}
+	}
+	nodes := make([][]struct {
+		ID string `json:"id"`
+	}, len(clusters))
+	errs := make([]error, len(clusters)+1)
+	var wg sync.WaitGroup
+	for i, c := range clusters {
+		wg.Go(func() { errs[i] = d.list(ctx, "/api/v1/clusters/"+url.PathEscape(c)+"/nodes", "nodes", &nodes[i]) })
+	}
+	wg.Wait()
+	to := time.Now().UTC().Truncate(time.Second)
+	query := url.Values{"metricType": {"CPU_MEMORY_UTILIZATION,CPU_UTILIZATION"}, "numberOfSamples": {"20"},
+		"start": {to.Add(-time.Hour).Format(time.RFC3339)}, "end": {to.Format(time.RFC3339)}}.Encode()
+	var mu sync.Mutex
+	for _, list := range nodes {
+		for _, n := range list {
+			wg.Go(func() {
+				if err := d.get(ctx, "/api/v1/nodes/"+url.PathEscape(n.ID)+"/metrics?"+query, nil); err != nil {
+					mu.Lock()
+					errs[len(clusters)] = err
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// list reads every offset/limit page of path into items (the answer's key
+// field), as the gateway pages: until a page shorter than 500.
+func (d *bareDashboard) list(ctx context.Context, path, key string, items any) error {
+	var all []json.RawMessage
+	for offset := 0; ; offset += 500 {
+		var page map[string][]json.RawMessage
+		if err := d.get(ctx, path+"?limit=500&offset="+strconv.Itoa(offset), &page); err != nil {
+			return err
+		}
+		all = append(all, page[key]...)
+		if len(page[key]) < 500 {
+			break
+		}
+	}
+	raw, err := json.Marshal(all)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, items)
+}
+
+// get sends one call; out nil: the body is read and dropped.
+func (d *bareDashboard) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	resp, err := d.c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
