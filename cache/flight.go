@@ -1,6 +1,10 @@
 package cache
 
-import "golang.org/x/sync/singleflight"
+import (
+	"context"
+
+	"golang.org/x/sync/singleflight"
+)
 
 // Flight collapses concurrent identical misses inside one replica into one
 // upstream call: while a call for a key is in flight, later callers for the
@@ -24,4 +28,18 @@ func (f *Flight) Do(key string, fn func() ([]byte, error)) (v []byte, err error,
 	res, err, shared := f.g.Do(key, func() (any, error) { return fn() })
 	b, _ := res.([]byte)
 	return b, err, shared
+}
+
+// DoContext is Do for a caller that waits at most until ctx is done: then
+// it returns ctx's error, and the call goes on for the others waiting on
+// it (fn must not depend on ctx, as for Do).
+func (f *Flight) DoContext(ctx context.Context, key string, fn func() ([]byte, error)) (v []byte, err error, shared bool) {
+	ch := f.g.DoChan(key, func() (any, error) { return fn() })
+	select {
+	case res := <-ch:
+		b, _ := res.Val.([]byte)
+		return b, res.Err, res.Shared
+	case <-ctx.Done():
+		return nil, ctx.Err(), false
+	}
 }

@@ -291,7 +291,9 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 // misses in concurrent requests (the same key, generation included) share
 // one call; it runs detached from this request's cancellation so the others
 // are not failed by one client going away (the vendor client's own timeout
-// still bounds it). A key without a generation (ckey "") is fetched alone
+// still bounds it), but this request waits for it only until its own
+// deadline: then it answers ctx's error (UPSTREAM_TIMEOUT), as a call made
+// on its context would, and the call goes on for the others. A key without a generation (ckey "") is fetched alone
 // and not encoded: it is not cached, and a shared call could have started
 // before a write this read follows.
 func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V], k K, ckey string, v *V) ([]byte, error) {
@@ -306,7 +308,7 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 		fetched V
 		led     bool // this request made the call: fetched is its own
 	)
-	raw, err, _ := c.flight.Do(ckey, func() ([]byte, error) {
+	raw, err, _ := c.flight.DoContext(ctx, ckey, func() ([]byte, error) {
 		got, err := spec.Fetch(context.WithoutCancel(ctx), k)
 		if err != nil {
 			return nil, err

@@ -208,6 +208,12 @@ func newLoader[K comparable, V any](l *Loaders, spec cache.Spec[K, V]) *dataload
 		for i := range keys {
 			err := errs[i]
 			if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				// The request's own end, while the cache waited on a call:
+				// tied to the call's backend, as the call's own error is.
+				b := spec.Backend(keys[i])
+				if s := l.reg.Source(b); s != nil {
+					err = Wrap(backends.Provider(s.Provider()), b, err)
+				}
 				err = dataloader.NewSkipCacheError(err)
 			}
 			results[i] = &dataloader.Result[V]{Data: vals[i], Error: err}

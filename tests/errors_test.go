@@ -132,6 +132,32 @@ func TestUpstreamTimeoutHasItsOwnCode(t *testing.T) {
 	}
 }
 
+// The request timeout bounds a request that waits on a vendor through the
+// cache as it bounds one without: a call made for the cache goes on for
+// the others waiting on it (and may outlive this request), but this
+// request answers UPSTREAM_TIMEOUT for that backend at its deadline, with
+// the other backend's data. (It used to wait for the vendor client's own
+// timeout, 10 s by default, whatever requestTimeout said.)
+func TestRequestTimeoutBoundsCachedCalls(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newEnv(t, envOptions{configure: withRedis(mr.Addr(), func(c *app.Config) {
+		c.Resilience.Retry.Disabled = true
+		c.RequestTimeout = app.Duration(300 * time.Millisecond)
+	})})
+	if err := e.ma.Control().SetFaults(simctl.Faults{LatencyMs: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.query(t, `{ clusters { name provider } }`, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "UPSTREAM_TIMEOUT" || r.Errors[0].Extensions["backend"] != "modelarts-a" ||
+		r.Errors[0].Extensions["provider"] != "MODELARTS" {
+		t.Fatalf("errors %+v, want one UPSTREAM_TIMEOUT of modelarts-a", r.Errors)
+	}
+	if !contains(string(r.Data), "RUNAI") || contains(string(r.Data), "MODELARTS") {
+		t.Fatalf("data %s: want Run:ai's clusters alone", r.Data)
+	}
+}
+
 func TestPassThroughCredentials(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{configure: func(c *app.Config) {
