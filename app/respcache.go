@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/fleet"
@@ -86,7 +88,7 @@ func (rc responseCache) InterceptOperation(ctx context.Context, next graphql.Ope
 	}
 	// The operation may end without its handler being called (the client
 	// went away): its waiters then execute on their own.
-	stop := context.AfterFunc(ctx, func() { finish(nil, nil, nil) })
+	stop := context.AfterFunc(ctx, func() { finish(nil, nil, nil, false) })
 	handler := next(ctx)
 	first := true
 	return func(ctx context.Context) *graphql.Response {
@@ -94,19 +96,36 @@ func (rc responseCache) InterceptOperation(ctx context.Context, next graphql.Ope
 		if first {
 			first = false
 			stop()
-			if resp != nil && len(resp.Errors) == 0 && resp.HasNext == nil && resp.Extensions["stale"] == nil {
+			switch {
+			case resp == nil || resp.HasNext != nil || ctx.Err() != nil || resp.Extensions["stale"] != nil:
+				// More than one payload, stale parts, or errors of this
+				// operation's own deadline or cancellation (the waiters may
+				// have time left).
+				finish(nil, nil, nil, false)
+			case len(resp.Errors) > 0:
+				// Handed to the operations waiting (they would ask the failing
+				// vendor again), not kept.
+				finish(resp.Data, cachedAnswer{ext: maps.Clone(resp.Extensions), errs: copyErrors(resp.Errors)}, fleet.CacheRequest(ctx), false)
+			default:
 				// Its own extensions: the handlers around this one add theirs to the map.
-				finish(resp.Data, maps.Clone(resp.Extensions), fleet.CacheRequest(ctx))
-			} else {
-				finish(nil, nil, nil)
+				finish(resp.Data, cachedAnswer{ext: maps.Clone(resp.Extensions)}, fleet.CacheRequest(ctx), true)
 			}
 		}
 		return resp
 	}
 }
 
+// cachedAnswer is what an answer from the cache, or shared by the identical
+// operation that executed, carries besides its data: the extensions it was
+// answered with and, for a shared answer, its errors, as the handlers
+// inside this one left them (the handlers around it edit them in place).
+type cachedAnswer struct {
+	ext  map[string]any
+	errs gqlerror.List
+}
+
 // answer is the response handler of an answer from the cache.
-func (responseCache) answer(ctx context.Context, data []byte, ext any) graphql.ResponseHandler {
+func (responseCache) answer(ctx context.Context, data []byte, extra any) graphql.ResponseHandler {
 	if st := statsFrom(ctx); st != nil {
 		st.responseHit.Store(true)
 	}
@@ -116,10 +135,25 @@ func (responseCache) answer(ctx context.Context, data []byte, ext any) graphql.R
 			return nil
 		}
 		sent = true
-		ext, _ := ext.(map[string]any)
-		// A copy: the handlers around this one add to it, and others serve the same answer.
-		return &graphql.Response{Data: data, Extensions: maps.Clone(ext)}
+		a, _ := extra.(cachedAnswer)
+		// Copies: the handlers around this one edit them, and others serve the same answer.
+		return &graphql.Response{Data: data, Extensions: maps.Clone(a.ext), Errors: copyErrors(a.errs)}
 	}
+}
+
+// copyErrors copies errs deep enough for a handler to edit one copy's
+// errors (their extensions, paths, locations) without touching another's.
+func copyErrors(errs gqlerror.List) gqlerror.List {
+	if errs == nil {
+		return nil
+	}
+	out := make(gqlerror.List, len(errs))
+	for i, e := range errs {
+		c := *e
+		c.Path, c.Locations, c.Extensions = slices.Clone(e.Path), slices.Clone(e.Locations), maps.Clone(e.Extensions)
+		out[i] = &c
+	}
+	return out
 }
 
 // validateResponseCache checks cache.responses: it needs the shared cache

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -46,7 +47,7 @@ func TestResponseFromAnAgingLocalCopyLivesByFreshness(t *testing.T) {
 		if shared {
 			t.Fatal("an answer was shared: no other operation is answering the key")
 		}
-		finish([]byte(`{"a":1}`), nil, r)
+		finish([]byte(`{"a":1}`), nil, r, true)
 	}
 	load(0)                                     // fetched, fresh in Redis until +60s
 	answer(load(time.Second))                   // read back from Redis: the local copy lives until +6s; the key's first answer
@@ -59,5 +60,63 @@ func TestResponseFromAnAgingLocalCopyLivesByFreshness(t *testing.T) {
 	}
 	if fetches != 1 {
 		t.Fatalf("%d fetches, want 1", fetches)
+	}
+}
+
+// An answer with errors (keep false) goes to the operations waiting for it
+// and is not kept, whether it read something through the cache (fenced as
+// a kept answer is) or nothing at all (every backend it asked failed); one
+// served anything stale goes to nobody.
+func TestErrorAnswersAreSharedNotKept(t *testing.T) {
+	t.Parallel()
+	store, _, _ := setup(t, RedisOptions{})
+	c := NewLayered(store, DefaultPolicy(), nil)
+	c.EnableResponses(1<<20, 5*time.Second)
+	resp := c.Responses()
+	ctx := context.Background()
+	spec := Spec[string, string]{
+		Kind: "clusters", Backend: func(string) string { return "b" }, Key: func(string) string { return "" },
+		TTL:     func(string) time.Duration { return time.Minute },
+		Fetch:   func(context.Context, string) (string, error) { return "v", nil },
+		Scope:   func(context.Context, string) string { return "svc" },
+		StaleOK: func(error) bool { return false },
+	}
+	read := &Request{} // the backend that answered, read through the cache
+	if _, errs := Load(ctx, c, read, spec, []string{"x"}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	stale := &Request{}
+	stale.markStale("b", "clusters", time.Minute, errors.New("vendor down"))
+	for name, tc := range map[string]struct {
+		r      *Request
+		shared bool
+	}{"read nothing": {&Request{}, true}, "read fenced values": {read, true}, "served a stale value": {stale, false}} {
+		key := "answer " + name
+		_, _, _, finish := resp.Join(ctx, key)
+		waited := make(chan bool)
+		go func() {
+			_, _, served, _ := resp.Join(ctx, key)
+			waited <- served
+		}()
+		for { // the second operation is waiting
+			resp.mu.Lock()
+			n := resp.flights[key].waiting
+			resp.mu.Unlock()
+			if n == 1 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		finish([]byte(`{"errors":[]}`), "extra", tc.r, false)
+		if served := <-waited; served != tc.shared {
+			t.Errorf("%s: the waiting operation served %v, want %v", name, served, tc.shared)
+		}
+		for range 3 { // answered often: still never kept
+			_, _, _, finish := resp.Join(ctx, key)
+			finish([]byte(`{"errors":[]}`), "extra", tc.r, false)
+		}
+		if _, _, ok := resp.Get(ctx, key); ok {
+			t.Errorf("%s: an answer with errors was kept", name)
+		}
 	}
 }

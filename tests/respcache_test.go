@@ -278,27 +278,87 @@ func TestConcurrentIdenticalMissesExecuteOnce(t *testing.T) {
 	}
 }
 
-// An answer with errors is not shared: the operations that waited for it
-// execute on their own (and get their own errors).
-func TestConcurrentIdenticalMissesDoNotShareErrors(t *testing.T) {
+// An answer with errors is shared with the identical operations that
+// waited for it, not kept: while a vendor fails, n identical dashboards
+// call it once, not n times, and each gets the first one's data and
+// errors (its own copy: the error codes and extensions added to one
+// answer are not added to another). The next query, after them, executes.
+// Both the partial answer (Run:ai's clusters, ModelArts failing) and the
+// answer that read nothing (both vendors down) are shared.
+func TestConcurrentIdenticalMissesShareErrorAnswers(t *testing.T) {
+	t.Parallel()
+	for name, runaiDown := range map[string]bool{"one vendor down": false, "both vendors down": true} {
+		t.Run(name, func(t *testing.T) {
+			mr := newMiniredis(t)
+			e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), func(c *app.Config) { c.Resilience.Retry.Disabled = true })})
+			faults := simctl.Faults{Down: true, LatencyMs: 700}
+			if err := e.ma.Control().SetFaults(faults); err != nil {
+				t.Fatal(err)
+			}
+			if runaiDown {
+				if err := e.ra.Control().SetFaults(faults); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unshared, shared := cacheOps(t, e, "response", "unshared"), cacheOps(t, e, "response", "shared")
+			const n = 4
+			var first []byte
+			for i, raw := range postTogether(t, e, n, `{ clusters { name provider } }`, nil) {
+				if !contains(string(raw), `"code":"UPSTREAM_UNAVAILABLE"`) && !contains(string(raw), `"code":"UPSTREAM_ERROR"`) {
+					t.Fatalf("answer %d has no upstream error while ModelArts is down: %s", i+1, raw)
+				}
+				if first == nil {
+					first = raw
+				} else if !bytes.Equal(raw, first) {
+					t.Fatalf("answers differ:\n%s\nvs\n%s", raw, first)
+				}
+			}
+			if got := cacheOps(t, e, "response", "shared") - shared; got != n-1 {
+				t.Errorf("%v answers with errors shared, want %d", got, n-1)
+			}
+			if got := cacheOps(t, e, "response", "unshared") - unshared; got != 0 {
+				t.Errorf("%v operations executed on their own after the first one's error, want 0", got)
+			}
+			if got := e.ma.Control().Total(); got != 1 {
+				t.Errorf("%d identical queries at once called the failing vendor %d times, want once", n, got)
+			}
+			// Not kept: the next one asks the vendor again.
+			e.resetCounters()
+			if r := e.query(t, `{ clusters { name provider } }`, nil); len(r.Errors) == 0 {
+				t.Fatalf("no error while ModelArts is down: %s", r.Data)
+			}
+			if got := e.ma.Control().Total(); got != 1 {
+				t.Errorf("the query after them called ModelArts %d times, want 1 (an error answer is not kept)", got)
+			}
+		})
+	}
+}
+
+// An answer cut short by the first operation's own deadline is not
+// shared: the operations that waited for it may have time left, and
+// execute on their own.
+func TestConcurrentIdenticalMissesDoNotShareTheirOwnTimeout(t *testing.T) {
 	t.Parallel()
 	mr := newMiniredis(t)
-	e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), func(c *app.Config) { c.Resilience.Retry.Disabled = true })})
-	if err := e.ma.Control().SetFaults(simctl.Faults{Down: true, LatencyMs: 700}); err != nil {
+	e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), func(c *app.Config) {
+		c.Resilience.Retry.Disabled = true
+		c.RequestTimeout = app.Duration(400 * time.Millisecond)
+	})})
+	if err := e.ma.Control().SetFaults(simctl.Faults{LatencyMs: 1500}); err != nil {
 		t.Fatal(err)
 	}
 	unshared, shared := cacheOps(t, e, "response", "unshared"), cacheOps(t, e, "response", "shared")
-	const n = 4
+	const n = 3
 	for i, raw := range postTogether(t, e, n, `{ clusters { name provider } }`, nil) {
 		if !contains(string(raw), `"errors"`) {
-			t.Fatalf("answer %d has no error while ModelArts is down: %s", i+1, raw)
+			t.Fatalf("answer %d has no error after its deadline: %s", i+1, raw)
 		}
 	}
 	if got := cacheOps(t, e, "response", "shared") - shared; got != 0 {
-		t.Errorf("%v answers with errors shared, want 0", got)
+		t.Errorf("%v answers cut short by the first one's deadline shared, want 0", got)
 	}
 	if got := cacheOps(t, e, "response", "unshared") - unshared; got != n-1 {
-		t.Errorf("%v operations executed on their own after the first one's error, want %d", got, n-1)
+		t.Errorf("%v operations executed on their own, want %d", got, n-1)
 	}
 }
 
