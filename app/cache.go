@@ -79,6 +79,12 @@ func cachePolicy(cfg *Config) fleet.CachePolicy {
 	set(&p.StaleFor, cfg.Cache.StaleFor)
 	set(&p.Transitional, cfg.Cache.Transitional)
 	set(&p.PassThroughTrust, cfg.Cache.PassThroughTrust)
+	for _, b := range cfg.RunAI {
+		p.CallTimeout = max(p.CallTimeout, time.Duration(b.Timeout))
+	}
+	for _, b := range cfg.ModelArts {
+		p.CallTimeout = max(p.CallTimeout, time.Duration(b.Timeout))
+	}
 	return p
 }
 

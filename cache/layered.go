@@ -43,6 +43,11 @@ type Policy struct {
 	// stale, so a revoked token reads cached data at most this long
 	// (default 15s).
 	PassThroughTrust time.Duration
+	// CallTimeout is the longest one vendor call made for the cache is
+	// expected to take: the longest backend timeout (default 10s). A request
+	// with less time left than this waits for such a call only until its own
+	// deadline (Flight.DoContext).
+	CallTimeout time.Duration
 }
 
 // DefaultPolicy returns the defaults documented on Policy.
@@ -51,6 +56,7 @@ func DefaultPolicy() Policy {
 		Clusters: 60 * time.Second, NodePools: 60 * time.Second, Nodes: 15 * time.Second,
 		MetricsRecent: 10 * time.Second, MetricsPast: time.Hour, RecentWindow: 5 * time.Minute,
 		StaleFor: 10 * time.Minute, Transitional: 5 * time.Second, PassThroughTrust: 15 * time.Second,
+		CallTimeout: 10 * time.Second,
 	}
 }
 
@@ -291,9 +297,10 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 // misses in concurrent requests (the same key, generation included) share
 // one call; it runs detached from this request's cancellation so the others
 // are not failed by one client going away (the vendor client's own timeout
-// still bounds it), but this request waits for it only until its own
-// deadline: then it answers ctx's error (UPSTREAM_TIMEOUT), as a call made
-// on its context would, and the call goes on for the others. A key without a generation (ckey "") is fetched alone
+// still bounds it), but a request with less than Policy.CallTimeout left
+// waits for it only until its own deadline: then it answers ctx's error
+// (UPSTREAM_TIMEOUT), as a call made on its context would, and the call
+// goes on for the others. A key without a generation (ckey "") is fetched alone
 // and not encoded: it is not cached, and a shared call could have started
 // before a write this read follows.
 func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V], k K, ckey string, v *V) ([]byte, error) {
@@ -308,7 +315,7 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 		fetched V
 		led     bool // this request made the call: fetched is its own
 	)
-	raw, err, _ := c.flight.DoContext(ctx, ckey, func() ([]byte, error) {
+	raw, err, _ := c.flight.DoContext(ctx, ckey, c.policy.CallTimeout, func() ([]byte, error) {
 		got, err := spec.Fetch(context.WithoutCancel(ctx), k)
 		if err != nil {
 			return nil, err
