@@ -205,9 +205,15 @@ func (r *report) scaleSummaries(system string) []*summaryAt {
 // Fleet by fleet: a size the comparison did not reach (its time budget)
 // comes from load's run of it.
 func (r *report) scaleSummariesOf(system, version string) []*summaryAt {
+	return scaleSummariesIn([]*harness.Results{r.compare, r.load}, system, version)
+}
+
+// scaleSummariesIn is scaleSummariesOf over the given results, the first
+// that has a fleet size winning.
+func scaleSummariesIn(results []*harness.Results, system, version string) []*summaryAt {
 	var out []*summaryAt
 	seen := map[int]bool{}
-	for _, res := range []*harness.Results{r.compare, r.load} {
+	for _, res := range results {
 		if res == nil {
 			continue
 		}

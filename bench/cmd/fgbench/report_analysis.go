@@ -70,6 +70,7 @@ func (r *report) shortfalls() {
 				r.p("  gateway's CPU per node rises with the fleet (%.2f → %.2f ms per node) as the heap of one response",
 					a.s.cpu/float64(a.fleet.Nodes()), b.s.cpu/float64(b.fleet.Nodes()))
 				r.p("  grows (peak RSS %s → %s MB) and the collector works harder.", f1(a.s.rss), f1(b.s.rss))
+				r.ratioSpread(a.fleet.Nodes(), b.fleet.Nodes())
 			}
 		}
 	}
@@ -97,6 +98,23 @@ func (r *report) shortfalls() {
 		r.p("- **Soak not run for this report** (`make bench-soak`, 5 minutes).")
 	}
 	r.p("")
+}
+
+// ratioSpread gives the same growth from make bench-load's run when the
+// comparison's runs are the ones reported: a ratio of two p50s of a few
+// requests each moves with the noise of a shared machine.
+func (r *report) ratioSpread(from, to int) {
+	if r.compare == nil || r.load == nil {
+		return
+	}
+	at := map[int]*summary{}
+	for _, a := range scaleSummariesIn([]*harness.Results{r.load}, harness.SystemFleetgraph, "") {
+		at[a.fleet.Nodes()] = a.s
+	}
+	if a, b := at[from], at[to]; a != nil && b != nil {
+		r.p("  The ratio is of two p50s of a few requests each: `make bench-load`'s run of the same tree gave")
+		r.p("  ×%.2f (%s → %s ms); the change table has same-machine A/B pairs.", b.p50/a.p50, f1(a.p50), f1(b.p50))
+	}
 }
 
 // coldShortfalls explains the cold targets missed: latency against the
@@ -215,7 +233,7 @@ func (r *report) changes() {
 	r.p("| Together, this round's changes against the commit before them (8305ae5), alternated on this machine (`fgbench load -run 'scale-(100|1000|10000)$'`, twice each). This machine is slower than the last report's: the same old tree used 484–532 CPU-ms per 1 000-node dashboard here against 364 there, so the tables above are not comparable with the last report's, only these pairs are | | 10 000 nodes: gateway 7 193–7 280 → 4 920–5 267 CPU-ms, p50 5 629–5 898 → 4 064–4 572 ms, peak RSS 762–864 → 617–626 MB (mostly the connection cap); 1 000 nodes: 484–532 → 498–516 CPU-ms, p50 406–456 → 442–463 ms; 100 nodes: 56–67 → 59 CPU-ms, p50 110–115 → 106–109 ms (both within the noise); soak peak 102 → 98.1 MB (one execution per identical miss) |")
 	r.p("| Lists of plain objects include nested lists of plain objects (`MetricSeries` with its labels and points: one pass per node's metrics field instead of gqlgen's field set, field contexts and marshalers per series), checked first and written when the response is, straight into its buffer (no intermediate buffer per list); `tests/TestPlainListsFastPathMatchesGqlgen` compares every such list with gqlgen's own output | `internal/gqlfast`, `internal/gqlfast/gen` | in-process warm 100-node dashboard: 17.0–18.9 → 15.6–16.0 CPU-ms, 2.23 → 1.69 MB and 26.5k → 23.1k allocations per response |")
 	r.p("| A metrics call's query written in one buffer (no `url.Values`, no formatted strings; other queries encoded in one pass with literal commas, was `Encode` then `ReplaceAll`); a body of announced length probed for its end in the byte reserved for it (was a `ReadAll` of the rest: 512 bytes per call) | `backends/runai`, `backends/body.go` | in-process cold 100-node dashboard: 51.9k → 50.3k allocations (16 fewer per call) |")
-	r.p("| This round's changes together against the commit before them (b9c3431), alternated on this machine (`fgbench load -run 'scale-(100|1000)$' -scale-requests 15`, twice each, at 74e6337) | | 1 000 nodes: 446–521 → 441–503 CPU-ms, p50 402–476 → 414–468 ms; 100 nodes: 61–63 → 51–59 CPU-ms: within the noise of this shared machine at 1 000 nodes |")
+	r.p("| This round's changes together against the commit before them (b9c3431), alternated on this machine (`fgbench load -run 'scale-(100|1000)$' -scale-requests 15`, twice each, at 74e6337) | | 1 000 nodes: 446–521 → 441–503 CPU-ms, p50 402–476 → 414–468 ms; 100 nodes: 61–63 → 51–59 CPU-ms: within the noise of this shared machine at 1 000 nodes. 10 000 nodes (`-scale-requests 3`, twice each, at b18929d): 4 420–4 730 → 4 237–4 797 CPU-ms, p50 3 720–3 836 → 3 589–3 890 ms, peak RSS 639–676 → 636–644 MB: no change |")
 	r.p("| Tried, not kept | | Unencrypted HTTP/2 between gateway and simulator (`http.Protocols`, one connection for up to 1 000 streams instead of 1 000 connections with a reader and a writer goroutine each): 1 000 nodes 471–529 vs 435–484 CPU-ms over HTTP/1.1, RSS 115–132 vs 139–141 MB; `GODEBUG=adaptivestackstart=1` (stack growth is 7–12%% of the cold profile): 100 nodes 49–50 → 52–54 CPU-ms, 1000 nodes no difference beyond the noise; `GOGC=200`: no difference beyond the noise, +10 MB peak RSS; `GOGC=300` (gateway and simulator, 1 000 nodes, twice each): 486–536 → 388–422 CPU-ms, RSS 140–145 → 202–218 MB (a trade for the operator, see above); the simulator's generic `writeJSON` through go-json: no gain (its metrics answer is now written by hand) |")
 	r.p("")
 }

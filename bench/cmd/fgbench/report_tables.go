@@ -355,11 +355,12 @@ func (r *report) scale() {
 		r.p("pool listing, every cluster's node pages side by side, then every node's metrics at once) made by")
 		r.p("Go's `net/http` with the gateway's connection settings and nothing else: no GraphQL, no decoding of")
 		r.p("the metrics, no cache (`harness.RunTransport`, from the harness process, whose CPU is the column;")
-		r.p("same simulator process, right after fleetgraph's run). fleetgraph against it:")
+		r.p("same simulator process, right after fleetgraph's run of `make bench-load`). fleetgraph in that run")
+		r.p("against it:")
 		r.p("")
 		r.p("| fleet | fleetgraph's p50 / net/http alone's | fleetgraph's CPU per call / net/http alone's | net/http alone: CPU per call, p50 / floor |")
 		r.p("|---|---:|---:|---:|")
-		for _, a := range fg {
+		for _, a := range scaleSummariesIn([]*harness.Results{r.load}, harness.SystemFleetgraph, "") {
 			if t := bare[a.fleet.Nodes()]; t != nil {
 				r.p("| %d nodes | %s | %s | %.3f ms, %s |", a.fleet.Nodes(), ratio(a.s.p50, t.p50),
 					ratio(a.s.cpu/a.s.upstream, t.cpu/t.upstream), t.cpu/t.upstream, ratio(t.p50, t.floor))
