@@ -137,8 +137,15 @@ func Run(ctx context.Context, spec RunSpec) (Measurement, error) {
 	if rd1.Measured {
 		m.RedisCPUmsPerReq = float64(rd1.CPU-rd0.CPU) / float64(time.Millisecond) / n
 	}
-	if sim1.Measured {
-		m.SimCPUmsPerReq = float64(sim1.CPU-sim0.CPU) / float64(time.Millisecond) / n
+	m.setSim(sim0, sim1, before, after, n)
+	return m, nil
+}
+
+// setSim fills in the simulator's share of n requests: its CPU (when
+// measured) and the vendor calls it counted, in all and by route.
+func (m *Measurement) setSim(cpu0, cpu1 ProcStats, before, after SimStats, n float64) {
+	if cpu1.Measured {
+		m.SimCPUmsPerReq = float64(cpu1.CPU-cpu0.CPU) / float64(time.Millisecond) / n
 	}
 	d := after.Sub(before)
 	m.UpstreamPerReq = float64(d.Total) / n
@@ -146,7 +153,6 @@ func Run(ctx context.Context, spec RunSpec) (Measurement, error) {
 	for k, v := range d.Requests {
 		m.UpstreamRoutes[k] = float64(v) / n
 	}
-	return m, nil
 }
 
 // sample calls spec.OnSample every SampleEvery until the returned stop.

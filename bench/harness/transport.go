@@ -78,15 +78,7 @@ func RunTransport(ctx context.Context, spec RunSpec) (Measurement, error) {
 	slices.Sort(lat)
 	m.P50ms, m.P95ms, m.P99ms = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.95)), ms(quantile(lat, 0.99))
 	m.CPUmsPerReq = float64(self1-self0) / float64(time.Millisecond) / n
-	if sim1.Measured {
-		m.SimCPUmsPerReq = float64(sim1.CPU-sim0.CPU) / float64(time.Millisecond) / n
-	}
-	diff := after.Sub(before)
-	m.UpstreamPerReq = float64(diff.Total) / n
-	m.UpstreamRoutes = map[string]float64{}
-	for k, v := range diff.Requests {
-		m.UpstreamRoutes[k] = float64(v) / n
-	}
+	m.setSim(sim0, sim1, before, after, n)
 	return m, nil
 }
 
