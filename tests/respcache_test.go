@@ -217,10 +217,14 @@ func TestResponseCacheNeverKeepsErrorsOrStaleAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitCleanAnswer(t, e, q) // kept: the key was answered (cleanly) once, before the outage
-		e.query(t, q, nil).mustData(t, &struct{}{})
-		e.query(t, q, nil).mustData(t, &struct{}{})
-		if n := cacheOps(t, e, "response", "hit") - hits; n != 2 {
-			t.Fatalf("after recovery: %v response hits, want 2", n)
+		// Served again: a kept answer lives at most the 300 ms its field
+		// values stay fresh, so on a loaded machine not every query in a row
+		// finds it; some do.
+		for range 10 {
+			e.query(t, q, nil).mustData(t, &struct{}{})
+		}
+		if n := cacheOps(t, e, "response", "hit") - hits; n < 2 {
+			t.Fatalf("after recovery: %v response hits in 10 queries, want at least 2", n)
 		}
 	})
 }
