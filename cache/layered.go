@@ -257,7 +257,20 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 	for _, i := range misses {
 		wg.Go(func() {
 			k := keys[i]
-			raw, err := fetch(ctx, c, spec, k, ckeys[i], &vals[i])
+			raw, err := fetch(ctx, c, spec, k, ckeys[i], &vals[i], func(got V, raw []byte) {
+				// This request is over (its deadline, or its client gone) by
+				// the time the call it made answered: nobody else in it will
+				// keep the value, so the call does.
+				fresh, keep := ttls(c.policy, spec, k, got, scopes[i])
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateStoreTimeout)
+				defer cancel()
+				entry := Entry{Key: ckeys[i], Value: encodeEnvelope(c.now().Add(fresh).UnixMilli(), raw), TTL: keep}
+				if err := c.store.SetMany(sctx, []Entry{entry}); err != nil {
+					slog.DebugContext(sctx, "cache write of a late answer failed", "err", err)
+					return
+				}
+				c.count("set", "late")
+			})
 			if err != nil {
 				if stale[i] != nil && c.policy.StaleFor > 0 && spec.StaleOK(err) && jsonx.Unmarshal(stale[i].Value, &vals[i]) == nil {
 					c.count("get", "stale")
@@ -303,7 +316,12 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 // goes on for the others. A key without a generation (ckey "") is fetched alone
 // and not encoded: it is not cached, and a shared call could have started
 // before a write this read follows.
-func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V], k K, ckey string, v *V) ([]byte, error) {
+//
+// late, when not nil, is called with the call's value when the call this
+// request made answers after the request is over: whoever waits no longer
+// keeps it (a value answered late, as most are past a deadline, is kept all
+// the same: the next request finds it).
+func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V], k K, ckey string, v *V, late func(V, []byte)) ([]byte, error) {
 	if ckey == "" {
 		got, err := spec.Fetch(ctx, k)
 		if err == nil {
@@ -320,9 +338,18 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 		if err != nil {
 			return nil, err
 		}
+		raw, err := jsonx.MarshalFast(got)
+		if err == nil && late != nil && ctx.Err() != nil {
+			late(got, raw)
+		}
 		fetched, led = got, true
-		return jsonx.MarshalFast(got)
+		return raw, err
 	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Left before the call answered: fetched and led are the call's to
+		// write, not this request's to read.
+		return nil, err
+	}
 	switch {
 	case err != nil && !led && ownFailure(err):
 		// Another request's call, refused for that request: ours.
@@ -340,6 +367,9 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 	}
 	return raw, err
 }
+
+// lateStoreTimeout bounds the write of a value whose request is over.
+const lateStoreTimeout = time.Second
 
 // ttls returns how long v (of k, in scope) is fresh and how long the shared
 // cache keeps it (fresh, then stale-if-error).

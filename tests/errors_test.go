@@ -156,6 +156,20 @@ func TestRequestTimeoutBoundsCachedCalls(t *testing.T) {
 	if !contains(string(r.Data), "RUNAI") || contains(string(r.Data), "MODELARTS") {
 		t.Fatalf("data %s: want Run:ai's clusters alone", r.Data)
 	}
+	// The call answers after the request is over; its value is kept all the
+	// same, and the next request is served it without calling again.
+	for deadline := time.Now().Add(10 * time.Second); cacheOps(t, e, "set", "late") < 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the late answer was never kept")
+		}
+	}
+	r = e.query(t, `{ clusters { name provider } }`, nil)
+	if len(r.Errors) > 0 || !contains(string(r.Data), "MODELARTS") {
+		t.Fatalf("after the late answer: errors %+v, data %s", r.Errors, r.Data)
+	}
+	if got := e.ma.Control().Total(); got != 1 {
+		t.Errorf("ModelArts called %d times, want once (the second request read the late answer)", got)
+	}
 }
 
 func TestPassThroughCredentials(t *testing.T) {
