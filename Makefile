@@ -87,8 +87,9 @@ bench-budget:
 bench-report:
 	$(FGBENCH) report
 
-## bench-profile: CPU profiles of the gateway under the warm and cold dashboards, kept for the report
+## bench-profile: CPU profiles of the gateway under the warm and cold dashboards and a cold 1 000-node one, kept for the report
 bench-profile:
 	$(FGBENCH) profile -scenario dashboard-warm $(BENCH_ARGS)
 	$(FGBENCH) profile -scenario dashboard-cold $(BENCH_ARGS)
+	$(FGBENCH) profile -scenario scale-1000 $(BENCH_ARGS)
 	$(FGBENCH) report

@@ -121,7 +121,11 @@ func runProfile(ctx context.Context, args []string) error {
 	}
 	text := fmt.Sprintf("# fgbench profile -scenario %s: %v of CPU profile, %d clients\n\n## flat\n%s\n## cumulative\n%s\n## selected (cumulative): the functions BENCHMARKS.md discusses\n%s",
 		r.scenario, l.duration, r.concurrency, trimPprof(top), trimPprof(cum), selected(all))
-	if err := os.WriteFile(filepath.Join(l.results(), "profile-"+r.scenario+".txt"), []byte(text), 0o644); err != nil {
+	dir := l.results() // what the report shows; a -run profile stays out of it
+	if l.only != "" {
+		dir = l.work()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profile-"+r.scenario+".txt"), []byte(text), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(text)
