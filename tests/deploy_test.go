@@ -165,7 +165,11 @@ func demoAndSignal(t *testing.T, bin string, sig syscall.Signal) {
 	if configured != addr {
 		t.Errorf("the configuration line says listen %q, the gateway listens on %q", configured, addr)
 	}
-	go func() { _, _ = io.Copy(io.Discard, io.TeeReader(stderr, &logs)) }()
+	// The rest of the log, read to its end (the process closes stderr as it
+	// exits) before Wait, which closes the pipe: read after it, the last
+	// lines (the shutdown's) could be lost.
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, io.TeeReader(stderr, &logs)); close(copied) }()
 	base := "http://" + addr
 	resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"query Demo { clusters { name } }"}`))
 	if err != nil {
@@ -182,6 +186,7 @@ func demoAndSignal(t *testing.T, bin string, sig syscall.Signal) {
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
+	<-copied
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after %v: %v\n%s", sig, err, logs.String())
 	}
