@@ -60,12 +60,15 @@ func (t *trackedBody) Close() error {
 // body that is no JSON or not the JSON expected, one cut short, one that
 // stalls until the call's timeout, and an empty 200.
 var answers = map[string]http.HandlerFunc{
-	"400 json":       status(400, `{"code":400,"message":"bad","error_code":"ModelArts.0101","error_msg":"bad"}`),
-	"401":            status(401, `{"code":401,"message":"expired"}`),
-	"403 html":       status(403, `<html>forbidden</html>`),
-	"404":            status(404, `{"code":404,"message":"Resource id not found."}`),
-	"409":            status(409, `{"code":409,"message":"conflict"}`),
-	"429":            func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "1"); status(429, `{}`)(w, r) },
+	"400 json": status(400, `{"code":400,"message":"bad","error_code":"ModelArts.0101","error_msg":"bad"}`),
+	"401":      status(401, `{"code":401,"message":"expired"}`),
+	"403 html": status(403, `<html>forbidden</html>`),
+	"404":      status(404, `{"code":404,"message":"Resource id not found."}`),
+	"409":      status(409, `{"code":409,"message":"conflict"}`),
+	"429": func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		status(429, `{}`)(w, r)
+	},
 	"500 empty":      status(500, ``),
 	"503 text":       status(503, `try later`),
 	"200 not json":   status(200, `<html>`),
@@ -131,16 +134,19 @@ func TestClientsCloseEveryBody(t *testing.T) {
 					_, err := ra.NodeMetrics(ctx, "n1", runai.MetricsOptions{Types: []string{"GPU_UTILIZATION"}, Start: now.Add(-time.Hour), End: now})
 					return err
 				},
-				"runai delete":       func(ctx context.Context) error { _, err := ra.DeleteNodePool(ctx, "1"); return err },
-				"runai version":      func(ctx context.Context) error { _, err := ra.ProbeAPIVersion(ctx); return err },
-				"modelarts pools":    func(ctx context.Context) error { _, err := ma.ListPools(ctx); return err },
-				"modelarts pool":     func(ctx context.Context) error { _, err := ma.GetPool(ctx, "p1"); return err },
-				"modelarts nodes":    func(ctx context.Context) error { _, err := ma.ListPoolNodes(ctx, "p1"); return err },
-				"modelarts nps":      func(ctx context.Context) error { _, err := ma.ListNodePools(ctx, "p1"); return err },
-				"modelarts np":       func(ctx context.Context) error { _, err := ma.GetNodePool(ctx, "p1", "np1"); return err },
-				"modelarts delete":   func(ctx context.Context) error { _, err := ma.DeleteNodePool(ctx, "p1", "np1"); return err },
-				"modelarts runtime":  func(ctx context.Context) error { _, err := ma.ShowPoolRuntimeMetrics(ctx); return err },
-				"modelarts monitor":  func(ctx context.Context) error { _, err := ma.ShowPoolMonitor(ctx, "p1", modelarts.MonitorOptions{}); return err },
+				"runai delete":      func(ctx context.Context) error { _, err := ra.DeleteNodePool(ctx, "1"); return err },
+				"runai version":     func(ctx context.Context) error { _, err := ra.ProbeAPIVersion(ctx); return err },
+				"modelarts pools":   func(ctx context.Context) error { _, err := ma.ListPools(ctx); return err },
+				"modelarts pool":    func(ctx context.Context) error { _, err := ma.GetPool(ctx, "p1"); return err },
+				"modelarts nodes":   func(ctx context.Context) error { _, err := ma.ListPoolNodes(ctx, "p1"); return err },
+				"modelarts nps":     func(ctx context.Context) error { _, err := ma.ListNodePools(ctx, "p1"); return err },
+				"modelarts np":      func(ctx context.Context) error { _, err := ma.GetNodePool(ctx, "p1", "np1"); return err },
+				"modelarts delete":  func(ctx context.Context) error { _, err := ma.DeleteNodePool(ctx, "p1", "np1"); return err },
+				"modelarts runtime": func(ctx context.Context) error { _, err := ma.ShowPoolRuntimeMetrics(ctx); return err },
+				"modelarts monitor": func(ctx context.Context) error {
+					_, err := ma.ShowPoolMonitor(ctx, "p1", modelarts.MonitorOptions{})
+					return err
+				},
 				"modelarts pool nps": func(ctx context.Context) error { _, err := ma.ListNodePoolNodes(ctx, "p1", "np1"); return err },
 			}
 			for call, do := range calls {
@@ -152,7 +158,10 @@ func TestClientsCloseEveryBody(t *testing.T) {
 					t.Errorf("%s: no error for a %s answer", call, name)
 				}
 			}
-			if track.opened == 0 {
+			track.mu.Lock()
+			opened := track.opened
+			track.mu.Unlock()
+			if opened == 0 {
 				t.Fatal("no response reached the clients")
 			}
 		})

@@ -152,8 +152,8 @@ type request struct {
 	route  string
 	args   []string
 	query  url.Values
-	// rawQuery, when set, is the query already encoded (by appendQuery*),
-	// instead of query: a metrics call's, built without a map.
+	// rawQuery, when set, is the query already encoded, instead of query:
+	// a metrics call's (metricsQuery), built without a map.
 	rawQuery string
 	body     []byte // JSON; nil for none
 	// items: the answer holds a list that decodeElems decodes item by item.

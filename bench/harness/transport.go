@@ -101,10 +101,10 @@ type bareDashboard struct {
 
 func (d *bareDashboard) run(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	var pools []struct {
+	pools, err := list[struct {
 		ClusterID string `json:"clusterId"`
-	}
-	if err := d.list(ctx, "/api/v1/node-pools", "nodepools", &pools); err != nil {
+	}](ctx, d, "/api/v1/node-pools", "nodepools")
+	if err != nil {
 		return 0, err
 	}
 	var clusters []string
@@ -119,7 +119,11 @@ func (d *bareDashboard) run(ctx context.Context) (time.Duration, error) {
 	errs := make([]error, len(clusters)+1)
 	var wg sync.WaitGroup
 	for i, c := range clusters {
-		wg.Go(func() { errs[i] = d.list(ctx, "/api/v1/clusters/"+url.PathEscape(c)+"/nodes", "nodes", &nodes[i]) })
+		wg.Go(func() {
+			nodes[i], errs[i] = list[struct {
+				ID string `json:"id"`
+			}](ctx, d, "/api/v1/clusters/"+url.PathEscape(c)+"/nodes", "nodes")
+		})
 	}
 	wg.Wait()
 	to := time.Now().UTC().Truncate(time.Second)
@@ -146,25 +150,20 @@ func (d *bareDashboard) run(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-// list reads every offset/limit page of path into items (the answer's key
-// field), as the gateway pages: until a page shorter than 500.
-func (d *bareDashboard) list(ctx context.Context, path, key string, items any) error {
-	var all []json.RawMessage
+// list reads every offset/limit page of path (its items under key), as
+// the gateway pages: until a page shorter than 500.
+func list[T any](ctx context.Context, d *bareDashboard, path, key string) ([]T, error) {
+	var all []T
 	for offset := 0; ; offset += 500 {
-		var page map[string][]json.RawMessage
+		var page map[string][]T
 		if err := d.get(ctx, path+"?limit=500&offset="+strconv.Itoa(offset), &page); err != nil {
-			return err
+			return nil, err
 		}
 		all = append(all, page[key]...)
 		if len(page[key]) < 500 {
-			break
+			return all, nil
 		}
 	}
-	raw, err := json.Marshal(all)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(raw, items)
 }
 
 // get sends one call; out nil: the body is read and dropped.
