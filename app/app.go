@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/backends/budget"
+	"github.com/fleetgraph/fleetgraph/backends/fasttransport"
 	"github.com/fleetgraph/fleetgraph/backends/resilience"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
@@ -138,7 +139,11 @@ func (g *Gateway) backendClient(backend string, p backends.Provider, rl *RateLim
 			RedisTimeout: time.Duration(g.cfg.Cache.Timeout)}) // 0: the budget's default, as the cache's
 		g.budgets = append(g.budgets, ub)
 	}
-	tr := resilience.New(nil, resilience.Options{
+	var base http.RoundTripper // nil: resilience's net/http transport
+	if rc.Transport != TransportNetHTTP {
+		base = fasttransport.New(fasttransport.Options{})
+	}
+	tr := resilience.New(base, resilience.Options{
 		Backend: backend, Provider: p, Metrics: g.Metrics, Budget: ub,
 		Breaker: resilience.BreakerOptions{
 			Disabled: rc.Breaker.Disabled, FailureRatio: rc.Breaker.FailureRatio, MinRequests: rc.Breaker.MinRequests,

@@ -250,7 +250,17 @@ type ResilienceConfig struct {
 		BaseDelay   Duration `yaml:"baseDelay"`   // default 100ms
 		MaxDelay    Duration `yaml:"maxDelay"`    // default 2s
 	} `yaml:"retry"`
+	// Transport is the HTTP client under every backend: "fasthttp" (the
+	// default; backends/fasttransport, half net/http's CPU per call) or
+	// "net/http" (Go's own transport, with HTTP/2).
+	Transport string `yaml:"transport"`
 }
+
+// Backend transports (ResilienceConfig.Transport).
+const (
+	TransportFastHTTP = "fasthttp"
+	TransportNetHTTP  = "net/http"
+)
 
 // RunAIConfig is one Run:ai control plane.
 type RunAIConfig struct {

@@ -297,6 +297,11 @@ func (c *Config) validateTelemetry() error {
 	if r := c.Tracing.SampleRatio; r != nil && (*r < 0 || *r > 1) {
 		return fmt.Errorf("config: tracing.sampleRatio %v must be within 0..1", *r)
 	}
+	switch c.Resilience.Transport {
+	case "", TransportFastHTTP, TransportNetHTTP:
+	default:
+		return fmt.Errorf("config: resilience.transport %q: use %s (the default) or %s", c.Resilience.Transport, TransportFastHTTP, TransportNetHTTP)
+	}
 	switch c.Log.Format {
 	case "", "json", "text":
 	default:

@@ -1,0 +1,260 @@
+package fasttransport_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends"
+	"github.com/fleetgraph/fleetgraph/backends/fasttransport"
+)
+
+// TestRoundTripCarriesTheRequestAndTheAnswer: method, escaped path, query,
+// headers and body reach the server as the client wrote them, and status,
+// headers and body come back as net/http would give them.
+func TestRoundTripCarriesTheRequestAndTheAnswer(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		method, rawPath, query, auth, body, host string
+		multi                                    []string
+		length                                   int64
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), string(b), r.Host,
+			r.Header.Values("X-Multi"), r.ContentLength}
+		w.Header().Add("X-Answer", "one")
+		w.Header().Add("X-Answer", "two")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer srv.Close()
+	tr := fasttransport.New(fasttransport.Options{})
+	defer tr.CloseIdleConnections()
+
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPatch,
+		srv.URL+"/api/v1/nodes/a%2Fb/metrics?start=2026-12-02T10%3A00%3A00Z&x=1", strings.NewReader(`{"name":"p"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Add("X-Multi", "a")
+	req.Header.Add("X-Multi", "b")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := backends.ReadResponseBody(resp, 1<<20)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-got
+	want := seen{http.MethodPatch, "/api/v1/nodes/a%2Fb/metrics", "start=2026-12-02T10%3A00%3A00Z&x=1", "Bearer tok",
+		`{"name":"p"}`, strings.TrimPrefix(srv.URL, "http://"), []string{"a", "b"}, 12}
+	if s.method != want.method || s.rawPath != want.rawPath || s.query != want.query || s.auth != want.auth ||
+		s.body != want.body || s.host != want.host || strings.Join(s.multi, ",") != "a,b" || s.length != want.length {
+		t.Errorf("server saw %+v, want %+v", s, want)
+	}
+	if resp.StatusCode != http.StatusCreated || resp.Status != "201 Created" || resp.ProtoMajor != 1 {
+		t.Errorf("status %d %q proto %d", resp.StatusCode, resp.Status, resp.ProtoMajor)
+	}
+	if v := resp.Header.Values("X-Answer"); strings.Join(v, ",") != "one,two" {
+		t.Errorf("X-Answer %q, want one,two", v)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if string(data) != `{"ok":true}` || resp.ContentLength != int64(len(data)) {
+		t.Errorf("body %q, ContentLength %d", data, resp.ContentLength)
+	}
+}
+
+// TestBodyLongerThanTheLimit: the body read fails with ErrBodyTooLarge, as
+// the clients' own limit would fail it; a body of exactly the limit reads.
+func TestBodyLongerThanTheLimit(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", len(r.URL.Query().Get("n"))))
+	}))
+	defer srv.Close()
+	tr := fasttransport.New(fasttransport.Options{MaxBody: 10})
+	defer tr.CloseIdleConnections()
+	for n, wantErr := range map[int]bool{10: false, 11: true, 5000: true} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/?n="+strings.Repeat("n", n), nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		data, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if got := errors.Is(err, backends.ErrBodyTooLarge); got != wantErr {
+			t.Errorf("%d bytes: read %d, err %v; want ErrBodyTooLarge: %v", n, len(data), err, wantErr)
+		}
+	}
+}
+
+// TestAWriteIsNeverRetried: a connection closed before the answer fails a
+// PATCH after one request; a GET is sent once more, as net/http does for a
+// kept-alive connection that turned out closed.
+func TestAWriteIsNeverRetried(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	defer srv.Close()
+	tr := fasttransport.New(fasttransport.Options{})
+	defer tr.CloseIdleConnections()
+	for method, want := range map[string]int32{http.MethodPatch: 1, http.MethodPost: 1, http.MethodDelete: 1, http.MethodGet: 2} {
+		calls.Store(0)
+		req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+"/x", strings.NewReader("{}"))
+		if method == http.MethodGet {
+			req.Body = nil
+		}
+		if resp, err := tr.RoundTrip(req); err == nil {
+			_ = resp.Body.Close()
+			t.Fatalf("%s: no error from a closed connection", method)
+		}
+		if got := calls.Load(); got != want {
+			t.Errorf("%s: server saw %d requests, want %d", method, got, want)
+		}
+	}
+}
+
+// TestTheContextDeadlineEndsTheCall: a server that never answers fails the
+// call at the context's deadline with an error that is the deadline's.
+func TestTheContextDeadlineEndsTheCall(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	tr := fasttransport.New(fasttransport.Options{})
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/stall", nil)
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("no error from a server that never answered")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err %v, want context.DeadlineExceeded", err)
+	}
+	var ne interface{ Timeout() bool }
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("err %v is not a timeout", err)
+	}
+}
+
+// TestADoneContextSendsNothing: a request whose context is over is not sent.
+func TestADoneContextSendsNothing(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	tr := fasttransport.New(fasttransport.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if _, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("server saw %d requests, want 0", calls.Load())
+	}
+}
+
+// recorder is a fallback RoundTripper that answers 204 and counts.
+type recorder struct{ calls atomic.Int32 }
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.calls.Add(1)
+	return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Request: req, Header: http.Header{}}, nil
+}
+
+// TestProxiedRequestsGoToTheFallback: fasthttp does not speak to proxies;
+// what Proxy sends through one, and other schemes, go to net/http.
+func TestProxiedRequestsGoToTheFallback(t *testing.T) {
+	t.Parallel()
+	var direct atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { direct.Add(1) }))
+	defer srv.Close()
+	fb := &recorder{}
+	proxied := "/via-proxy"
+	tr := fasttransport.New(fasttransport.Options{Fallback: fb, Proxy: func(r *http.Request) (*url.URL, error) {
+		if r.URL.Path == proxied {
+			return url.Parse("http://proxy.invalid:3128")
+		}
+		return nil, nil
+	}})
+	defer tr.CloseIdleConnections()
+	for _, path := range []string{"/direct", proxied} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	if direct.Load() != 1 || fb.calls.Load() != 1 {
+		t.Errorf("direct %d, fallback %d; want 1 and 1", direct.Load(), fb.calls.Load())
+	}
+}
+
+// TestAClosedBodyIsNotRead: Close returns the answer to fasthttp's pool, so
+// a read after it must fail rather than see another answer's bytes.
+func TestAClosedBodyIsNotRead(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "body") }))
+	defer srv.Close()
+	tr := fasttransport.New(fasttransport.Options{})
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	_ = resp.Body.Close() // twice is fine
+	if n, err := resp.Body.Read(make([]byte, 4)); n != 0 || err == nil {
+		t.Errorf("read after close: %d bytes, err %v", n, err)
+	}
+}
+
+// TestHTTPS: a TLS server is reached with the configured roots, and refused
+// without them (the system's roots do not hold httptest's certificate).
+func TestHTTPS(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "tls") }))
+	defer srv.Close()
+	trusting := fasttransport.New(fasttransport.Options{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig})
+	defer trusting.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	resp, err := trusting.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if string(data) != "tls" {
+		t.Errorf("body %q", data)
+	}
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	if resp, err := fasttransport.New(fasttransport.Options{}).RoundTrip(req); err == nil {
+		_ = resp.Body.Close()
+		t.Error("an unknown certificate was accepted")
+	}
+}
