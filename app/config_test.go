@@ -117,6 +117,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"sample ratio", withBackend("tracing:\n  endpoint: http://c:4318\n  sampleRatio: 2\n"), nil, "tracing.sampleRatio 2 must be within 0..1"},
 		{"log format", withBackend("log:\n  format: xml\n"), nil, "log.format \"xml\""},
 		{"log level", withBackend("log:\n  level: loud\n"), nil, "log.level \"loud\""},
+		{"backend transport", withBackend("resilience:\n  transport: curl\n"), nil, "resilience.transport \"curl\""},
 		{"redis url and addrs", withBackend("redis:\n  url: redis://r:6379\n  addrs: [r:6379]\n"), nil, "redis: set url or addrs, not both"},
 		{"redis url", withBackend("redis:\n  url: http://r\n"), nil, "redis.url"},
 		{"redis mode unknown", withBackend("redis:\n  mode: shard\n  addrs: [r:6379]\n"), nil, `redis.mode "shard": use cluster, sentinel or standalone`},
