@@ -95,19 +95,21 @@ func TestTransportMakesTheMinimumCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := harness.RunTransport(t.Context(), harness.RunSpec{Scenario: "scale-1200", Fleet: fleet,
-		Latency: time.Millisecond, Requests: 2, WarmupReqs: 1, SimURL: sim.URL, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Failures > 0 || m.Requests != 2 {
-		t.Fatalf("%d of %d failed: %s", m.Failures, m.Requests, m.FirstError)
-	}
-	if m.UpstreamPerReq != float64(m.MinUpstream) || m.MinUpstream != harness.MinUpstream(harness.DashboardQuery, fleet) {
-		t.Errorf("upstream calls per dashboard %v, minimum %d: %v", m.UpstreamPerReq, m.MinUpstream, m.UpstreamRoutes)
-	}
-	if m.UpstreamRoutes["GET /api/v1/nodes/{nodeId}/metrics"] != float64(fleet.Nodes()) {
-		t.Errorf("metrics calls per dashboard %v, want one per node (%d): %v", m.UpstreamRoutes["GET /api/v1/nodes/{nodeId}/metrics"], fleet.Nodes(), m.UpstreamRoutes)
+	for _, system := range harness.BareTransports {
+		m, err := harness.RunTransport(t.Context(), harness.RunSpec{System: system, Scenario: "scale-1200", Fleet: fleet,
+			Latency: time.Millisecond, Requests: 2, WarmupReqs: 1, SimURL: sim.URL, Token: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.System != system || m.Failures > 0 || m.Requests != 2 {
+			t.Fatalf("%s: %d of %d failed: %s", m.System, m.Failures, m.Requests, m.FirstError)
+		}
+		if m.UpstreamPerReq != float64(m.MinUpstream) || m.MinUpstream != harness.MinUpstream(harness.DashboardQuery, fleet) {
+			t.Errorf("%s: upstream calls per dashboard %v, minimum %d: %v", system, m.UpstreamPerReq, m.MinUpstream, m.UpstreamRoutes)
+		}
+		if m.UpstreamRoutes["GET /api/v1/nodes/{nodeId}/metrics"] != float64(fleet.Nodes()) {
+			t.Errorf("%s: metrics calls per dashboard %v, want one per node (%d): %v", system, m.UpstreamRoutes["GET /api/v1/nodes/{nodeId}/metrics"], fleet.Nodes(), m.UpstreamRoutes)
+		}
 	}
 	if _, err := harness.RunTransport(t.Context(), harness.RunSpec{Fleet: fleet, RunAIVersion: "2.23", SimURL: sim.URL}); err == nil {
 		t.Error("a 2.23 run was accepted: the bare transport lists nodes per cluster")

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,25 +13,37 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fleetgraph/fleetgraph/backends/fasttransport"
 )
 
-// SystemTransport is the bare transport: the cold dashboard's vendor calls
-// made with Go's net/http and nothing else (no GraphQL, no decoding of the
-// metrics, no cache), from the harness process. What a gateway that does
-// no work of its own would cost on this machine: the floor under
-// fleetgraph's CPU per call and latency.
-const SystemTransport = "net/http alone"
+// The bare transports: the cold dashboard's vendor calls made with an HTTP
+// client and nothing else (no GraphQL, no decoding of the metrics, no
+// cache), from the harness process. What a gateway that does no work of its
+// own would cost on this machine: the floor under fleetgraph's CPU per call
+// and latency.
+const (
+	// SystemTransport is Go's net/http.
+	SystemTransport = "net/http alone"
+	// SystemFastTransport is backends/fasttransport (fasthttp), the client
+	// fleetgraph sends through by default.
+	SystemFastTransport = "fasthttp alone"
+)
+
+// BareTransports are the bare transports, in the order they are measured.
+var BareTransports = []string{SystemTransport, SystemFastTransport}
 
 // RunTransport measures the cold dashboard's upstream calls over spec.Fleet
-// as SystemTransport makes them: the pool listing, every cluster's node
+// as spec.System (a bare transport; "": SystemTransport) makes them: the pool listing, every cluster's node
 // pages (side by side), then one metrics call per node (all at once), with
 // the gateway's connection settings (up to 1024 kept per host). Each
 // request is one such dashboard, one at a time (Requests of them after
 // WarmupReqs); CPUmsPerReq is the harness process's own CPU over them (it
 // does nothing else meanwhile), SimCPUmsPerReq the simulator's.
 func RunTransport(ctx context.Context, spec RunSpec) (Measurement, error) {
+	system := cmp.Or(spec.System, SystemTransport)
 	m := Measurement{
-		System: SystemTransport, Scenario: spec.Scenario, Query: DashboardQuery.Name, Mode: ModeCold,
+		System: system, Scenario: spec.Scenario, Query: DashboardQuery.Name, Mode: ModeCold,
 		FleetNodes: spec.Fleet.Nodes(), Fleet: spec.Fleet, Concurrency: 1,
 		MinUpstream:  MinUpstreamOf(spec.RunAIVersion, DashboardQuery, spec.Fleet),
 		FloorMs:      float64(FloorRoundTripsOf(spec.RunAIVersion, DashboardQuery, spec.Fleet)) * float64(spec.Latency) / float64(time.Millisecond),
@@ -39,8 +52,20 @@ func RunTransport(ctx context.Context, spec RunSpec) (Measurement, error) {
 	if spec.RunAIVersion != "" {
 		return m, fmt.Errorf("the bare transport lists nodes per cluster (Run:ai 2.22), not %s", spec.RunAIVersion)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 1024, 1024, 1024
+	var tr interface {
+		http.RoundTripper
+		CloseIdleConnections()
+	}
+	switch system {
+	case SystemTransport:
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns, t.MaxIdleConnsPerHost, t.MaxConnsPerHost = 1024, 1024, 1024
+		tr = t
+	case SystemFastTransport:
+		tr = fasttransport.New(fasttransport.Options{})
+	default:
+		return m, fmt.Errorf("%q is not a bare transport (%v)", system, BareTransports)
+	}
 	defer tr.CloseIdleConnections()
 	d := &bareDashboard{c: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, base: spec.SimURL, token: spec.Token}
 	for range spec.WarmupReqs {

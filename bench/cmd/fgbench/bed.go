@@ -115,16 +115,17 @@ func (b *bed) fleetgraph(ctx context.Context, sb *simBed, r run) (harness.Measur
 	return b.measure(ctx, sb, gw, r)
 }
 
-// transport measures r's vendor calls made by net/http alone, on the same
-// simulator (harness.RunTransport): the floor under the gateway's figures.
-func (b *bed) transport(ctx context.Context, sb *simBed, r run) (harness.Measurement, error) {
+// transport measures r's vendor calls made by the bare transport system
+// alone, on the same simulator (harness.RunTransport): the floor under the
+// gateway's figures.
+func (b *bed) transport(ctx context.Context, sb *simBed, r run, system string) (harness.Measurement, error) {
 	m, err := harness.RunTransport(ctx, harness.RunSpec{
-		Scenario: r.scenario, Fleet: sb.sim.Fleet, Latency: sb.sim.Latency, RunAIVersion: sb.sim.Version,
+		System: system, Scenario: r.scenario, Fleet: sb.sim.Fleet, Latency: sb.sim.Latency, RunAIVersion: sb.sim.Version,
 		Requests: r.requests, WarmupReqs: r.warmupReqs, SimURL: sb.sim.RunAIURL, Token: sb.warmToken,
 		SimPID: sb.sim.Proc.PID(),
 	})
 	if err != nil {
-		return m, fmt.Errorf("%s %s: %w", harness.SystemTransport, r.scenario, err)
+		return m, fmt.Errorf("%s %s: %w", system, r.scenario, err)
 	}
 	logf("  %-10s %-15s %5d req  p50 %7.1f ms  p99 %7.1f ms  cpu %6.2f ms/req (%.3f ms/call)  simulator %6.2f ms/req  upstream %7.1f/req (min %d)  failures %d",
 		m.System, m.Scenario, m.Requests, m.P50ms, m.P99ms, m.CPUmsPerReq, m.CPUmsPerReq/max(m.UpstreamPerReq, 1), m.SimCPUmsPerReq, m.UpstreamPerReq, m.MinUpstream, m.Failures)

@@ -158,15 +158,21 @@ func runLoad(ctx context.Context, args []string) error {
 				return err
 			}
 			m, err := b.fleetgraph(ctx, sb, r)
-			if err == nil && version == "" {
+			if err == nil {
 				res.Runs = append(res.Runs, m)
-				m, err = b.transport(ctx, sb, r)
+			}
+			for _, system := range harness.BareTransports {
+				if err != nil || version != "" {
+					break
+				}
+				if m, err = b.transport(ctx, sb, r, system); err == nil {
+					res.Runs = append(res.Runs, m)
+				}
 			}
 			sb.stop()
 			if err != nil {
 				return err
 			}
-			res.Runs = append(res.Runs, m)
 		}
 	}
 	out, err := l.save(res)

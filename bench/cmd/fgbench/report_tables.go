@@ -312,11 +312,16 @@ func (r *report) scale() {
 		at223[a.fleet.Nodes()] = a.s
 	}
 	var prev223 *summary
-	bare := map[int]*summary{}
-	for _, a := range r.scaleSummaries(harness.SystemTransport) {
-		bare[a.fleet.Nodes()] = a.s
+	bare := map[string]map[int]*summary{} // bare transport -> nodes -> its run
+	for _, system := range harness.BareTransports {
+		for _, a := range r.scaleSummaries(system) {
+			if bare[system] == nil {
+				bare[system] = map[int]*summary{}
+			}
+			bare[system][a.fleet.Nodes()] = a.s
+		}
 	}
-	var prevBare *summary
+	prevBare := map[string]*summary{}
 	for _, a := range fg {
 		line := func(name string, s, p *summary) {
 			growth := "–"
@@ -336,9 +341,11 @@ func (r *report) scale() {
 		}
 		line("fleetgraph", a.s, prev)
 		prev = a.s
-		if t := bare[a.fleet.Nodes()]; t != nil {
-			line(harness.SystemTransport+" (no gateway)", t, prevBare)
-			prevBare = t
+		for _, system := range harness.BareTransports {
+			if t := bare[system][a.fleet.Nodes()]; t != nil {
+				line(system+" (no gateway)", t, prevBare[system])
+				prevBare[system] = t
+			}
 		}
 		if t := at223[a.fleet.Nodes()]; t != nil {
 			line("fleetgraph, Run:ai 2.23", t, prev223)
@@ -351,19 +358,22 @@ func (r *report) scale() {
 	}
 	r.p("")
 	if len(bare) > 0 {
-		r.p("The **%s** rows are the floor under fleetgraph's on this machine: the same vendor calls (the", harness.SystemTransport)
-		r.p("pool listing, every cluster's node pages side by side, then every node's metrics at once) made by")
-		r.p("Go's `net/http` with the gateway's connection settings and nothing else: no GraphQL, no decoding of")
-		r.p("the metrics, no cache (`harness.RunTransport`, from the harness process, whose CPU is the column;")
-		r.p("same simulator process, right after fleetgraph's run of `make bench-load`). fleetgraph in that run")
-		r.p("against it:")
+		r.p("The **bare transport** rows (*%s*, *%s*) are the floor under fleetgraph's on this", harness.SystemTransport, harness.SystemFastTransport)
+		r.p("machine: the same vendor calls (the pool listing, every cluster's node pages side by side, then")
+		r.p("every node's metrics at once) made by an HTTP client with the gateway's connection settings and")
+		r.p("nothing else: no GraphQL, no decoding of the metrics, no cache (`harness.RunTransport`, from the")
+		r.p("harness process, whose CPU is the column; same simulator process, right after fleetgraph's run of")
+		r.p("`make bench-load`). *%s* is Go's `net/http`; *%s* is `backends/fasttransport`, the", harness.SystemTransport, harness.SystemFastTransport)
+		r.p("fasthttp client fleetgraph sends through by default. fleetgraph in that run against each:")
 		r.p("")
-		r.p("| fleet | fleetgraph's p50 / net/http alone's | fleetgraph's CPU per call / net/http alone's | net/http alone: CPU per call, p50 / floor |")
-		r.p("|---|---:|---:|---:|")
+		r.p("| fleet | bare transport | fleetgraph's p50 / the transport's | fleetgraph's CPU per call / the transport's | the transport: CPU per call, p50 / floor |")
+		r.p("|---|---|---:|---:|---:|")
 		for _, a := range scaleSummariesIn([]*harness.Results{r.load}, harness.SystemFleetgraph, "") {
-			if t := bare[a.fleet.Nodes()]; t != nil {
-				r.p("| %d nodes | %s | %s | %.3f ms, %s |", a.fleet.Nodes(), ratio(a.s.p50, t.p50),
-					ratio(a.s.cpu/a.s.upstream, t.cpu/t.upstream), t.cpu/t.upstream, ratio(t.p50, t.floor))
+			for _, system := range harness.BareTransports {
+				if t := bare[system][a.fleet.Nodes()]; t != nil {
+					r.p("| %d nodes | %s | %s | %s | %.3f ms, %s |", a.fleet.Nodes(), system, ratio(a.s.p50, t.p50),
+						ratio(a.s.cpu/a.s.upstream, t.cpu/t.upstream), t.cpu/t.upstream, ratio(t.p50, t.floor))
+				}
 			}
 		}
 		r.p("")
