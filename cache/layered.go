@@ -252,52 +252,49 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 	var (
 		mu      sync.Mutex
 		entries []Entry
-		wg      sync.WaitGroup
 	)
-	for _, i := range misses {
-		wg.Go(func() {
-			k := keys[i]
-			raw, err := fetch(ctx, c, spec, k, ckeys[i], &vals[i], func(got V, raw []byte) {
-				// This request is over (its deadline, or its client gone) by
-				// the time the call it made answered: nobody else in it will
-				// keep the value, so the call does.
-				fresh, keep := ttls(c.policy, spec, k, got, scopes[i])
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateStoreTimeout)
-				defer cancel()
-				entry := Entry{Key: ckeys[i], Value: encodeEnvelope(c.now().Add(fresh).UnixMilli(), raw), TTL: keep}
-				if err := c.store.SetMany(sctx, []Entry{entry}); err != nil {
-					slog.DebugContext(sctx, "cache write of a late answer failed", "err", err)
-					return
-				}
-				c.count("set", "late")
-			})
-			if err != nil {
-				if stale[i] != nil && c.policy.StaleFor > 0 && spec.StaleOK(err) && jsonx.Unmarshal(stale[i].Value, &vals[i]) == nil {
-					c.count("get", "stale")
-					age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-spec.TTL(k)))
-					r.markStale(spec.Backend(k), spec.Kind, age, err)
-					return
-				}
-				errs[i] = err
+	FanOut(len(misses), func(m int) {
+		i := misses[m]
+		k := keys[i]
+		raw, err := fetch(ctx, c, spec, k, ckeys[i], &vals[i], func(got V, raw []byte) {
+			// This request is over (its deadline, or its client gone) by
+			// the time the call it made answered: nobody else in it will
+			// keep the value, so the call does.
+			fresh, keep := ttls(c.policy, spec, k, got, scopes[i])
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateStoreTimeout)
+			defer cancel()
+			entry := Entry{Key: ckeys[i], Value: encodeEnvelope(c.now().Add(fresh).UnixMilli(), raw), TTL: keep}
+			if err := c.store.SetMany(sctx, []Entry{entry}); err != nil {
+				slog.DebugContext(sctx, "cache write of a late answer failed", "err", err)
 				return
 			}
-			if ckeys[i] == "" {
-				return // no generation: not cached
-			}
-			fresh, keep := ttls(c.policy, spec, k, vals[i], scopes[i])
-			// Not put in the local layer: a value enters it when it is read
-			// back from Redis, i.e. asked for a second time. One-off keys (a
-			// caller seen once, with pass-through credentials) never take
-			// its memory.
-			freshUntil := c.now().Add(fresh).UnixMilli()
-			r.noteRead(freshUntil)
-			env := encodeEnvelope(freshUntil, raw)
-			mu.Lock()
-			entries = append(entries, Entry{Key: ckeys[i], Value: env, TTL: keep})
-			mu.Unlock()
+			c.count("set", "late")
 		})
-	}
-	wg.Wait()
+		if err != nil {
+			if stale[i] != nil && c.policy.StaleFor > 0 && spec.StaleOK(err) && jsonx.Unmarshal(stale[i].Value, &vals[i]) == nil {
+				c.count("get", "stale")
+				age := now.Sub(time.UnixMilli(stale[i].FreshUntil).Add(-spec.TTL(k)))
+				r.markStale(spec.Backend(k), spec.Kind, age, err)
+				return
+			}
+			errs[i] = err
+			return
+		}
+		if ckeys[i] == "" {
+			return // no generation: not cached
+		}
+		fresh, keep := ttls(c.policy, spec, k, vals[i], scopes[i])
+		// Not put in the local layer: a value enters it when it is read
+		// back from Redis, i.e. asked for a second time. One-off keys (a
+		// caller seen once, with pass-through credentials) never take
+		// its memory.
+		freshUntil := c.now().Add(fresh).UnixMilli()
+		r.noteRead(freshUntil)
+		env := encodeEnvelope(freshUntil, raw)
+		mu.Lock()
+		entries = append(entries, Entry{Key: ckeys[i], Value: env, TTL: keep})
+		mu.Unlock()
+	})
 	if len(entries) > 0 {
 		if err := c.store.SetMany(ctx, entries); err != nil {
 			slog.DebugContext(ctx, "cache write failed", "err", err)

@@ -186,8 +186,9 @@ func loadersFor(ctx context.Context) *Loaders {
 // field (a hundred nodes asking for their cluster) is the load a failing
 // vendor needs least. Only a cancelled context is not memoised.
 //
-// Every fetch runs in a goroutine of its own (here or in cache.Load): a
-// panic in one fails its key, not the process (safeFetch).
+// Fetches run concurrently, on at most cache.MaxFanOut goroutines per batch
+// (here or in cache.Load): a panic in one fails its key, not the process
+// (safeFetch).
 func newLoader[K comparable, V any](l *Loaders, spec cache.Spec[K, V]) *dataloader.Loader[K, V] {
 	spec.Fetch = safeFetch(spec.Kind, spec.Fetch)
 	c, req := l.cache, l.req
@@ -198,11 +199,7 @@ func newLoader[K comparable, V any](l *Loaders, spec cache.Spec[K, V]) *dataload
 			vals, errs = cache.Load(ctx, c, req, spec, keys)
 		} else {
 			vals, errs = make([]V, len(keys)), make([]error, len(keys))
-			var wg sync.WaitGroup
-			for i, k := range keys {
-				wg.Go(func() { vals[i], errs[i] = spec.Fetch(ctx, k) })
-			}
-			wg.Wait()
+			cache.FanOut(len(keys), func(i int) { vals[i], errs[i] = spec.Fetch(ctx, keys[i]) })
 		}
 		results := make([]*dataloader.Result[V], len(keys))
 		for i := range keys {
