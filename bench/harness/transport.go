@@ -67,7 +67,11 @@ func RunTransport(ctx context.Context, spec RunSpec) (Measurement, error) {
 		return m, fmt.Errorf("%q is not a bare transport (%v)", system, BareTransports)
 	}
 	defer tr.CloseIdleConnections()
-	d := &bareDashboard{c: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, base: spec.SimURL, token: spec.Token}
+	// No Client.Timeout: for a RoundTripper other than *http.Transport the
+	// client would start a goroutine and a timer per call to enforce it
+	// (net/http's setRequestCancel). Each dashboard has a context deadline
+	// instead, as the gateway's calls do.
+	d := &bareDashboard{c: &http.Client{Transport: tr}, base: spec.SimURL, token: spec.Token}
 	for range spec.WarmupReqs {
 		if _, err := d.run(ctx); err != nil {
 			return m, fmt.Errorf("warm-up: %w", err)
@@ -125,6 +129,8 @@ type bareDashboard struct {
 }
 
 func (d *bareDashboard) run(ctx context.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	start := time.Now()
 	pools, err := list[struct {
 		ClusterID string `json:"clusterId"`
