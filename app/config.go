@@ -251,8 +251,9 @@ type ResilienceConfig struct {
 		MaxDelay    Duration `yaml:"maxDelay"`    // default 2s
 	} `yaml:"retry"`
 	// Transport is the HTTP client under every backend: "fasthttp" (the
-	// default; backends/fasttransport, half net/http's CPU per call) or
-	// "net/http" (Go's own transport, with HTTP/2).
+	// default; backends/fasttransport: reads through fasthttp, less CPU per
+	// call, writes through net/http) or "net/http" (Go's own transport for
+	// everything, with HTTP/2).
 	Transport string `yaml:"transport"`
 }
 

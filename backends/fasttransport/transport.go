@@ -10,10 +10,17 @@
 // budget, metrics, the clients) still speaks net/http types, so the swap
 // is invisible to them and to tests that use httptest servers.
 //
-// What it does not do, and how that is handled:
+// What goes to net/http instead (the fallback transport):
+//   - Writes, and any request with a body: they are rare (node-pool
+//     mutations), and net/http notices that the server closed a kept-alive
+//     connection before it sends on it. fasthttp finds out by failing the
+//     send, and a write that may have reached the server must not be sent
+//     again.
 //   - Proxies: a request that http.ProxyFromEnvironment sends through a
-//     proxy, and any scheme other than http and https, goes to the fallback
-//     (a net/http transport), so HTTPS_PROXY and NO_PROXY behave as before.
+//     proxy, and any scheme other than http and https, so HTTPS_PROXY and
+//     NO_PROXY behave as before.
+//
+// What it does not do:
 //   - HTTP/2: fasthttp speaks HTTP/1.1, which both vendors' APIs serve.
 //   - Cancellation before the deadline: fasthttp ends a call at its
 //     deadline (the request context's, which every vendor call has) but
@@ -25,7 +32,8 @@
 //
 // Retries inside fasthttp are limited to what net/http does on its own: a
 // GET or HEAD whose kept-alive connection turned out to be closed is sent
-// once more on a new one. A write is never retried here.
+// once more. Connections idle for DefaultIdleTimeout are closed, below the
+// 60 s after which common load balancers drop them, so that this is rare.
 package fasttransport
 
 import (
@@ -52,8 +60,11 @@ const (
 	// call waits for one of them (up to its deadline) instead of dialling.
 	DefaultMaxConnsPerHost = 1024
 	// DefaultIdleTimeout closes a kept-alive connection nobody used for that
-	// long (net/http's IdleConnTimeout).
-	DefaultIdleTimeout = 90 * time.Second
+	// long. fasthttp has no reader watching an idle connection, so it cannot
+	// tell one the server or a load balancer closed until it sends on it;
+	// fasthttp's cleaner may take up to twice this, still under the 60 s
+	// idle timeout of common load balancers (ELB, ALB, nginx's 75 s).
+	DefaultIdleTimeout = 20 * time.Second
 	// DefaultMaxBody is the longest answer read into memory: past it the
 	// body reads fail with backends.ErrBodyTooLarge (the clients' own limit
 	// is the same 64 MiB).
@@ -67,8 +78,9 @@ type Options struct {
 	MaxConnsPerHost int
 	IdleTimeout     time.Duration
 	MaxBody         int
-	// Fallback sends what fasthttp cannot: proxied requests and schemes other
-	// than http and https. Nil: a clone of http.DefaultTransport.
+	// Fallback sends what fasthttp does not: writes and requests with a body,
+	// proxied requests and schemes other than http and https. Nil: a clone
+	// of http.DefaultTransport with TLSConfig.
 	Fallback http.RoundTripper
 	// Proxy says which requests go through a proxy. Nil:
 	// http.ProxyFromEnvironment.
@@ -101,6 +113,9 @@ func New(opts Options) *Transport {
 	if opts.Fallback == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64
+		if opts.TLSConfig != nil {
+			tr.TLSClientConfig = opts.TLSConfig.Clone()
+		}
 		opts.Fallback = tr
 	}
 	if opts.Proxy == nil {
@@ -147,7 +162,8 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends r. Like every RoundTripper it closes r's body, and the
 // answer's body must be closed by the caller (which returns its buffers).
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL == nil || (r.URL.Scheme != "http" && r.URL.Scheme != "https") {
+	if r.URL == nil || (r.URL.Scheme != "http" && r.URL.Scheme != "https") ||
+		(r.Method != http.MethodGet && r.Method != http.MethodHead) || (r.Body != nil && r.Body != http.NoBody) {
 		return t.fallback.RoundTrip(r)
 	}
 	if p, err := t.proxy(r); err != nil || p != nil {
@@ -160,9 +176,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	if err := t.build(req, r); err != nil {
-		return nil, err
-	}
+	build(req, r)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(DefaultTimeout)
@@ -208,8 +222,8 @@ type timeoutError struct{ error }
 func (timeoutError) Timeout() bool   { return true }
 func (e timeoutError) Unwrap() error { return e.error }
 
-// build fills req from r and closes r's body.
-func (t *Transport) build(req *fasthttp.Request, r *http.Request) error {
+// build fills req from r, a GET or HEAD without a body.
+func build(req *fasthttp.Request, r *http.Request) {
 	req.Header.SetMethod(r.Method)
 	req.URI().DisablePathNormalizing = true
 	req.SetRequestURI(r.URL.String())
@@ -224,16 +238,6 @@ func (t *Transport) build(req *fasthttp.Request, r *http.Request) error {
 			req.Header.Add(k, v)
 		}
 	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	defer closeBody(r)
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
-		return fmt.Errorf("fasttransport: read the request body: %w", err)
-	}
-	req.SetBody(data)
-	return nil
 }
 
 // response is resp as net/http's answer to r, with body b.

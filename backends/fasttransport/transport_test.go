@@ -16,33 +16,30 @@ import (
 	"github.com/fleetgraph/fleetgraph/backends/fasttransport"
 )
 
-// TestRoundTripCarriesTheRequestAndTheAnswer: method, escaped path, query,
-// headers and body reach the server as the client wrote them, and status,
-// headers and body come back as net/http would give them.
+// TestRoundTripCarriesTheRequestAndTheAnswer: method, escaped path, query
+// and headers reach the server as the client wrote them, and status, headers
+// and body come back as net/http would give them.
 func TestRoundTripCarriesTheRequestAndTheAnswer(t *testing.T) {
 	t.Parallel()
 	type seen struct {
-		method, rawPath, query, auth, body, host string
-		multi                                    []string
-		length                                   int64
+		method, rawPath, query, auth, host, multi string
 	}
 	got := make(chan seen, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		got <- seen{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), string(b), r.Host,
-			r.Header.Values("X-Multi"), r.ContentLength}
+		got <- seen{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), r.Host,
+			strings.Join(r.Header.Values("X-Multi"), ",")}
 		w.Header().Add("X-Answer", "one")
 		w.Header().Add("X-Answer", "two")
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
+		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	}))
 	defer srv.Close()
-	tr := fasttransport.New(fasttransport.Options{})
+	tr := fasttransport.New(fasttransport.Options{Fallback: &recorder{}})
 	defer tr.CloseIdleConnections()
 
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPatch,
-		srv.URL+"/api/v1/nodes/a%2Fb/metrics?start=2026-12-02T10%3A00%3A00Z&x=1", strings.NewReader(`{"name":"p"}`))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet,
+		srv.URL+"/api/v1/nodes/a%2Fb/metrics?start=2026-12-02T10%3A00%3A00Z&x=1", nil)
 	req.Header.Set("Authorization", "Bearer tok")
 	req.Header.Add("X-Multi", "a")
 	req.Header.Add("X-Multi", "b")
@@ -55,14 +52,12 @@ func TestRoundTripCarriesTheRequestAndTheAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := <-got
-	want := seen{http.MethodPatch, "/api/v1/nodes/a%2Fb/metrics", "start=2026-12-02T10%3A00%3A00Z&x=1", "Bearer tok",
-		`{"name":"p"}`, strings.TrimPrefix(srv.URL, "http://"), []string{"a", "b"}, 12}
-	if s.method != want.method || s.rawPath != want.rawPath || s.query != want.query || s.auth != want.auth ||
-		s.body != want.body || s.host != want.host || strings.Join(s.multi, ",") != "a,b" || s.length != want.length {
+	want := seen{http.MethodGet, "/api/v1/nodes/a%2Fb/metrics", "start=2026-12-02T10%3A00%3A00Z&x=1", "Bearer tok",
+		strings.TrimPrefix(srv.URL, "http://"), "a,b"}
+	if s := <-got; s != want {
 		t.Errorf("server saw %+v, want %+v", s, want)
 	}
-	if resp.StatusCode != http.StatusCreated || resp.Status != "201 Created" || resp.ProtoMajor != 1 {
+	if resp.StatusCode != http.StatusAccepted || resp.Status != "202 Accepted" || resp.ProtoMajor != 1 {
 		t.Errorf("status %d %q proto %d", resp.StatusCode, resp.Status, resp.ProtoMajor)
 	}
 	if v := resp.Header.Values("X-Answer"); strings.Join(v, ",") != "one,two" {
@@ -73,6 +68,35 @@ func TestRoundTripCarriesTheRequestAndTheAnswer(t *testing.T) {
 	}
 	if string(data) != `{"ok":true}` || resp.ContentLength != int64(len(data)) {
 		t.Errorf("body %q, ContentLength %d", data, resp.ContentLength)
+	}
+}
+
+// TestWritesGoThroughNetHTTP: a write, or any request with a body, is sent by
+// the fallback (net/http notices a closed kept-alive connection before it
+// sends; fasthttp would find out by failing a send it must not repeat). A GET
+// is not.
+func TestWritesGoThroughNetHTTP(t *testing.T) {
+	t.Parallel()
+	var direct atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { direct.Add(1) }))
+	defer srv.Close()
+	fb := &recorder{}
+	tr := fasttransport.New(fasttransport.Options{Fallback: fb})
+	defer tr.CloseIdleConnections()
+	for _, c := range []struct {
+		method string
+		body   io.Reader
+	}{{http.MethodPatch, strings.NewReader("{}")}, {http.MethodPost, strings.NewReader("{}")}, {http.MethodDelete, nil},
+		{http.MethodPut, strings.NewReader("{}")}, {http.MethodGet, strings.NewReader("q")}, {http.MethodGet, nil}} {
+		req, _ := http.NewRequestWithContext(t.Context(), c.method, srv.URL+"/x", c.body)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.method, err)
+		}
+		_ = resp.Body.Close()
+	}
+	if fb.calls.Load() != 5 || direct.Load() != 1 {
+		t.Errorf("fallback %d, fasthttp %d; want 5 and 1 (only the GET without a body)", fb.calls.Load(), direct.Load())
 	}
 }
 
@@ -101,8 +125,9 @@ func TestBodyLongerThanTheLimit(t *testing.T) {
 }
 
 // TestAWriteIsNeverRetried: a connection closed before the answer fails a
-// PATCH after one request; a GET is sent once more, as net/http does for a
-// kept-alive connection that turned out closed.
+// write after one request (through the default fallback, net/http); a GET is
+// sent once more, as net/http does for a kept-alive connection that turned
+// out closed.
 func TestAWriteIsNeverRetried(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
@@ -256,5 +281,45 @@ func TestHTTPS(t *testing.T) {
 	if resp, err := fasttransport.New(fasttransport.Options{}).RoundTrip(req); err == nil {
 		_ = resp.Body.Close()
 		t.Error("an unknown certificate was accepted")
+	}
+}
+
+// TestAConnectionTheServerClosedIsNotAnError: a GET sent on a kept-alive
+// connection the server has closed meanwhile (its idle timeout is shorter
+// than ours) is sent again on a new one and answers.
+func TestAConnectionTheServerClosedIsNotAnError(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.IdleTimeout = 20 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	tr := fasttransport.New(fasttransport.Options{})
+	defer tr.CloseIdleConnections()
+	get := func() error {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err == nil && string(data) != "ok" {
+			t.Errorf("body %q", data)
+		}
+		return err
+	}
+	if err := get(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the server closes the idle connection meanwhile
+	if err := get(); err != nil {
+		t.Fatalf("GET after the server closed the kept-alive connection: %v", err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("server answered %d requests, want 2", calls.Load())
 	}
 }
