@@ -109,11 +109,13 @@ func (g *Gateway) newHandler(fc *fleet.Cache) (http.Handler, error) {
 	srv.Use(adm)
 	// Inside admission: an operation waiting for a slot holds no loaders.
 	srv.Use(operationLoaders{reg: g.Registry, cache: fc})
-	srv.Use(gqlfast.ArgsMemo{})        // a field's arguments computed once per operation, not per object
-	if r := fc.Responses(); r != nil { // inside the loaders: a miss fills the cache from their state
+	srv.Use(gqlfast.ArgsMemo{}) // a field's arguments computed once per operation, not per object
+	srv.Use(upstreamClass{})    // the operation's upstream budget class
+	if r := fc.Responses(); r != nil {
+		// Inside the loaders (a miss fills the cache from their state) and the
+		// class (an answer with errors is shared only within its class).
 		srv.Use(newResponseCache(g.Registry, r))
 	}
-	srv.Use(upstreamClass{}) // the operation's upstream budget class
 	if len(g.budgets) > 0 {
 		// Inside the class: the capacity is the class's.
 		byBackend := make(map[string]*budget.Budget, len(g.budgets))

@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/fleetgraph/fleetgraph/backends/budget"
 	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/fleet"
 )
@@ -82,7 +83,7 @@ func (rc responseCache) InterceptOperation(ctx context.Context, next graphql.Ope
 	}
 	// Identical operations that miss at the same time execute once: the
 	// others wait for this one's answer (cache.Responses.Join).
-	data, ext, shared, finish := rc.resp.Join(ctx, key)
+	data, ext, shared, finish := rc.resp.Join(ctx, key, budget.ClassOf(ctx).String())
 	if shared {
 		return rc.answer(ctx, data, ext)
 	}

@@ -11,8 +11,10 @@ import (
 type respFlight struct {
 	done    chan struct{}
 	waiting int       // operations waiting for it (under Responses.mu)
+	group   string    // the answering operation's (Join)
 	e       respEntry // the answer, once done; valid when ok
 	ok      bool
+	failed  bool // the answer has errors (finish's keep false)
 }
 
 // Join makes identical operations that miss at the same time execute
@@ -31,14 +33,19 @@ type respFlight struct {
 // still current in Redis, as a hit's are; otherwise served false and a
 // finish that does nothing: the caller executes on its own.
 //
+// An answer with errors is handed only to operations of the answering one's
+// group (the caller's upstream budget class): its errors may be that
+// class's own (a budget refusal), which an operation of another class
+// would not get. Operations of another group execute on their own.
+//
 // A joined answer is not counted a second time by the admission rule of
 // seenFor: concurrent identical requests are one answer, not the second
 // one that would be kept.
-func (s *Responses) Join(ctx context.Context, key string) (body []byte, extra any, served bool, finish func(body []byte, extra any, r *Request, keep bool)) {
+func (s *Responses) Join(ctx context.Context, key, group string) (body []byte, extra any, served bool, finish func(body []byte, extra any, r *Request, keep bool)) {
 	s.mu.Lock()
 	f, ok := s.flights[key]
 	if !ok {
-		f = &respFlight{done: make(chan struct{})}
+		f = &respFlight{done: make(chan struct{}), group: group}
 		s.flights[key] = f
 		s.mu.Unlock()
 		var once sync.Once
@@ -53,7 +60,7 @@ func (s *Responses) Join(ctx context.Context, key string) (body []byte, extra an
 	case <-ctx.Done():
 		return nil, nil, false, noFinish
 	}
-	if !f.ok || s.c.now().UnixMilli() >= f.e.until || !s.current(ctx, f.e) {
+	if !f.ok || (f.failed && f.group != group) || s.c.now().UnixMilli() >= f.e.until || !s.current(ctx, f.e) {
 		s.c.count("response", "unshared")
 		return nil, nil, false, noFinish
 	}
@@ -74,6 +81,7 @@ func (s *Responses) land(key string, f *respFlight, body []byte, extra any, r *R
 	waiting := f.waiting
 	admit := keep && body != nil && len(body) <= s.maxBytes/8 && s.seenBefore(key, nowMs)
 	s.mu.Unlock()
+	f.failed = !keep
 	if body != nil && (waiting > 0 || admit) {
 		f.e, f.ok = s.entry(body, extra, r)
 		if !f.ok && !keep {

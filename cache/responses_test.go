@@ -43,7 +43,7 @@ func TestResponseFromAnAgingLocalCopyLivesByFreshness(t *testing.T) {
 	resp := c.Responses()
 	answer := func(r *Request) { // an answer without errors, as app/respcache.go hands it over
 		t.Helper()
-		_, _, shared, finish := resp.Join(ctx, key)
+		_, _, shared, finish := resp.Join(ctx, key, "dashboard")
 		if shared {
 			t.Fatal("an answer was shared: no other operation is answering the key")
 		}
@@ -92,10 +92,10 @@ func TestErrorAnswersAreSharedNotKept(t *testing.T) {
 		shared bool
 	}{"read nothing": {&Request{}, true}, "read fenced values": {read, true}, "served a stale value": {stale, false}} {
 		key := "answer " + name
-		_, _, _, finish := resp.Join(ctx, key)
+		_, _, _, finish := resp.Join(ctx, key, "dashboard")
 		waited := make(chan bool)
 		go func() {
-			_, _, served, _ := resp.Join(ctx, key)
+			_, _, served, _ := resp.Join(ctx, key, "dashboard")
 			waited <- served
 		}()
 		for { // the second operation is waiting
@@ -112,11 +112,67 @@ func TestErrorAnswersAreSharedNotKept(t *testing.T) {
 			t.Errorf("%s: the waiting operation served %v, want %v", name, served, tc.shared)
 		}
 		for range 3 { // answered often: still never kept
-			_, _, _, finish := resp.Join(ctx, key)
+			_, _, _, finish := resp.Join(ctx, key, "dashboard")
 			finish([]byte(`{"errors":[]}`), "extra", tc.r, false)
 		}
 		if _, _, ok := resp.Get(ctx, key); ok {
 			t.Errorf("%s: an answer with errors was kept", name)
+		}
+	}
+}
+
+// TestErrorAnswersAreSharedWithinTheirGroup: an answer with errors reaches
+// only waiting operations of the answering one's group (its errors may be
+// its budget class's own refusal); an answer without errors reaches all.
+func TestErrorAnswersAreSharedWithinTheirGroup(t *testing.T) {
+	t.Parallel()
+	store, _, _ := setup(t, RedisOptions{})
+	c := NewLayered(store, DefaultPolicy(), nil)
+	c.EnableResponses(1<<20, 5*time.Second)
+	resp := c.Responses()
+	ctx := context.Background()
+	spec := Spec[string, string]{
+		Kind: "clusters", Backend: func(string) string { return "b" }, Key: func(string) string { return "" },
+		TTL:     func(string) time.Duration { return time.Minute },
+		Fetch:   func(context.Context, string) (string, error) { return "v", nil },
+		Scope:   func(context.Context, string) string { return "svc" },
+		StaleOK: func(error) bool { return false },
+	}
+	read := &Request{} // an answer built from a value read through the cache, as a kept one is
+	if _, errs := Load(ctx, c, read, spec, []string{"x"}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	for name, tc := range map[string]struct {
+		keep bool
+		want map[string]bool // waiter's group -> served
+	}{
+		"with errors":    {false, map[string]bool{"dashboard": true, "interactive": false}},
+		"without errors": {true, map[string]bool{"dashboard": true, "interactive": true}},
+	} {
+		key := "answer " + name
+		_, _, _, finish := resp.Join(ctx, key, "dashboard")
+		got := make(chan [2]any, len(tc.want))
+		for group := range tc.want {
+			go func() {
+				_, _, served, _ := resp.Join(ctx, key, group)
+				got <- [2]any{group, served}
+			}()
+		}
+		for { // both operations are waiting
+			resp.mu.Lock()
+			n := resp.flights[key].waiting
+			resp.mu.Unlock()
+			if n == len(tc.want) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		finish([]byte(`{"data":{}}`), "extra", read, tc.keep)
+		for range tc.want {
+			g := <-got
+			if want := tc.want[g[0].(string)]; g[1].(bool) != want {
+				t.Errorf("%s: a waiting operation of group %s served %v, want %v", name, g[0], g[1], want)
+			}
 		}
 	}
 }

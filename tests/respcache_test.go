@@ -338,6 +338,31 @@ func TestConcurrentIdenticalMissesShareErrorAnswers(t *testing.T) {
 	}
 }
 
+// An answer with errors is shared only within the first operation's
+// upstream budget class: its errors may be that class's own (a budget
+// refusal). Identical queries of another priority execute on their own.
+func TestErrorAnswersAreNotSharedAcrossPriorities(t *testing.T) {
+	t.Parallel()
+	mr := newMiniredis(t)
+	e := newEnv(t, envOptions{configure: withResponses(mr.Addr(), func(c *app.Config) { c.Resilience.Retry.Disabled = true })})
+	if err := e.ma.Control().SetFaults(simctl.Faults{Down: true, LatencyMs: 700}); err != nil {
+		t.Fatal(err)
+	}
+	unshared, shared := cacheOps(t, e, "response", "unshared"), cacheOps(t, e, "response", "shared")
+	const n = 3
+	for i, raw := range postTogetherWith(t, e, n, `{ clusters { name provider } }`, nil, http.Header{app.PriorityHeader: {"background"}}) {
+		if !contains(string(raw), `"errors"`) {
+			t.Fatalf("answer %d has no error while ModelArts is down: %s", i+1, raw)
+		}
+	}
+	if got := cacheOps(t, e, "response", "shared") - shared; got != 0 {
+		t.Errorf("%v answers with errors shared with another priority, want 0", got)
+	}
+	if got := cacheOps(t, e, "response", "unshared") - unshared; got != n-1 {
+		t.Errorf("%v operations of another priority executed on their own, want %d", got, n-1)
+	}
+}
+
 // An answer cut short by the first operation's own deadline is not
 // shared: the operations that waited for it may have time left, and
 // execute on their own.
@@ -370,11 +395,23 @@ func TestConcurrentIdenticalMissesDoNotShareTheirOwnTimeout(t *testing.T) {
 // called a vendor, the others. It returns their response bodies.
 func postTogether(t *testing.T, e *env, n int, query string, vars map[string]any) [][]byte {
 	t.Helper()
+	return postTogetherWith(t, e, n, query, vars, nil)
+}
+
+// postTogetherWith is postTogether whose queries after the first carry
+// header.
+func postTogetherWith(t *testing.T, e *env, n int, query string, vars map[string]any, header http.Header) [][]byte {
+	t.Helper()
 	e.resetCounters()
 	answers := make(chan []byte, n)
-	post := func() {
+	post := func(header http.Header) {
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-		resp, err := http.Post(e.gw.URL+"/graphql", "application/json", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, e.gw.URL+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			answers <- []byte(err.Error())
 			return
@@ -383,14 +420,14 @@ func postTogether(t *testing.T, e *env, n int, query string, vars map[string]any
 		raw, _ := io.ReadAll(resp.Body)
 		answers <- raw
 	}
-	go post()
+	go post(nil)
 	for deadline := time.Now().Add(10 * time.Second); e.upstreamCalls() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first query never called a vendor")
 		}
 	}
 	for range n - 1 {
-		go post()
+		go post(header)
 	}
 	out := make([][]byte, n)
 	for i := range out {
