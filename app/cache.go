@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/fleetgraph/fleetgraph/backends"
 	"github.com/fleetgraph/fleetgraph/cache"
 	"github.com/fleetgraph/fleetgraph/fleet"
 	"github.com/fleetgraph/fleetgraph/internal/metrics"
@@ -79,11 +80,21 @@ func cachePolicy(cfg *Config) fleet.CachePolicy {
 	set(&p.StaleFor, cfg.Cache.StaleFor)
 	set(&p.Transitional, cfg.Cache.Transitional)
 	set(&p.PassThroughTrust, cfg.Cache.PassThroughTrust)
+	// The longest one call may take: the longest backend timeout, each
+	// backend's default (10 s) where it sets none. Not the policy's default
+	// as well: backends that all answer within 2 s have a 2 s bound.
+	call := func(d Duration) time.Duration { return cmp.Or(time.Duration(d), backends.DefaultTimeout) }
+	if len(cfg.RunAI)+len(cfg.ModelArts) > 0 {
+		p.CallTimeout = 0
+	}
 	for _, b := range cfg.RunAI {
-		p.CallTimeout = max(p.CallTimeout, time.Duration(b.Timeout))
+		p.CallTimeout = max(p.CallTimeout, call(b.Timeout))
 	}
 	for _, b := range cfg.ModelArts {
-		p.CallTimeout = max(p.CallTimeout, time.Duration(b.Timeout))
+		p.CallTimeout = max(p.CallTimeout, call(b.Timeout))
+		if b.AOM != nil {
+			p.CallTimeout = max(p.CallTimeout, call(b.AOM.Timeout))
+		}
 	}
 	return p
 }

@@ -15,6 +15,10 @@ import (
 	"time"
 )
 
+// DefaultTimeout bounds one vendor call of a client configured with no
+// timeout of its own (every client's Config.Timeout).
+const DefaultTimeout = 10 * time.Second
+
 // Provider names a vendor. The values match the GraphQL Provider enum.
 type Provider string
 

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,5 +74,44 @@ func TestLoadBoundsItsCallsInFlight(t *testing.T) {
 	}
 	if most.Load() > MaxFanOut {
 		t.Errorf("%d calls in flight at once, want at most %d", most.Load(), MaxFanOut)
+	}
+}
+
+// TestAPagedFetchEndsAtTheRequestDeadline: a request with more time left than
+// one call's timeout makes a one-call fetch on its own goroutine, and waits
+// for it; a fetch that may make several calls (a paged listing, one timeout
+// per page) it makes on another, and stops waiting at its deadline.
+func TestAPagedFetchEndsAtTheRequestDeadline(t *testing.T) {
+	t.Parallel()
+	store, _, _ := setup(t, RedisOptions{})
+	policy := DefaultPolicy()
+	policy.CallTimeout = 50 * time.Millisecond // one page's timeout
+	c := NewLayered(store, policy, nil)
+	for name, oneCall := range map[string]bool{"paged listing": false, "one call": true} {
+		spec := Spec[string, string]{
+			Kind: "k-" + name, Backend: func(string) string { return "b" }, Key: func(k string) string { return k },
+			TTL: func(string) time.Duration { return time.Minute },
+			Fetch: func(context.Context, string) (string, error) {
+				time.Sleep(600 * time.Millisecond) // longer than the request has: several slow pages
+				return "v", nil
+			},
+			Scope:   func(context.Context, string) string { return "svc" },
+			StaleOK: func(error) bool { return false },
+			OneCall: oneCall,
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		vals, errs := Load(ctx, c, &Request{}, spec, []string{"x"})
+		cancel()
+		if oneCall {
+			// Made on the request's goroutine: the request waited for it (a
+			// real call ends at its timeout, before the request's deadline).
+			if errs[0] != nil || vals[0] != "v" {
+				t.Errorf("%s: %q, %v; want the value, made inline", name, vals[0], errs[0])
+			}
+			continue
+		}
+		if !errors.Is(errs[0], context.DeadlineExceeded) {
+			t.Errorf("%s: %q, %v; want the request's deadline, not the fetch's end", name, vals[0], errs[0])
+		}
 	}
 }

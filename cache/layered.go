@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +184,12 @@ type Spec[K comparable, V any] struct {
 	// Transitional (may be nil) says whether v holds something in a
 	// transitional phase: then it is cached at most Policy.Transitional.
 	Transitional func(v V) bool
+	// OneCall says Fetch makes one vendor call, which its client's timeout
+	// (at most Policy.CallTimeout) bounds: a request with more time left
+	// than that makes the call on its own goroutine. Otherwise (a paged
+	// listing: one timeout per page) the call is made on a goroutine of its
+	// own, and the request waits for it until its deadline.
+	OneCall bool
 }
 
 // Load answers keys from the cache where fresh, and upstream otherwise; r
@@ -307,7 +314,8 @@ func Load[K comparable, V any](ctx context.Context, c *Layered, r *Request, spec
 // misses in concurrent requests (the same key, generation included) share
 // one call; it runs detached from this request's cancellation so the others
 // are not failed by one client going away (the vendor client's own timeout
-// still bounds it), but a request with less than Policy.CallTimeout left
+// still bounds it), but a request with less than Policy.CallTimeout left (any
+// time left, for a fetch that is not Spec.OneCall)
 // waits for it only until its own deadline: then it answers ctx's error
 // (UPSTREAM_TIMEOUT), as a call made on its context would, and the call
 // goes on for the others. A key without a generation (ckey "") is fetched alone
@@ -330,7 +338,11 @@ func fetch[K comparable, V any](ctx context.Context, c *Layered, spec Spec[K, V]
 		fetched V
 		led     bool // this request made the call: fetched is its own
 	)
-	raw, err, _ := c.flight.DoContext(ctx, ckey, c.policy.CallTimeout, func() ([]byte, error) {
+	inline := time.Duration(math.MaxInt64) // never: the fetch may outlast any one call's timeout
+	if spec.OneCall {
+		inline = c.policy.CallTimeout
+	}
+	raw, err, _ := c.flight.DoContext(ctx, ckey, inline, func() ([]byte, error) {
 		got, err := spec.Fetch(context.WithoutCancel(ctx), k)
 		if err != nil {
 			return nil, err

@@ -77,6 +77,9 @@ type Kind[K comparable, V any] struct {
 	Key   func(K) string
 	TTL   func(CachePolicy, K) time.Duration
 	Fetch func(context.Context, K) (V, error)
+	// OneCall: Fetch makes one vendor call (a metrics answer, not a paged
+	// listing); see cache.Spec.OneCall.
+	OneCall bool
 }
 
 // Fixed is a Kind TTL that depends only on the policy.
@@ -116,6 +119,7 @@ func loaderOf[K comparable, V any](l *Loaders, kind *Kind[K, V]) *dataloader.Loa
 		Scope:        func(ctx context.Context, backend string) string { return scope(ctx, reg, backend) },
 		StaleOK:      staleEligible,
 		Transitional: func(v V) bool { return transitional(v) },
+		OneCall:      kind.OneCall,
 	})
 	l.byKind[kind] = ld
 	return ld

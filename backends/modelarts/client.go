@@ -44,7 +44,7 @@ import (
 )
 
 const (
-	defaultTimeout   = 10 * time.Second
+	defaultTimeout   = backends.DefaultTimeout
 	defaultPageLimit = 500
 	maxPageLimit     = 500      // ListPoolNodes accepts 0..500
 	maxBodyBytes     = 64 << 20 // a 500-node page is ~1 MB; this only stops a runaway body

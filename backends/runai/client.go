@@ -28,7 +28,7 @@ import (
 )
 
 const (
-	defaultTimeout  = 10 * time.Second
+	defaultTimeout  = backends.DefaultTimeout
 	defaultPageSize = 500
 	maxPageSize     = 500 // the API's own maximum for limit
 

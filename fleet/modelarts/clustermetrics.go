@@ -82,7 +82,7 @@ func newMonitorKind(s *Source) *fleet.Kind[monitorKey, fleet.MetricsResult] {
 		TTL: func(p fleet.CachePolicy, k monitorKey) time.Duration {
 			return fleet.MetricsTTL(p, fleet.MetricsKey{End: k.End})
 		},
-		Fetch: s.fetchMonitor}
+		Fetch: s.fetchMonitor, OneCall: true}
 }
 
 // ClusterMetricTypes implements fleet.ClusterMetricsSource.

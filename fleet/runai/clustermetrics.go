@@ -42,7 +42,7 @@ var clusterGroups = map[string]struct{ vendor, label string }{
 // keep it stable.
 func newClusterMetricsKind(s *Source) *fleet.Kind[fleet.MetricsKey, fleet.MetricsResult] {
 	return &fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]{Name: "cmetrics", Backend: fleet.MetricsKey.BackendOf, Key: fleet.MetricsKey.KeyOf,
-		TTL: fleet.MetricsTTL, Fetch: s.fetchClusterMetrics}
+		TTL: fleet.MetricsTTL, Fetch: s.fetchClusterMetrics, OneCall: true}
 }
 
 // ClusterMetricTypes implements fleet.ClusterMetricsSource.

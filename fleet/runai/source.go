@@ -60,9 +60,9 @@ func New(clients ...*api.Client) *Source {
 	s.nodes = &fleet.Kind[fleet.ClusterKey, []*model.Node]{Name: "rnodes", Backend: fleet.ClusterKey.BackendOf, Key: fleet.ClusterKey.KeyOf,
 		TTL: fleet.Fixed[fleet.ClusterKey](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchNodes}
 	s.nodeMet = &fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]{Name: "nmetrics", Backend: fleet.MetricsKey.BackendOf, Key: fleet.MetricsKey.KeyOf,
-		TTL: fleet.MetricsTTL, Fetch: s.fetchNodeMetrics}
+		TTL: fleet.MetricsTTL, Fetch: s.fetchNodeMetrics, OneCall: true}
 	s.poolMet = &fleet.Kind[fleet.MetricsKey, fleet.MetricsResult]{Name: "pmetrics", Backend: fleet.MetricsKey.BackendOf, Key: fleet.MetricsKey.KeyOf,
-		TTL: fleet.MetricsTTL, Fetch: s.fetchPoolMetrics}
+		TTL: fleet.MetricsTTL, Fetch: s.fetchPoolMetrics, OneCall: true}
 	s.allocated = &fleet.Kind[string, byNode]{Name: "alloc", Backend: self, Key: none,
 		TTL: fleet.Fixed[string](func(p fleet.CachePolicy) time.Duration { return p.Nodes }), Fetch: s.fetchAllocated}
 	s.free = newFreeKind(s)

@@ -66,7 +66,7 @@ const RouteQueryRange = "/v1/{project_id}/aom/api/v1/query_range"
 const MaxPoints = 11000
 
 const (
-	defaultTimeout = 10 * time.Second
+	defaultTimeout = backends.DefaultTimeout
 	maxBodyBytes   = 64 << 20
 	maxErrorBytes  = 64 << 10
 	userAgent      = "fleetgraph"
