@@ -69,22 +69,8 @@ func TestResponseFromAnAgingLocalCopyLivesByFreshness(t *testing.T) {
 // served anything stale goes to nobody.
 func TestErrorAnswersAreSharedNotKept(t *testing.T) {
 	t.Parallel()
-	store, _, _ := setup(t, RedisOptions{})
-	c := NewLayered(store, DefaultPolicy(), nil)
-	c.EnableResponses(1<<20, 5*time.Second)
-	resp := c.Responses()
+	resp, read := responsesWithARead(t)
 	ctx := context.Background()
-	spec := Spec[string, string]{
-		Kind: "clusters", Backend: func(string) string { return "b" }, Key: func(string) string { return "" },
-		TTL:     func(string) time.Duration { return time.Minute },
-		Fetch:   func(context.Context, string) (string, error) { return "v", nil },
-		Scope:   func(context.Context, string) string { return "svc" },
-		StaleOK: func(error) bool { return false },
-	}
-	read := &Request{} // the backend that answered, read through the cache
-	if _, errs := Load(ctx, c, read, spec, []string{"x"}); errs[0] != nil {
-		t.Fatal(errs[0])
-	}
 	stale := &Request{}
 	stale.markStale("b", "clusters", time.Minute, errors.New("vendor down"))
 	for name, tc := range map[string]struct {
@@ -126,22 +112,8 @@ func TestErrorAnswersAreSharedNotKept(t *testing.T) {
 // its budget class's own refusal); an answer without errors reaches all.
 func TestErrorAnswersAreSharedWithinTheirGroup(t *testing.T) {
 	t.Parallel()
-	store, _, _ := setup(t, RedisOptions{})
-	c := NewLayered(store, DefaultPolicy(), nil)
-	c.EnableResponses(1<<20, 5*time.Second)
-	resp := c.Responses()
+	resp, read := responsesWithARead(t)
 	ctx := context.Background()
-	spec := Spec[string, string]{
-		Kind: "clusters", Backend: func(string) string { return "b" }, Key: func(string) string { return "" },
-		TTL:     func(string) time.Duration { return time.Minute },
-		Fetch:   func(context.Context, string) (string, error) { return "v", nil },
-		Scope:   func(context.Context, string) string { return "svc" },
-		StaleOK: func(error) bool { return false },
-	}
-	read := &Request{} // an answer built from a value read through the cache, as a kept one is
-	if _, errs := Load(ctx, c, read, spec, []string{"x"}); errs[0] != nil {
-		t.Fatal(errs[0])
-	}
 	for name, tc := range map[string]struct {
 		keep bool
 		want map[string]bool // waiter's group -> served
@@ -175,4 +147,25 @@ func TestErrorAnswersAreSharedWithinTheirGroup(t *testing.T) {
 			}
 		}
 	}
+}
+
+// responsesWithARead is a fresh response cache and an operation's state that
+// read a value through it (the backend answered), as a kept answer's has.
+func responsesWithARead(t *testing.T) (*Responses, *Request) {
+	t.Helper()
+	store, _, _ := setup(t, RedisOptions{})
+	c := NewLayered(store, DefaultPolicy(), nil)
+	c.EnableResponses(1<<20, 5*time.Second)
+	spec := Spec[string, string]{
+		Kind: "clusters", Backend: func(string) string { return "b" }, Key: func(string) string { return "" },
+		TTL:     func(string) time.Duration { return time.Minute },
+		Fetch:   func(context.Context, string) (string, error) { return "v", nil },
+		Scope:   func(context.Context, string) string { return "svc" },
+		StaleOK: func(error) bool { return false },
+	}
+	read := &Request{}
+	if _, errs := Load(context.Background(), c, read, spec, []string{"x"}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	return c.Responses(), read
 }
