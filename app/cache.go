@@ -83,18 +83,19 @@ func cachePolicy(cfg *Config) fleet.CachePolicy {
 	// The longest one call may take: the longest backend timeout, each
 	// backend's default (10 s) where it sets none. Not the policy's default
 	// as well: backends that all answer within 2 s have a 2 s bound.
-	call := func(d Duration) time.Duration { return cmp.Or(time.Duration(d), backends.DefaultTimeout) }
-	if len(cfg.RunAI)+len(cfg.ModelArts) > 0 {
-		p.CallTimeout = 0
-	}
+	var longest time.Duration
+	call := func(d Duration) { longest = max(longest, cmp.Or(time.Duration(d), backends.DefaultTimeout)) }
 	for _, b := range cfg.RunAI {
-		p.CallTimeout = max(p.CallTimeout, call(b.Timeout))
+		call(b.Timeout)
 	}
 	for _, b := range cfg.ModelArts {
-		p.CallTimeout = max(p.CallTimeout, call(b.Timeout))
+		call(b.Timeout)
 		if b.AOM != nil {
-			p.CallTimeout = max(p.CallTimeout, call(b.AOM.Timeout))
+			call(b.AOM.Timeout)
 		}
+	}
+	if longest > 0 {
+		p.CallTimeout = longest
 	}
 	return p
 }

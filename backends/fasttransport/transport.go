@@ -45,7 +45,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -133,11 +132,10 @@ func New(opts Options) *Transport {
 		ReadBufferSize:      16 << 10,     // also the longest response header
 		// Paths are sent as the clients escaped them (a node ID with %2F in
 		// it stays one segment).
-		DisablePathNormalizing:        true,
-		DisableHeaderNamesNormalizing: false,
-		NoDefaultUserAgentHeader:      true,
-		MaxIdemponentCallAttempts:     2,
-		RetryIfErr:                    retryIfErr,
+		DisablePathNormalizing:    true,
+		NoDefaultUserAgentHeader:  true,
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr:                retryIfErr,
 	}
 	return t
 }
@@ -159,8 +157,9 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// RoundTrip sends r. Like every RoundTripper it closes r's body, and the
-// answer's body must be closed by the caller (which returns its buffers).
+// RoundTrip sends r. A request with a body goes to the fallback, which
+// closes it; the answer's body must be closed by the caller (which returns
+// its buffers to fasthttp).
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL == nil || (r.URL.Scheme != "http" && r.URL.Scheme != "https") ||
 		(r.Method != http.MethodGet && r.Method != http.MethodHead) || (r.Body != nil && r.Body != http.NoBody) {
@@ -171,7 +170,6 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	ctx := r.Context()
 	if err := ctx.Err(); err != nil {
-		closeBody(r)
 		return nil, err
 	}
 	req := fasthttp.AcquireRequest()
@@ -187,8 +185,8 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		// The status and headers came; the body is what failed. The caller
 		// reads it and gets the same error its own limit would give.
-		out := t.response(r, resp, nil)
-		out.Body = errBody{fmt.Errorf("%w: more than %d bytes", backends.ErrBodyTooLarge, t.maxBody)}
+		out := t.response(r, resp, errBody{fmt.Errorf("%w: more than %d bytes", backends.ErrBodyTooLarge, t.maxBody)})
+		out.ContentLength = -1
 		fasthttp.ReleaseResponse(resp)
 		return out, nil
 	case err != nil:
@@ -259,10 +257,7 @@ func (t *Transport) response(r *http.Request, resp *fasthttp.Response, b io.Read
 		ContentLength: int64(len(resp.Body())),
 		Request:       r,
 	}
-	if b == nil {
-		out.ContentLength = -1
-	}
-	if strings.EqualFold(r.Method, http.MethodHead) {
+	if r.Method == http.MethodHead {
 		out.ContentLength = int64(resp.Header.ContentLength())
 	}
 	return out
@@ -305,9 +300,3 @@ type errBody struct{ err error }
 
 func (e errBody) Read([]byte) (int, error) { return 0, e.err }
 func (errBody) Close() error               { return nil }
-
-func closeBody(r *http.Request) {
-	if r.Body != nil {
-		_ = r.Body.Close()
-	}
-}
